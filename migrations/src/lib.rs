@@ -1,0 +1,21 @@
+//! Database schema of bareme-mel, as sea-orm migrations.
+//!
+//! One module per migration, named `mYYYYMMDD_NNNNNN_verb_noun`. The schema is
+//! written with sea-query so that the same migrations run on SQLite (the
+//! embedded default) and on PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_schema;
+
+pub use m20261125_000001_create_schema::GENESIS_HASH;
+
+/// The ordered list of migrations applied by `bareme-mel migrate` and `serve`.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_schema::Migration)]
+    }
+}

@@ -1,0 +1,367 @@
+//! Settings: defaults → optional TOML file → `BAREME_MEL__SECTION__KEY`
+//! environment variables. Every key is documented once, in README.md.
+//! Unknown keys are refused so that a typo never goes unnoticed.
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+use std::{fmt, path::PathBuf};
+
+/// A value that must never appear in logs or `Debug` output.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: Server,
+    pub database: Database,
+    pub mail: Mail,
+    pub intake: Intake,
+    pub approval: Approval,
+    pub tokens: Tokens,
+    pub retention: Retention,
+    pub log: Log,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub bind: String,
+    /// Base of every link the service writes (mails, pages); never the Host header.
+    pub public_url: String,
+    /// Where `./data` lives: SQLite file, outbox files, inbox Maildir.
+    pub data_dir: PathBuf,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self { bind: "127.0.0.1:8080".into(), public_url: "http://127.0.0.1:8080".into(), data_dir: "data".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    /// `sqlite://data/bareme-mel.db` (default) or `postgres://user@host/db`.
+    pub url: Secret,
+    pub max_connections: u32,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Self { url: Secret("sqlite://data/bareme-mel.db?mode=rwc".into()), max_connections: 10 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mail {
+    pub from: String,
+    pub from_name: String,
+    pub transport: Transport,
+    pub outbox_dir: PathBuf,
+    /// Right-hand side of our Message-IDs; empty = the domain of `mail.from`.
+    pub message_id_domain: String,
+    pub retry_budget_hours: u64,
+    pub smtp: Smtp,
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        Self {
+            from: "bareme@ac-montpellier.fr".into(),
+            from_name: "Barème de Montpellier — Rectorat".into(),
+            transport: Transport::File,
+            outbox_dir: "data/outbox".into(),
+            message_id_domain: String::new(),
+            retry_budget_hours: 48,
+            smtp: Smtp::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: String,
+    pub password: Secret,
+    pub timeout_secs: u64,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Self {
+            host: "localhost".into(),
+            port: 25,
+            tls: TlsMode::Starttls,
+            username: String::new(),
+            password: Secret::default(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Intake {
+    /// The functional mailbox requesters write to; printed on the form.
+    pub address: String,
+    /// Maildir watched by `serve`; empty string turns watching off.
+    pub maildir: PathBuf,
+    pub imap: Imap,
+    /// Bearer token of `POST /api/courriels`; empty disables the endpoint.
+    pub api_token: Secret,
+    /// authserv-id of our own MTA; only its Authentication-Results are read.
+    pub trusted_authserv_id: String,
+    pub max_message_bytes: u64,
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Self {
+            address: "bareme@ac-montpellier.fr".into(),
+            maildir: "data/inbox".into(),
+            imap: Imap::default(),
+            api_token: Secret::default(),
+            trusted_authserv_id: String::new(),
+            max_message_bytes: 25 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Imap {
+    /// Empty host = no IMAP polling.
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: String,
+    pub password: Secret,
+    pub mailbox: String,
+    /// Folder processed mail is moved to; empty = only flag it `\Seen`.
+    pub processed_folder: String,
+    pub poll_interval_secs: u64,
+}
+
+impl Default for Imap {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 993,
+            tls: TlsMode::Tls,
+            username: String::new(),
+            password: Secret::default(),
+            mailbox: "INBOX".into(),
+            processed_folder: String::new(),
+            poll_interval_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Approval {
+    /// The approver must differ from the staff member who verified.
+    pub four_eyes: bool,
+}
+
+impl Default for Approval {
+    fn default() -> Self {
+        Self { four_eyes: true }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tokens {
+    pub self_service_ttl_minutes: u64,
+    pub approval_ttl_hours: u64,
+    pub objection_ttl_days: u64,
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        Self { self_service_ttl_minutes: 60, approval_ttl_hours: 24, objection_ttl_days: 30 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    pub closed_request_days: u64,
+    pub ignored_mail_days: u64,
+    pub decision_record_years: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self { closed_request_days: 183, ignored_mail_days: 30, decision_record_years: 5 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `bareme_mel=debug,info`.
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self { format: LogFormat::Text, level: "info".into() }
+    }
+}
+
+/// Prefix of the environment variables that override the file.
+pub const ENV_PREFIX: &str = "BAREME_MEL__";
+/// Environment variable naming the configuration file.
+pub const CONFIG_ENV: &str = "BAREME_MEL_CONFIG";
+/// The file read when present and nothing else is named.
+pub const DEFAULT_CONFIG_FILE: &str = "bareme-mel.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("fichier de configuration introuvable : {0} (vérifiez --config ou BAREME_MEL_CONFIG)")]
+    Missing(PathBuf),
+    #[error("configuration invalide : {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (or `BAREME_MEL_CONFIG`, or `./bareme-mel.toml`
+    /// when it exists), then the environment.
+    pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
+        let named = file.or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from));
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match named {
+            Some(path) if !path.exists() => return Err(ConfigError::Missing(path)),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if std::path::Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE))
+            }
+            None => {}
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        let settings: Settings = figment.extract().map_err(|e| ConfigError::Invalid(describe(e)))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let url = self.database.url.expose();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::Invalid(
+                "database.url doit commencer par sqlite: ou postgres:// (exemple : postgres://bareme@localhost/bareme)"
+                    .into(),
+            ));
+        }
+        if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "server.bind « {} » n'est pas une adresse IP:port (exemple : 127.0.0.1:8080)",
+                self.server.bind
+            )));
+        }
+        if !(self.server.public_url.starts_with("http://") || self.server.public_url.starts_with("https://")) {
+            return Err(ConfigError::Invalid(
+                "server.public_url doit commencer par http:// ou https://".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `server.public_url` without a trailing slash.
+    pub fn public_url(&self) -> &str {
+        self.server.public_url.trim_end_matches('/')
+    }
+
+    /// True for a plain-HTTP local run (cookies cannot be `Secure`).
+    pub fn is_plain_http(&self) -> bool {
+        self.server.public_url.starts_with("http://")
+    }
+}
+
+fn describe(err: figment::Error) -> String {
+    err.into_iter()
+        .map(|e| {
+            let path = e.path.join(".");
+            match &e.kind {
+                figment::error::Kind::UnknownField(field, _) => {
+                    let key = if path.is_empty() { field.clone() } else { format!("{path}.{field}") };
+                    format!("clé inconnue « {key} » (voir le tableau de configuration du README)")
+                }
+                _ if path.is_empty() => e.kind.to_string(),
+                _ => format!("{path} : {}", e.kind),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_nothing_installed() {
+        let s = Settings::default();
+        assert_eq!(s.server.bind, "127.0.0.1:8080");
+        assert!(s.database.url.expose().starts_with("sqlite://data/"));
+        assert_eq!(s.mail.transport, Transport::File);
+        assert!(s.approval.four_eyes);
+        assert!(s.check().is_ok());
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let mut s = Settings::default();
+        s.mail.smtp.password = Secret("hunter2-very-secret".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,12 @@
+//! bareme-mel: the change of a subscriber manager's registered address for
+//! the Barème de Montpellier, run end to end (form, mail intake, staff
+//! decisions, address update, password reset).
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod metrics;
+pub mod security;
+pub mod store;
+pub mod telemetry;
+pub mod web;

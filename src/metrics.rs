@@ -1,0 +1,55 @@
+//! Prometheus text exposition: process counters plus gauges read from the
+//! database at scrape time (requests per state, outbox and inbox backlogs).
+
+use crate::store::{Db, StoreError, requests};
+use sea_orm::{ConnectionTrait, sea_query::Query};
+use sea_orm::sea_query::{Alias, Expr, Func};
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    http: [AtomicU64; 5],
+}
+
+impl Metrics {
+    pub fn record_http(&self, status: u16) {
+        let class = usize::from((status / 100).clamp(1, 5)) - 1;
+        self.http[class].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub async fn render(&self, db: &Db) -> Result<String, StoreError> {
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP bareme_mel_http_responses_total HTTP responses by status class.");
+        let _ = writeln!(out, "# TYPE bareme_mel_http_responses_total counter");
+        for (i, c) in self.http.iter().enumerate() {
+            let _ = writeln!(out, "bareme_mel_http_responses_total{{class=\"{}xx\"}} {}", i + 1, c.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(out, "# HELP bareme_mel_requests Change requests by state.");
+        let _ = writeln!(out, "# TYPE bareme_mel_requests gauge");
+        for (state, n) in requests::counts(db.conn()).await? {
+            let _ = writeln!(out, "bareme_mel_requests{{state=\"{}\"}} {n}", state.as_str());
+        }
+        for (table, column, metric, help) in [
+            ("outbox", "state", "bareme_mel_outbox_mails", "Outgoing mails by state."),
+            ("inbound_messages", "disposition", "bareme_mel_inbound_messages", "Incoming mails by disposition."),
+        ] {
+            let _ = writeln!(out, "# HELP {metric} {help}");
+            let _ = writeln!(out, "# TYPE {metric} gauge");
+            let stmt = Query::select()
+                .column(column)
+                .expr_as(Func::count(Expr::col(Alias::new(column))), "n")
+                .from(table)
+                .group_by_col(column)
+                .order_by(column, sea_orm::sea_query::Order::Asc)
+                .to_owned();
+            for row in db.conn().query_all(&stmt).await? {
+                let key: String = row.try_get("", column)?;
+                let n: i64 = row.try_get("", "n")?;
+                let _ = writeln!(out, "{metric}{{{column}=\"{key}\"}} {n}");
+            }
+        }
+        Ok(out)
+    }
+}
+

@@ -1,0 +1,224 @@
+//! The append-only, hash-chained audit log.
+//!
+//! Each event's hash covers its own fields and the previous hash; the single
+//! row of `audit_head` serialises appends (its row lock is held until the
+//! caller's transaction ends) and records the newest hash, so removing the
+//! newest events is detected too. Events hold decision records only, never
+//! message bodies: purging mail content leaves the chain verifiable.
+
+use super::{StoreError, entities::audit_event};
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::{
+    ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement, prelude::Expr, sea_query::Query,
+};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, sea_query::ExprTrait};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use migration::GENESIS_HASH;
+
+/// One thing that happened, as the caller describes it.
+#[derive(Debug, Clone, Default)]
+pub struct NewEvent {
+    pub actor: String,
+    pub action: String,
+    pub request_id: Option<i64>,
+    /// What the event is about when not a request: `subscriber:123`, `staff:alice`, `message:42`.
+    pub subject: Option<String>,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    pub reason: Option<String>,
+    pub details: serde_json::Value,
+}
+
+/// An event as read back.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub request_id: Option<i64>,
+    pub subject: Option<String>,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    pub reason: Option<String>,
+    pub details: serde_json::Value,
+}
+
+fn digest(prev: &str, m: &audit_event::Model) -> String {
+    let mut h = Sha256::new();
+    let parts = [
+        prev.to_string(),
+        m.seq.to_string(),
+        m.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        m.actor.clone(),
+        m.action.clone(),
+        m.request_id.map(|v| v.to_string()).unwrap_or_default(),
+        m.subject.clone().unwrap_or_default(),
+        m.from_state.clone().unwrap_or_default(),
+        m.to_state.clone().unwrap_or_default(),
+        m.reason.clone().unwrap_or_default(),
+        m.details.clone(),
+    ];
+    for p in parts {
+        // Length-prefixed so that no two different events share an encoding.
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Appends `event` inside the caller's transaction and returns its sequence number.
+pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64, StoreError> {
+    // Taking the row lock first serialises concurrent appenders on PostgreSQL.
+    txn.execute(
+        Query::update().table("audit_head").value("seq", Expr::col("seq").add(1)).and_where(Expr::col("id").eq(1)),
+    )
+    .await?;
+    let row = txn
+        .query_one(Query::select().columns(["seq", "hash"]).from("audit_head").and_where(Expr::col("id").eq(1)))
+        .await?
+        .ok_or_else(|| StoreError::Invalid("journal d'audit non initialisé : lancez `bareme-mel migrate`".into()))?;
+    let seq: i64 = row.try_get("", "seq")?;
+    let prev: String = row.try_get("", "hash")?;
+    let mut model = audit_event::Model {
+        seq,
+        at: Utc::now().trunc_subsecs(6),
+        actor: event.actor,
+        action: event.action,
+        request_id: event.request_id,
+        subject: event.subject,
+        from_state: event.from_state,
+        to_state: event.to_state,
+        reason: event.reason,
+        details: if serde_json::Value::is_null(&event.details) { "{}".into() } else { event.details.to_string() },
+        prev_hash: prev.clone(),
+        hash: String::new(),
+    };
+    model.hash = digest(&prev, &model);
+    let hash = model.hash.clone();
+    audit_event::Entity::insert(audit_event::ActiveModel {
+        seq: Set(model.seq),
+        at: Set(model.at),
+        actor: Set(model.actor),
+        action: Set(model.action),
+        request_id: Set(model.request_id),
+        subject: Set(model.subject),
+        from_state: Set(model.from_state),
+        to_state: Set(model.to_state),
+        reason: Set(model.reason),
+        details: Set(model.details),
+        prev_hash: Set(model.prev_hash),
+        hash: Set(model.hash),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    txn.execute(Query::update().table("audit_head").value("hash", hash).and_where(Expr::col("id").eq(1))).await?;
+    Ok(seq)
+}
+
+/// What `audit verify` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    pub events: i64,
+    pub head_hash: String,
+    /// The first problem found, in French; `None` when the chain is intact.
+    pub problem: Option<String>,
+}
+
+/// Walks the whole chain in order and checks every link and the head.
+pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Verification, StoreError> {
+    let mut prev = GENESIS_HASH.to_string();
+    let mut expected_seq = 1i64;
+    let mut count = 0i64;
+    loop {
+        let page = audit_event::Entity::find()
+            .filter(audit_event::Column::Seq.gte(expected_seq))
+            .order_by_asc(audit_event::Column::Seq)
+            .limit(1000)
+            .all(db)
+            .await?;
+        if page.is_empty() {
+            break;
+        }
+        for ev in page {
+            let problem = if ev.seq != expected_seq {
+                Some(format!("événement n°{expected_seq} manquant (trouvé n°{})", ev.seq))
+            } else if ev.prev_hash != prev {
+                Some(format!("événement n°{} : le lien vers l'événement précédent est rompu", ev.seq))
+            } else if digest(&prev, &ev) != ev.hash {
+                Some(format!("événement n°{} : le contenu a été modifié après son écriture", ev.seq))
+            } else {
+                None
+            };
+            if problem.is_some() {
+                return Ok(Verification { events: count, head_hash: prev, problem });
+            }
+            prev = ev.hash;
+            expected_seq += 1;
+            count += 1;
+        }
+    }
+    let head = db
+        .query_one(Query::select().columns(["seq", "hash"]).from("audit_head").and_where(Expr::col("id").eq(1)))
+        .await?;
+    let problem = match head {
+        None => Some("tête du journal absente".to_string()),
+        Some(row) => {
+            let seq: i64 = row.try_get("", "seq")?;
+            let hash: String = row.try_get("", "hash")?;
+            if seq != count || hash != prev {
+                Some(format!(
+                    "le journal devrait compter {seq} événements, {count} sont intacts : des événements récents ont été supprimés"
+                ))
+            } else {
+                None
+            }
+        }
+    };
+    Ok(Verification { events: count, head_hash: prev, problem })
+}
+
+/// The events of one request, oldest first (the timeline).
+pub async fn for_request<C: ConnectionTrait>(db: &C, request_id: i64) -> Result<Vec<Event>, StoreError> {
+    let rows = audit_event::Entity::find()
+        .filter(audit_event::Column::RequestId.eq(request_id))
+        .order_by_asc(audit_event::Column::Seq)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(to_event).collect())
+}
+
+/// The newest `limit` events, newest first.
+pub async fn recent<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<Event>, StoreError> {
+    let rows = audit_event::Entity::find().order_by_desc(audit_event::Column::Seq).limit(limit).all(db).await?;
+    Ok(rows.into_iter().map(to_event).collect())
+}
+
+fn to_event(m: audit_event::Model) -> Event {
+    Event {
+        seq: m.seq,
+        at: m.at,
+        actor: m.actor,
+        action: m.action,
+        request_id: m.request_id,
+        subject: m.subject,
+        from_state: m.from_state,
+        to_state: m.to_state,
+        reason: m.reason,
+        details: serde_json::from_str(&m.details).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+/// Only for tests of tamper detection: rewrites one stored field behind the log's back.
+#[doc(hidden)]
+pub async fn tamper_for_tests<C: ConnectionTrait>(db: &C, seq: i64, reason: &str) -> Result<(), StoreError> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "UPDATE audit_events SET reason = $1 WHERE seq = $2",
+        _ => "UPDATE audit_events SET reason = ? WHERE seq = ?",
+    };
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, [reason.into(), seq.into()])).await?;
+    Ok(())
+}

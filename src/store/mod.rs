@@ -1,0 +1,144 @@
+//! Storage on SQLite (embedded default) or PostgreSQL through sea-orm.
+//!
+//! One module per aggregate; each returns domain-shaped values. Writes that
+//! must be atomic take a [`DatabaseTransaction`] from [`Db::begin`], which on
+//! SQLite starts `BEGIN IMMEDIATE` so that concurrent writers queue on the
+//! busy timeout instead of failing on a lock upgrade.
+
+pub mod audit;
+pub mod entities;
+pub mod inbox;
+pub mod requests;
+pub mod staff;
+pub mod subscribers;
+
+use crate::config;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use std::time::Duration;
+
+/// Errors of the storage layer; the web and CLI edges turn them into French messages.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("base de données : {0}")]
+    Db(#[from] DbErr),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Transition(#[from] crate::domain::TransitionError),
+    #[error("La demande a été modifiée par quelqu'un d'autre entre-temps : rechargez-la et recommencez.")]
+    Conflict,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    /// True when the database itself could not be reached or answered with an
+    /// I/O-like error: the caller should retry later (sysexits 75, HTTP 503).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Db(DbErr::Conn(_) | DbErr::ConnectionAcquire(_)))
+            || matches!(self, StoreError::Db(e) if e.to_string().contains("os error") || e.to_string().contains("database is locked"))
+    }
+}
+
+/// A handle on the database, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: DatabaseConnection,
+}
+
+impl Db {
+    /// Connects; for SQLite creates the file and its directory, turns WAL on.
+    pub async fn connect(settings: &config::Database) -> Result<Self, StoreError> {
+        let url = settings.url.expose().to_string();
+        let sqlite = url.starts_with("sqlite:");
+        if sqlite {
+            if let Some(dir) = sqlite_path(&url).and_then(|p| p.parent().map(|d| d.to_path_buf())) {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(&dir).map_err(|e| {
+                        StoreError::Invalid(format!("impossible de créer le dossier {} : {e}", dir.display()))
+                    })?;
+                }
+            }
+        }
+        let mut opts = ConnectOptions::new(url);
+        opts.max_connections(settings.max_connections.max(1))
+            .min_connections(0)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(15))
+                    .foreign_keys(true)
+            });
+        let conn = Database::connect(opts).await?;
+        Ok(Self { conn })
+    }
+
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.backend() == DbBackend::Postgres
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        let mut options = TransactionOptions::default();
+        if self.backend() == DbBackend::Sqlite {
+            options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+        }
+        self.conn.begin_with_options(options).await
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.conn, None).await?;
+        Ok(())
+    }
+
+    /// How many migrations are not applied yet.
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        Ok(Migrator::get_pending_migrations(&self.conn).await?.len())
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.conn.execute_unprepared("SELECT 1").await?;
+        Ok(())
+    }
+}
+
+/// The file path of a `sqlite:` URL, or `None` for an in-memory database.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    Some(path.into())
+}
+
+/// Serialises a value stored as JSON text.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sqlite_urls_give_their_file() {
+        assert_eq!(super::sqlite_path("sqlite://data/x.db?mode=rwc").unwrap(), std::path::Path::new("data/x.db"));
+        assert_eq!(super::sqlite_path("sqlite:/tmp/y.db").unwrap(), std::path::Path::new("/tmp/y.db"));
+        assert!(super::sqlite_path("sqlite::memory:").is_none());
+    }
+}

@@ -1,0 +1,234 @@
+//! Subscribers (abonnés) and the history of their registered addresses.
+
+use super::{
+    Db, StoreError, audit,
+    entities::{subscriber, subscriber_address},
+};
+use crate::domain::{MailAddress, SubscriberNumber};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Func},
+};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// One subscriber as imported or exported (the CSV columns).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubscriberRow {
+    pub numero_abonne: SubscriberNumber,
+    pub organisme: String,
+    pub gestionnaire: Option<String>,
+    pub adresse_mel: Option<MailAddress>,
+}
+
+/// What an import batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UpsertStats {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+impl UpsertStats {
+    pub fn add(&mut self, other: &UpsertStats) {
+        self.created += other.created;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+    }
+}
+
+/// What the importer knows of the rows already stored: number → (id, row).
+pub type Existing = HashMap<String, (i64, SubscriberRow)>;
+
+/// Loads every subscriber once, so that an import compares in memory.
+pub async fn load_existing<C: ConnectionTrait>(db: &C) -> Result<Existing, StoreError> {
+    let mut out = HashMap::new();
+    let mut last_id = 0i64;
+    loop {
+        let page = subscriber::Entity::find()
+            .filter(subscriber::Column::Id.gt(last_id))
+            .order_by_asc(subscriber::Column::Id)
+            .limit(5000)
+            .all(db)
+            .await?;
+        let Some(last) = page.last() else { break };
+        last_id = last.id;
+        for m in page {
+            if let Some(row) = to_row(&m) {
+                out.insert(m.number.clone(), (m.id, row));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn to_row(m: &subscriber::Model) -> Option<SubscriberRow> {
+    Some(SubscriberRow {
+        numero_abonne: SubscriberNumber::parse(&m.number).ok()?,
+        organisme: m.organisation.clone(),
+        gestionnaire: m.manager_name.clone(),
+        adresse_mel: m.email.as_deref().and_then(|e| MailAddress::parse(e).ok()),
+    })
+}
+
+/// Inserts or updates `rows` in one transaction; new and changed addresses
+/// get a history row. Rows already identical are left alone (idempotent).
+pub async fn upsert_batch(
+    db: &Db,
+    existing: &mut Existing,
+    rows: &[SubscriberRow],
+    actor: &str,
+) -> Result<UpsertStats, StoreError> {
+    let now = Utc::now();
+    let mut stats = UpsertStats::default();
+    let txn = db.begin().await?;
+    let mut inserts = Vec::new();
+    for row in rows {
+        let number = row.numero_abonne.as_str().to_string();
+        match existing.get(&number) {
+            Some((_, stored)) if stored == row => stats.unchanged += 1,
+            Some((id, stored)) => {
+                let id = *id;
+                subscriber::Entity::update_many()
+                    .col_expr(subscriber::Column::Organisation, Expr::value(row.organisme.clone()))
+                    .col_expr(subscriber::Column::ManagerName, Expr::value(row.gestionnaire.clone()))
+                    .col_expr(subscriber::Column::Email, Expr::value(row.adresse_mel.as_ref().map(|a| a.to_string())))
+                    .col_expr(subscriber::Column::KnownDomain, Expr::value(row.adresse_mel.as_ref().map(|a| a.domain().to_string())))
+                    .col_expr(subscriber::Column::UpdatedAt, Expr::value(now))
+                    .filter(subscriber::Column::Id.eq(id))
+                    .exec(&txn)
+                    .await?;
+                if stored.adresse_mel != row.adresse_mel {
+                    record_address_change(&txn, id, row.adresse_mel.as_ref(), "import", None, now).await?;
+                }
+                existing.insert(number, (id, row.clone()));
+                stats.updated += 1;
+            }
+            None => inserts.push(row),
+        }
+    }
+    if !inserts.is_empty() {
+        let models = inserts.iter().map(|row| subscriber::ActiveModel {
+            number: Set(row.numero_abonne.to_string()),
+            organisation: Set(row.organisme.clone()),
+            manager_name: Set(row.gestionnaire.clone()),
+            email: Set(row.adresse_mel.as_ref().map(|a| a.to_string())),
+            known_domain: Set(row.adresse_mel.as_ref().map(|a| a.domain().to_string())),
+            password_hash: Set(None),
+            disabled: Set(false),
+            password_changed_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        });
+        subscriber::Entity::insert_many(models).exec_without_returning(&txn).await?;
+        let numbers: Vec<String> = inserts.iter().map(|r| r.numero_abonne.to_string()).collect();
+        let created = subscriber::Entity::find().filter(subscriber::Column::Number.is_in(numbers)).all(&txn).await?;
+        let history = created.iter().map(|m| subscriber_address::ActiveModel {
+            subscriber_id: Set(m.id),
+            email: Set(m.email.clone()),
+            valid_from: Set(now),
+            valid_to: Set(None),
+            source: Set("import".into()),
+            request_id: Set(None),
+            ..Default::default()
+        });
+        subscriber_address::Entity::insert_many(history).exec_without_returning(&txn).await?;
+        for m in created {
+            if let Some(row) = to_row(&m) {
+                existing.insert(m.number.clone(), (m.id, row));
+            }
+        }
+        stats.created += inserts.len() as u64;
+    }
+    if stats.created + stats.updated > 0 {
+        audit::append(
+            &txn,
+            audit::NewEvent {
+                actor: actor.to_string(),
+                action: "subscribers_imported".into(),
+                subject: Some("subscribers".into()),
+                details: serde_json::json!({ "created": stats.created, "updated": stats.updated }),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(stats)
+}
+
+/// Closes the open history row of `subscriber_id` and opens one for `email`.
+pub async fn record_address_change<C: ConnectionTrait>(
+    txn: &C,
+    subscriber_id: i64,
+    email: Option<&MailAddress>,
+    source: &str,
+    request_id: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    subscriber_address::Entity::update_many()
+        .col_expr(subscriber_address::Column::ValidTo, Expr::value(Some(now)))
+        .filter(subscriber_address::Column::SubscriberId.eq(subscriber_id))
+        .filter(subscriber_address::Column::ValidTo.is_null())
+        .exec(txn)
+        .await?;
+    subscriber_address::Entity::insert(subscriber_address::ActiveModel {
+        subscriber_id: Set(subscriber_id),
+        email: Set(email.map(|a| a.to_string())),
+        valid_from: Set(now),
+        valid_to: Set(None),
+        source: Set(source.into()),
+        request_id: Set(request_id),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// Every subscriber, by number, in pages (for the CSV export).
+pub async fn page<C: ConnectionTrait>(db: &C, after_id: i64, limit: u64) -> Result<Vec<(i64, SubscriberRow)>, StoreError> {
+    let rows = subscriber::Entity::find()
+        .filter(subscriber::Column::Id.gt(after_id))
+        .order_by_asc(subscriber::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(rows.iter().filter_map(|m| to_row(m).map(|r| (m.id, r))).collect())
+}
+
+/// The subscriber with this number.
+pub async fn find_by_number<C: ConnectionTrait>(
+    db: &C,
+    number: &SubscriberNumber,
+) -> Result<Option<subscriber::Model>, StoreError> {
+    Ok(subscriber::Entity::find().filter(subscriber::Column::Number.eq(number.as_str())).one(db).await?)
+}
+
+/// Address history of one subscriber, oldest first.
+pub async fn address_history<C: ConnectionTrait>(
+    db: &C,
+    subscriber_id: i64,
+) -> Result<Vec<subscriber_address::Model>, StoreError> {
+    Ok(subscriber_address::Entity::find()
+        .filter(subscriber_address::Column::SubscriberId.eq(subscriber_id))
+        .order_by_asc(subscriber_address::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Number of subscribers whose address is `email`, other than `except`.
+pub async fn address_used_elsewhere<C: ConnectionTrait>(
+    db: &C,
+    email: &MailAddress,
+    except: Option<i64>,
+) -> Result<bool, StoreError> {
+    let mut q = subscriber::Entity::find()
+        .filter(Expr::expr(Func::lower(Expr::col(subscriber::Column::Email))).eq(email.as_str().to_lowercase()));
+    if let Some(id) = except {
+        q = q.filter(subscriber::Column::Id.ne(id));
+    }
+    Ok(q.one(db).await?.is_some())
+}

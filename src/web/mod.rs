@@ -1,0 +1,40 @@
+//! HTTP: the router, shared state and middleware. Handlers stay thin:
+//! extract, call the store or domain, render.
+
+mod error;
+mod headers;
+mod ops;
+
+pub use error::AppError;
+
+use crate::{config::Settings, metrics::Metrics, store::Db};
+use axum::{Router, extract::Request, middleware};
+use std::sync::Arc;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+        tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+    });
+    Router::new()
+        .merge(ops::routes())
+        .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), ops::count_requests))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(trace)
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
