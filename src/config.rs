@@ -55,7 +55,11 @@ pub struct Server {
 
 impl Default for Server {
     fn default() -> Self {
-        Self { bind: "127.0.0.1:8080".into(), public_url: "http://127.0.0.1:8080".into(), data_dir: "data".into() }
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            data_dir: "data".into(),
+        }
     }
 }
 
@@ -69,7 +73,10 @@ pub struct Database {
 
 impl Default for Database {
     fn default() -> Self {
-        Self { url: Secret("sqlite://data/bareme-mel.db?mode=rwc".into()), max_connections: 10 }
+        Self {
+            url: Secret("sqlite://data/bareme-mel.db?mode=rwc".into()),
+            max_connections: 10,
+        }
     }
 }
 
@@ -220,7 +227,11 @@ pub struct Tokens {
 
 impl Default for Tokens {
     fn default() -> Self {
-        Self { self_service_ttl_minutes: 60, approval_ttl_hours: 24, objection_ttl_days: 30 }
+        Self {
+            self_service_ttl_minutes: 60,
+            approval_ttl_hours: 24,
+            objection_ttl_days: 30,
+        }
     }
 }
 
@@ -234,7 +245,11 @@ pub struct Retention {
 
 impl Default for Retention {
     fn default() -> Self {
-        Self { closed_request_days: 183, ignored_mail_days: 30, decision_record_years: 5 }
+        Self {
+            closed_request_days: 183,
+            ignored_mail_days: 30,
+            decision_record_years: 5,
+        }
     }
 }
 
@@ -255,7 +270,10 @@ pub struct Log {
 
 impl Default for Log {
     fn default() -> Self {
-        Self { format: LogFormat::Text, level: "info".into() }
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
     }
 }
 
@@ -289,14 +307,19 @@ impl Settings {
             None => {}
         }
         figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
-        let settings: Settings = figment.extract().map_err(|e| ConfigError::Invalid(describe(e)))?;
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(describe(e)))?;
         settings.check()?;
         Ok(settings)
     }
 
     fn check(&self) -> Result<(), ConfigError> {
         let url = self.database.url.expose();
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return Err(ConfigError::Invalid(
                 "database.url doit commencer par sqlite: ou postgres:// (exemple : postgres://bareme@localhost/bareme)"
                     .into(),
@@ -308,7 +331,9 @@ impl Settings {
                 self.server.bind
             )));
         }
-        if !(self.server.public_url.starts_with("http://") || self.server.public_url.starts_with("https://")) {
+        if !(self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+        {
             return Err(ConfigError::Invalid(
                 "server.public_url doit commencer par http:// ou https://".into(),
             ));
@@ -333,7 +358,11 @@ fn describe(err: figment::Error) -> String {
             let path = e.path.join(".");
             match &e.kind {
                 figment::error::Kind::UnknownField(field, _) => {
-                    let key = if path.is_empty() { field.clone() } else { format!("{path}.{field}") };
+                    let key = if path.is_empty() {
+                        field.clone()
+                    } else {
+                        format!("{path}.{field}")
+                    };
                     format!("clé inconnue « {key} » (voir le tableau de configuration du README)")
                 }
                 _ if path.is_empty() => e.kind.to_string(),

@@ -2,8 +2,8 @@
 //! database at scrape time (requests per state, outbox and inbox backlogs).
 
 use crate::store::{Db, StoreError, requests};
-use sea_orm::{ConnectionTrait, sea_query::Query};
 use sea_orm::sea_query::{Alias, Expr, Func};
+use sea_orm::{ConnectionTrait, sea_query::Query};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,19 +20,41 @@ impl Metrics {
 
     pub async fn render(&self, db: &Db) -> Result<String, StoreError> {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP bareme_mel_http_responses_total HTTP responses by status class.");
+        let _ = writeln!(
+            out,
+            "# HELP bareme_mel_http_responses_total HTTP responses by status class."
+        );
         let _ = writeln!(out, "# TYPE bareme_mel_http_responses_total counter");
         for (i, c) in self.http.iter().enumerate() {
-            let _ = writeln!(out, "bareme_mel_http_responses_total{{class=\"{}xx\"}} {}", i + 1, c.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "bareme_mel_http_responses_total{{class=\"{}xx\"}} {}",
+                i + 1,
+                c.load(Ordering::Relaxed)
+            );
         }
         let _ = writeln!(out, "# HELP bareme_mel_requests Change requests by state.");
         let _ = writeln!(out, "# TYPE bareme_mel_requests gauge");
         for (state, n) in requests::counts(db.conn()).await? {
-            let _ = writeln!(out, "bareme_mel_requests{{state=\"{}\"}} {n}", state.as_str());
+            let _ = writeln!(
+                out,
+                "bareme_mel_requests{{state=\"{}\"}} {n}",
+                state.as_str()
+            );
         }
         for (table, column, metric, help) in [
-            ("outbox", "state", "bareme_mel_outbox_mails", "Outgoing mails by state."),
-            ("inbound_messages", "disposition", "bareme_mel_inbound_messages", "Incoming mails by disposition."),
+            (
+                "outbox",
+                "state",
+                "bareme_mel_outbox_mails",
+                "Outgoing mails by state.",
+            ),
+            (
+                "inbound_messages",
+                "disposition",
+                "bareme_mel_inbound_messages",
+                "Incoming mails by disposition.",
+            ),
         ] {
             let _ = writeln!(out, "# HELP {metric} {help}");
             let _ = writeln!(out, "# TYPE {metric} gauge");
@@ -52,4 +74,3 @@ impl Metrics {
         Ok(out)
     }
 }
-

@@ -25,17 +25,24 @@ pub async fn hash_password(password: String) -> Result<String, HashError> {
 }
 
 pub fn hash_password_blocking(password: &str) -> Result<String, HashError> {
-    hasher().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| HashError(e.to_string()))
+    hasher()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| HashError(e.to_string()))
 }
 
 /// Verifies on the blocking pool. A malformed stored hash verifies as false.
 pub async fn verify_password(password: String, stored: String) -> bool {
-    tokio::task::spawn_blocking(move || verify_password_blocking(&password, &stored)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify_password_blocking(&password, &stored))
+        .await
+        .unwrap_or(false)
 }
 
 pub fn verify_password_blocking(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
-        Ok(parsed) => hasher().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => hasher()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }

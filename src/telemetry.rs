@@ -9,9 +9,18 @@ pub fn init(settings: &Settings) {
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
         // The migrator announces every run at info level: keep that out of CLI output.
-        .or_else(|| EnvFilter::try_new(format!("{},sea_orm_migration=warn", settings.log.level)).ok())
+        .or_else(|| {
+            EnvFilter::try_new(format!(
+                "{},sea_orm_migration=warn,sqlx=warn",
+                settings.log.level
+            ))
+            .ok()
+        })
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
     let _ = match settings.log.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),

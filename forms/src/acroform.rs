@@ -3,7 +3,9 @@
 //! with their own appearances, the `AcroForm` dictionary, and document
 //! metadata (title, language, a stable file identifier).
 
-use lopdf::{Dictionary, Document, Object, ObjectId, Stream, StringFormat, dictionary, text_string};
+use lopdf::{
+    Dictionary, Document, Object, ObjectId, Stream, StringFormat, dictionary, text_string,
+};
 
 use crate::definition::{FieldKind, FormDefinition};
 use crate::render::VALUE_SIZE;
@@ -26,7 +28,9 @@ pub(crate) fn add_fields(
     prefill: Option<(&str, &str)>,
     send_to: &str,
 ) {
-    let Some(page_id) = doc.page_iter().next() else { return };
+    let Some(page_id) = doc.page_iter().next() else {
+        return;
+    };
     let helv = doc.add_object(font("Helvetica", Some("WinAnsiEncoding")));
     let hebo = doc.add_object(font("Helvetica-Bold", Some("WinAnsiEncoding")));
     let zadb = doc.add_object(font("ZapfDingbats", None));
@@ -35,7 +39,9 @@ pub(crate) fn add_fields(
 
     let mut widgets = Vec::with_capacity(placements.len());
     for placement in placements {
-        let Some(field) = def.field(&placement.name) else { continue };
+        let Some(field) = def.field(&placement.name) else {
+            continue;
+        };
         let [x1, y1, x2, y2] = placement.rect;
         let mut widget = dictionary! {
             "Type" => "Annot",
@@ -50,7 +56,10 @@ pub(crate) fn add_fields(
                 // The widget sits just inside the drawn box, which stays visible.
                 widget.set("Rect", rect([x1 + 1.0, y1 + 1.0, x2 - 1.0, y2 - 1.0]));
                 widget.set("FT", "Tx");
-                widget.set("DA", Object::string_literal(format!("/Helv {VALUE_SIZE} Tf 0 g")));
+                widget.set(
+                    "DA",
+                    Object::string_literal(format!("/Helv {VALUE_SIZE} Tf 0 g")),
+                );
                 widget.set("MK", Dictionary::new());
                 if let Some(max) = field.max_len {
                     widget.set("MaxLen", i64::from(max));
@@ -67,9 +76,15 @@ pub(crate) fn add_fields(
                 widget.set("V", "Off");
                 widget.set("AS", "Off");
                 widget.set("DA", Object::string_literal("/ZaDb 0 Tf 0 g"));
-                widget.set("MK", dictionary! { "CA" => Object::string_literal("8"), "BC" => vec![0.into()] });
+                widget.set(
+                    "MK",
+                    dictionary! { "CA" => Object::string_literal("8"), "BC" => vec![0.into()] },
+                );
                 widget.set("BS", dictionary! { "W" => 1, "S" => "S" });
-                widget.set("AP", dictionary! { "N" => dictionary! { ON => check_on, "Off" => check_off } });
+                widget.set(
+                    "AP",
+                    dictionary! { "N" => dictionary! { ON => check_on, "Off" => check_off } },
+                );
             }
         }
         widgets.push(Object::Reference(doc.add_object(widget)));
@@ -95,7 +110,10 @@ pub(crate) fn add_fields(
     if let Ok(catalog) = doc.catalog_mut() {
         catalog.set("AcroForm", acroform_id);
         catalog.set("Lang", Object::string_literal("fr-FR"));
-        catalog.set("ViewerPreferences", dictionary! { "DisplayDocTitle" => true });
+        catalog.set(
+            "ViewerPreferences",
+            dictionary! { "DisplayDocTitle" => true },
+        );
     }
     set_info(doc, def, prefill.map(|(_, v)| v), send_to);
 }
@@ -126,7 +144,10 @@ fn check_appearances(doc: &mut Document, hebo: ObjectId) -> (ObjectId, ObjectId)
         Stream::new(dict, content)
     };
     let on = b"q 0 g BT /HeBo 10 Tf 2.2 1.9 Td (X) Tj ET Q".to_vec();
-    let on = doc.add_object(form(on, dictionary! { "Font" => dictionary! { "HeBo" => hebo } }));
+    let on = doc.add_object(form(
+        on,
+        dictionary! { "Font" => dictionary! { "HeBo" => hebo } },
+    ));
     let off = doc.add_object(form(Vec::new(), Dictionary::new()));
     (on, off)
 }
@@ -134,8 +155,13 @@ fn check_appearances(doc: &mut Document, hebo: ObjectId) -> (ObjectId, ObjectId)
 /// A normal appearance showing `value`, for viewers that do not regenerate
 /// appearances (the pre-filled subscriber number).
 fn text_appearance(doc: &mut Document, helv: ObjectId, value: &str, w: f32, h: f32) -> ObjectId {
-    let mut content = format!("/Tx BMC q 1 1 {} {} re W n BT /Helv {VALUE_SIZE} Tf 0 g 2 {} Td (", w - 2.0, h - 2.0, (h - VALUE_SIZE * 0.72) / 2.0)
-        .into_bytes();
+    let mut content = format!(
+        "/Tx BMC q 1 1 {} {} re W n BT /Helv {VALUE_SIZE} Tf 0 g 2 {} Td (",
+        w - 2.0,
+        h - 2.0,
+        (h - VALUE_SIZE * 0.72) / 2.0
+    )
+    .into_bytes();
     for byte in win_ansi(value) {
         if matches!(byte, b'(' | b')' | b'\\') {
             content.push(b'\\');
@@ -184,7 +210,11 @@ fn set_info(doc: &mut Document, def: &FormDefinition, prefill: Option<&str>, sen
     let info_id = doc.add_object(info);
     doc.trailer.set("Info", info_id);
     let seed = format!("{}|{}|{}", def.version, send_to, prefill.unwrap_or(""));
-    let id = format!("{:016x}{:016x}", fnv1a(seed.as_bytes(), 0), fnv1a(seed.as_bytes(), 1));
+    let id = format!(
+        "{:016x}{:016x}",
+        fnv1a(seed.as_bytes(), 0),
+        fnv1a(seed.as_bytes(), 1)
+    );
     let id = Object::String(id.into_bytes(), StringFormat::Hexadecimal);
     doc.trailer.set("ID", vec![id.clone(), id]);
 }

@@ -57,21 +57,42 @@ impl Canvas {
         self.ops.extend([
             Op::StartTextSection,
             Op::SetFillColor { col: colour(ink) },
-            Op::SetFont { font: PdfFontHandle::Builtin(font), size: Pt(size) },
+            Op::SetFont {
+                font: PdfFontHandle::Builtin(font),
+                size: Pt(size),
+            },
             Op::SetTextCursor { pos: point(x, y) },
-            Op::ShowText { items: vec![TextItem::Text(text.to_owned())] },
+            Op::ShowText {
+                items: vec![TextItem::Text(text.to_owned())],
+            },
             Op::EndTextSection,
         ]);
     }
 
     /// Writes `text` centred on `cx`.
-    pub(crate) fn text_centred(&mut self, cx: f32, y: f32, size: f32, face: Face, ink: Rgb3, text: &str) {
+    pub(crate) fn text_centred(
+        &mut self,
+        cx: f32,
+        y: f32,
+        size: f32,
+        face: Face,
+        ink: Rgb3,
+        text: &str,
+    ) {
         let x = cx - text_width(text, face, size) / 2.0;
         self.text(x, y, size, face, ink, text);
     }
 
     /// Writes `text` so that it ends at `right`.
-    pub(crate) fn text_right(&mut self, right: f32, y: f32, size: f32, face: Face, ink: Rgb3, text: &str) {
+    pub(crate) fn text_right(
+        &mut self,
+        right: f32,
+        y: f32,
+        size: f32,
+        face: Face,
+        ink: Rgb3,
+        text: &str,
+    ) {
         let x = right - text_width(text, face, size);
         self.text(x, y, size, face, ink, text);
     }
@@ -84,8 +105,14 @@ impl Canvas {
             Op::DrawLine {
                 line: Line {
                     points: vec![
-                        LinePoint { p: point(from.0, from.1), bezier: false },
-                        LinePoint { p: point(to.0, to.1), bezier: false },
+                        LinePoint {
+                            p: point(from.0, from.1),
+                            bezier: false,
+                        },
+                        LinePoint {
+                            p: point(to.0, to.1),
+                            bezier: false,
+                        },
                     ],
                     is_closed: false,
                 },
@@ -98,7 +125,9 @@ impl Canvas {
         self.ops.extend([
             Op::SetOutlineColor { col: colour(ink) },
             Op::SetOutlineThickness { pt: Pt(width) },
-            Op::DrawRectangle { rectangle: rect(x, y, w, h, PaintMode::Stroke) },
+            Op::DrawRectangle {
+                rectangle: rect(x, y, w, h, PaintMode::Stroke),
+            },
         ]);
     }
 
@@ -106,13 +135,22 @@ impl Canvas {
     pub(crate) fn fill(&mut self, x: f32, y: f32, w: f32, h: f32, ink: Rgb3) {
         self.ops.extend([
             Op::SetFillColor { col: colour(ink) },
-            Op::DrawRectangle { rectangle: rect(x, y, w, h, PaintMode::Fill) },
+            Op::DrawRectangle {
+                rectangle: rect(x, y, w, h, PaintMode::Fill),
+            },
         ]);
     }
 }
 
 fn rect(x: f32, y: f32, w: f32, h: f32, mode: PaintMode) -> Rect {
-    Rect { x: Pt(x), y: Pt(y), width: Pt(w), height: Pt(h), mode: Some(mode), winding_order: None }
+    Rect {
+        x: Pt(x),
+        y: Pt(y),
+        width: Pt(w),
+        height: Pt(h),
+        mode: Some(mode),
+        winding_order: None,
+    }
 }
 
 /// Splits `text` into lines no wider than `width` points.
@@ -120,7 +158,11 @@ pub(crate) fn wrap(text: &str, face: Face, size: f32, width: f32) -> Vec<String>
     let mut lines = Vec::new();
     let mut current = String::new();
     for word in text.split_whitespace() {
-        let candidate = if current.is_empty() { word.to_owned() } else { format!("{current} {word}") };
+        let candidate = if current.is_empty() {
+            word.to_owned()
+        } else {
+            format!("{current} {word}")
+        };
         if text_width(&candidate, face, size) > width && !current.is_empty() {
             lines.push(std::mem::replace(&mut current, word.to_owned()));
         } else {
@@ -143,6 +185,10 @@ mod tests {
         let lines = wrap(text, Face::Regular, 10.0, 150.0);
         assert!(lines.len() > 1);
         assert_eq!(lines.join(" "), text);
-        assert!(lines.iter().all(|l| text_width(l, Face::Regular, 10.0) <= 150.0));
+        assert!(
+            lines
+                .iter()
+                .all(|l| text_width(l, Face::Regular, 10.0) <= 150.0)
+        );
     }
 }

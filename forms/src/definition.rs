@@ -110,8 +110,11 @@ impl FormDefinition {
 
     /// Fields of one section, ordered by row then column.
     pub fn section_fields(&self, section: &str) -> Vec<&FieldDef> {
-        let mut fields: Vec<&FieldDef> =
-            self.fields.iter().filter(|f| f.section == section).collect();
+        let mut fields: Vec<&FieldDef> = self
+            .fields
+            .iter()
+            .filter(|f| f.section == section)
+            .collect();
         fields.sort_by_key(|f| (f.row, f.column == Column::Right));
         fields
     }
@@ -120,7 +123,10 @@ impl FormDefinition {
     fn check(&self) -> Result<(), String> {
         for field in &self.fields {
             if !self.sections.iter().any(|s| s.id == field.section) {
-                return Err(format!("field {} is in unknown section {}", field.name, field.section));
+                return Err(format!(
+                    "field {} is in unknown section {}",
+                    field.name, field.section
+                ));
             }
             if self.fields.iter().filter(|f| f.name == field.name).count() != 1 {
                 return Err(format!("field {} is defined twice", field.name));
@@ -191,7 +197,12 @@ mod tests {
         for name in ["situation_nouveau", "situation_oubli"] {
             assert_eq!(def.field(name).map(|f| f.kind), Some(FieldKind::Checkbox));
         }
-        assert_eq!(def.fields().filter(|f| f.kind == FieldKind::Checkbox).count(), 2);
+        assert_eq!(
+            def.fields()
+                .filter(|f| f.kind == FieldKind::Checkbox)
+                .count(),
+            2
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod acroform;
 mod canvas;
 mod definition;
 mod metrics;
+mod pdftext;
 mod read;
 mod render;
 mod text;
@@ -35,3 +36,9 @@ pub use values::{CHECKED, FormValues};
 
 /// The file name under which the form is offered for download.
 pub const DOWNLOAD_FILENAME: &str = "changement-adresse-mel.pdf";
+
+#[doc(hidden)]
+pub fn debug_page_text(bytes: &[u8]) -> String {
+    let doc = lopdf::Document::load_mem(bytes).unwrap();
+    pdftext::page_text(&doc, &Limits::default())
+}

@@ -73,7 +73,10 @@ mod tests {
 
     #[test]
     fn accented_letters_are_as_wide_as_their_base_letter() {
-        assert_eq!(text_width("é", Face::Regular, 10.0), text_width("e", Face::Regular, 10.0));
+        assert_eq!(
+            text_width("é", Face::Regular, 10.0),
+            text_width("e", Face::Regular, 10.0)
+        );
         assert!((text_width("Nom", Face::Bold, 10.0) - 22.22).abs() < 0.01);
     }
 }

@@ -1,12 +1,249 @@
-//! stub
+//! Reads a returned form: AcroForm field values first, then, for flattened
+//! copies, the page text anchored on the labels; anything else is "no
+//! fields". Hostile input is bounded (size, depth, field count, decompressed
+//! size, operations) and any panic inside the PDF library is caught.
+
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, decode_text_string};
+
+use crate::definition::{FieldKind, definition};
+use crate::pdftext::page_text;
+use crate::text::read_page_text;
 use crate::values::FormValues;
-/// Outcome.
-#[derive(Debug)]
-pub enum ReadOutcome { AcroForm(FormValues), Text(FormValues), NoFields { reason: String } }
-/// Limits.
+
+/// What was found in a PDF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// Values of the AcroForm fields (at least one non-empty).
+    AcroForm(FormValues),
+    /// Values found in the page text of a flattened copy.
+    Text(FormValues),
+    /// Nothing usable; `reason` says why, in French, for staff.
+    NoFields {
+        /// Why nothing was read.
+        reason: String,
+    },
+}
+
+/// Bounds applied to untrusted PDFs.
 #[derive(Debug, Clone)]
-pub struct Limits;
-/// read
-pub fn read_pdf(_b: &[u8]) -> ReadOutcome { ReadOutcome::NoFields { reason: String::new() } }
-/// read
-pub fn read_pdf_with_limits(_b: &[u8], _l: &Limits) -> ReadOutcome { ReadOutcome::NoFields { reason: String::new() } }
+pub struct Limits {
+    /// Larger files are not opened.
+    pub max_input_bytes: usize,
+    /// Largest decompressed size of one stream (object streams, page content).
+    pub max_stream_bytes: usize,
+    /// Most field-tree nodes visited.
+    pub max_fields: usize,
+    /// Deepest field tree (`Kids` nesting) and form XObject nesting followed.
+    pub max_depth: usize,
+    /// Pages whose text is read by the fallback.
+    pub max_pages: usize,
+    /// Most content-stream operations interpreted by the fallback.
+    pub max_operations: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_input_bytes: 20 * 1024 * 1024,
+            max_stream_bytes: 8 * 1024 * 1024,
+            max_fields: 500,
+            max_depth: 16,
+            max_pages: 4,
+            max_operations: 200_000,
+        }
+    }
+}
+
+/// Reads a PDF with the default [`Limits`]. Never panics.
+pub fn read_pdf(bytes: &[u8]) -> ReadOutcome {
+    read_pdf_with_limits(bytes, &Limits::default())
+}
+
+/// Reads a PDF within `limits`. Never panics.
+pub fn read_pdf_with_limits(bytes: &[u8], limits: &Limits) -> ReadOutcome {
+    if bytes.len() > limits.max_input_bytes {
+        return no_fields(format!("PDF trop volumineux ({} octets)", bytes.len()));
+    }
+    let head = &bytes[..bytes.len().min(1024)];
+    if !head.windows(5).any(|w| w == b"%PDF-") {
+        return no_fields("ce fichier n'est pas un PDF");
+    }
+    match catch_unwind(AssertUnwindSafe(|| read_document(bytes, limits))) {
+        Ok(outcome) => outcome,
+        Err(_) => no_fields("PDF illisible (erreur interne de lecture)"),
+    }
+}
+
+fn no_fields(reason: impl Into<String>) -> ReadOutcome {
+    ReadOutcome::NoFields {
+        reason: reason.into(),
+    }
+}
+
+fn read_document(bytes: &[u8], limits: &Limits) -> ReadOutcome {
+    let options = LoadOptions {
+        max_decompressed_size: Some(limits.max_stream_bytes),
+        ..LoadOptions::default()
+    };
+    let doc = match Document::load_mem_with_options(bytes, options) {
+        Ok(doc) => doc,
+        Err(lopdf::Error::Decryption(_)) | Err(lopdf::Error::InvalidPassword) => {
+            return no_fields("PDF chiffré : impossible de le lire");
+        }
+        Err(e) => {
+            let detail: String = e.to_string().chars().take(160).collect();
+            return no_fields(format!("PDF illisible : {detail}"));
+        }
+    };
+    if doc.is_encrypted() {
+        return no_fields("PDF chiffré : impossible de le lire");
+    }
+    let (values, had_fields) = acroform_values(&doc, limits);
+    if !values.is_empty() {
+        return ReadOutcome::AcroForm(values);
+    }
+    let text = page_text(&doc, limits);
+    let values = read_page_text(&text);
+    if !values.is_empty() {
+        return ReadOutcome::Text(values);
+    }
+    if had_fields {
+        no_fields("formulaire PDF reçu vide")
+    } else if text.trim().is_empty() {
+        no_fields("PDF sans champ ni texte (document numérisé ?)")
+    } else {
+        no_fields("aucun champ du formulaire trouvé dans le PDF")
+    }
+}
+
+/// Follows references (a bounded number of them).
+pub(crate) fn resolve<'a>(doc: &'a Document, mut object: &'a Object) -> Option<&'a Object> {
+    for _ in 0..8 {
+        match object {
+            Object::Reference(id) => object = doc.get_object(*id).ok()?,
+            other => return Some(other),
+        }
+    }
+    None
+}
+
+pub(crate) fn resolve_dict<'a>(doc: &'a Document, object: &'a Object) -> Option<&'a Dictionary> {
+    resolve(doc, object)?.as_dict().ok()
+}
+
+/// The values of the form's fields in the AcroForm, and whether the
+/// document had any of the form's fields at all.
+fn acroform_values(doc: &Document, limits: &Limits) -> (FormValues, bool) {
+    let mut values = FormValues::new();
+    let fields = doc
+        .catalog()
+        .ok()
+        .and_then(|catalog| catalog.get(b"AcroForm").ok())
+        .and_then(|acroform| resolve_dict(doc, acroform))
+        .and_then(|acroform| acroform.get(b"Fields").ok())
+        .and_then(|fields| resolve(doc, fields))
+        .and_then(|fields| fields.as_array().ok());
+    let Some(fields) = fields else {
+        return (values, false);
+    };
+
+    let mut seen: HashSet<ObjectId> = HashSet::new();
+    let mut stack: Vec<(&Object, usize)> = fields.iter().rev().map(|f| (f, 0)).collect();
+    let mut visited = 0;
+    let mut had_fields = false;
+    while let Some((node, depth)) = stack.pop() {
+        visited += 1;
+        if visited > limits.max_fields || depth > limits.max_depth {
+            break;
+        }
+        if let Object::Reference(id) = node
+            && !seen.insert(*id)
+        {
+            continue;
+        }
+        let Some(dict) = resolve_dict(doc, node) else {
+            continue;
+        };
+        let kids = dict
+            .get(b"Kids")
+            .ok()
+            .and_then(|k| resolve(doc, k))
+            .and_then(|k| k.as_array().ok());
+        if let Some(kids) = kids {
+            // Kids that have a name are fields; the others are widgets.
+            let named: Vec<&Object> = kids
+                .iter()
+                .filter(|k| resolve_dict(doc, k).is_some_and(|d| d.has(b"T")))
+                .collect();
+            stack.extend(named.into_iter().rev().map(|k| (k, depth + 1)));
+        }
+        let name = dict.get(b"T").ok().and_then(|t| decode_text_string(t).ok());
+        let Some(field) = name
+            .as_deref()
+            .and_then(|n| definition().field(n.rsplit('.').next().unwrap_or(n)))
+        else {
+            continue;
+        };
+        had_fields = true;
+        if values.get(&field.name).is_some() {
+            continue;
+        }
+        match field.kind {
+            FieldKind::Text => {
+                if let Some(value) = dict.get(b"V").ok().and_then(|v| text_value(doc, v, limits)) {
+                    values.insert(&field.name, &value);
+                }
+            }
+            FieldKind::Checkbox => {
+                if checkbox_ticked(doc, dict, kids) {
+                    values.check(&field.name);
+                }
+            }
+        }
+    }
+    (values, had_fields)
+}
+
+fn text_value(doc: &Document, value: &Object, limits: &Limits) -> Option<String> {
+    match resolve(doc, value)? {
+        text @ Object::String(..) => decode_text_string(text).ok(),
+        Object::Name(name) => Some(String::from_utf8_lossy(name).into_owned()),
+        // Rich text values as a stream: the plain bytes, bounded.
+        Object::Stream(stream) => {
+            let bytes = stream
+                .decompressed_content_with_limit(limits.max_stream_bytes.min(64 * 1024))
+                .ok()?;
+            decode_text_string(&Object::string_literal(bytes)).ok()
+        }
+        _ => None,
+    }
+}
+
+/// A check box is ticked when its value (or, lacking one, the appearance
+/// state of its widget) names an "on" state.
+fn checkbox_ticked(doc: &Document, dict: &Dictionary, kids: Option<&Vec<Object>>) -> bool {
+    let on = |object: &Object| match resolve(doc, object) {
+        Some(Object::Name(name)) => !name.is_empty() && name.as_slice() != b"Off",
+        Some(text @ Object::String(..)) => decode_text_string(text).is_ok_and(|v| {
+            matches!(
+                v.trim().to_lowercase().as_str(),
+                "oui" | "yes" | "on" | "x" | "1" | "true"
+            )
+        }),
+        _ => false,
+    };
+    if let Ok(value) = dict.get(b"V") {
+        return on(value);
+    }
+    if dict.get(b"AS").is_ok_and(on) {
+        return true;
+    }
+    kids.into_iter()
+        .flatten()
+        .take(16)
+        .filter_map(|kid| resolve_dict(doc, kid))
+        .any(|kid| kid.get(b"AS").is_ok_and(on))
+}

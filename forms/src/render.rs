@@ -81,7 +81,13 @@ fn draw_page(c: &mut Canvas, def: &FormDefinition, send_to: &str, placements: &m
     let mut y = draw_header(c, def);
     y = draw_instructions(c, y, send_to);
     for section in &def.sections {
-        y = draw_section(c, y, &section.title, &def.section_fields(&section.id), placements);
+        y = draw_section(
+            c,
+            y,
+            &section.title,
+            &def.section_fields(&section.id),
+            placements,
+        );
         if section.id == "visa" {
             y = draw_signature_boxes(c, y);
         }
@@ -96,11 +102,39 @@ fn draw_header(c: &mut Canvas, def: &FormDefinition) -> f32 {
     c.fill(LEFT + 2.5, top - 26.0, 2.5, 34.0, RED);
     c.text(LEFT + 11.0, top, 10.5, Face::Bold, INK, "RÉPUBLIQUE");
     c.text(LEFT + 11.0, top - 11.5, 10.5, Face::Bold, INK, "FRANÇAISE");
-    c.text(LEFT + 11.0, top - 23.5, 7.0, Face::Regular, GREY, "Liberté • Égalité • Fraternité");
+    c.text(
+        LEFT + 11.0,
+        top - 23.5,
+        7.0,
+        Face::Regular,
+        GREY,
+        "Liberté • Égalité • Fraternité",
+    );
 
-    c.text_right(RIGHT, top, 11.0, Face::Bold, BLUE, "Rectorat de Montpellier");
-    c.text_right(RIGHT, top - 12.5, 9.0, Face::Regular, INK, "Division des affaires générales");
-    c.text_right(RIGHT, top - 23.5, 9.0, Face::Regular, INK, "Barème de Montpellier");
+    c.text_right(
+        RIGHT,
+        top,
+        11.0,
+        Face::Bold,
+        BLUE,
+        "Rectorat de Montpellier",
+    );
+    c.text_right(
+        RIGHT,
+        top - 12.5,
+        9.0,
+        Face::Regular,
+        INK,
+        "Division des affaires générales",
+    );
+    c.text_right(
+        RIGHT,
+        top - 23.5,
+        9.0,
+        Face::Regular,
+        INK,
+        "Barème de Montpellier",
+    );
     c.line((LEFT, top - 36.0), (RIGHT, top - 36.0), 0.6, RULE);
 
     // The title, on two balanced lines.
@@ -138,7 +172,10 @@ fn draw_instructions(c: &mut Canvas, top: f32, send_to: &str) -> f32 {
         lines.push((0.0, line, Face::Regular));
     }
     for (n, step) in steps.iter().enumerate() {
-        for (i, line) in wrap(step, Face::Regular, SIZE, width - 12.0).into_iter().enumerate() {
+        for (i, line) in wrap(step, Face::Regular, SIZE, width - 12.0)
+            .into_iter()
+            .enumerate()
+        {
             if i == 0 {
                 lines.push((-1.0, format!("{}.", n + 1), Face::Bold));
             }
@@ -147,7 +184,9 @@ fn draw_instructions(c: &mut Canvas, top: f32, send_to: &str) -> f32 {
     }
     let after = "Après vérification, la nouvelle adresse est enregistrée et reçoit un lien \
                  pour choisir un nouveau mot de passe.";
-    let rows = lines.iter().filter(|l| l.0 >= 0.0).count() + 1 + wrap(after, Face::Regular, SIZE, width).len();
+    let rows = lines.iter().filter(|l| l.0 >= 0.0).count()
+        + 1
+        + wrap(after, Face::Regular, SIZE, width).len();
     let height = rows as f32 * LEAD + 16.0;
     let bottom = top - height;
     c.fill(LEFT, bottom, RIGHT - LEFT, height, PANEL);
@@ -228,11 +267,22 @@ fn draw_section(
                 let bx = x0 + 6.0;
                 let by = box_bottom + 2.5;
                 c.frame(bx, by, size, size, 0.8, INK);
-                c.text(bx + size + 7.0, baseline, LABEL_SIZE + 0.5, Face::Regular, INK, &label);
+                c.text(
+                    bx + size + 7.0,
+                    baseline,
+                    LABEL_SIZE + 0.5,
+                    Face::Regular,
+                    INK,
+                    &label,
+                );
                 [bx, by, bx + size, by + size]
             }
             FieldKind::Text => {
-                let lx = if field.column == Column::Right { x0 } else { LEFT + 4.0 };
+                let lx = if field.column == Column::Right {
+                    x0
+                } else {
+                    LEFT + 4.0
+                };
                 c.text(lx, baseline, LABEL_SIZE, Face::Regular, INK, &label);
                 let own = lx + text_width(&label, Face::Regular, LABEL_SIZE) + 8.0;
                 let bx = match field.column {
@@ -244,7 +294,10 @@ fn draw_section(
                 [bx, box_bottom, x1, box_bottom + BOX_H]
             }
         };
-        placements.push(Placement { name: field.name.clone(), rect });
+        placements.push(Placement {
+            name: field.name.clone(),
+            rect,
+        });
     }
     y - ROW_H - 4.0
 }
@@ -255,10 +308,24 @@ fn draw_signature_boxes(c: &mut Canvas, top: f32) -> f32 {
     let gap = 12.0;
     let stamp_w = (RIGHT - LEFT - gap) * 0.42;
     c.frame(LEFT, bottom, stamp_w, height, 0.8, INK);
-    c.text(LEFT + 6.0, top - 8.0, 8.5, Face::Regular, GREY, "Cachet de l'organisme *");
+    c.text(
+        LEFT + 6.0,
+        top - 8.0,
+        8.5,
+        Face::Regular,
+        GREY,
+        "Cachet de l'organisme *",
+    );
     let sx = LEFT + stamp_w + gap;
     c.frame(sx, bottom, RIGHT - sx, height, 0.8, INK);
-    c.text(sx + 6.0, top - 8.0, 8.5, Face::Regular, GREY, "Signature du chef d'établissement ou du responsable *");
+    c.text(
+        sx + 6.0,
+        top - 8.0,
+        8.5,
+        Face::Regular,
+        GREY,
+        "Signature du chef d'établissement ou du responsable *",
+    );
     bottom - 10.0
 }
 
@@ -273,8 +340,22 @@ fn draw_footer(c: &mut Canvas, def: &FormDefinition) {
         y -= 8.5;
     }
     c.line((LEFT, 38.0), (RIGHT, 38.0), 0.5, RULE);
-    c.text(LEFT, 28.0, 7.5, Face::Regular, GREY, "Rectorat de Montpellier — Division des affaires générales — Barème de Montpellier");
-    c.text_right(RIGHT, 28.0, 7.5, Face::Regular, GREY, &format!("Formulaire version {} — page 1/1", def.version));
+    c.text(
+        LEFT,
+        28.0,
+        7.5,
+        Face::Regular,
+        GREY,
+        "Rectorat de Montpellier — Division des affaires générales — Barème de Montpellier",
+    );
+    c.text_right(
+        RIGHT,
+        28.0,
+        7.5,
+        Face::Regular,
+        GREY,
+        &format!("Formulaire version {} — page 1/1", def.version),
+    );
 }
 
 #[cfg(test)]
@@ -282,7 +363,10 @@ mod tests {
     use super::*;
 
     fn opts() -> RenderOptions {
-        RenderOptions { send_to: "bareme@ac-montpellier.fr".into(), subscriber_number: None }
+        RenderOptions {
+            send_to: "bareme@ac-montpellier.fr".into(),
+            subscriber_number: None,
+        }
     }
 
     #[test]
@@ -294,13 +378,22 @@ mod tests {
 
     #[test]
     fn an_unusable_subscriber_number_is_refused() {
-        let bad = RenderOptions { subscriber_number: Some("12\n34".into()), ..opts() };
-        assert!(matches!(render(&bad), Err(FormError::InvalidSubscriberNumber)));
+        let bad = RenderOptions {
+            subscriber_number: Some("12\n34".into()),
+            ..opts()
+        };
+        assert!(matches!(
+            render(&bad),
+            Err(FormError::InvalidSubscriberNumber)
+        ));
     }
 
     #[test]
     fn a_blank_destination_is_refused() {
-        let bad = RenderOptions { send_to: " ".into(), ..opts() };
+        let bad = RenderOptions {
+            send_to: " ".into(),
+            ..opts()
+        };
         assert!(matches!(render(&bad), Err(FormError::InvalidSendTo)));
     }
 }

@@ -113,6 +113,9 @@ mod tests {
     fn very_long_values_are_cut() {
         let mut values = FormValues::new();
         values.insert("organisme", &"é".repeat(5000));
-        assert_eq!(values.get("organisme").map(|v| v.chars().count()), Some(1000));
+        assert_eq!(
+            values.get("organisme").map(|v| v.chars().count()),
+            Some(1000)
+        );
     }
 }

@@ -12,7 +12,12 @@ fn created_at() -> ColumnDef {
     timestamp_with_time_zone("created_at")
 }
 
-fn index(table: &'static str, name: &'static str, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
+fn index(
+    table: &'static str,
+    name: &'static str,
+    cols: &[&'static str],
+    unique: bool,
+) -> IndexCreateStatement {
     let mut stmt = Index::create();
     stmt.name(name).table(table);
     for col in cols {
@@ -52,7 +57,13 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("subscribers", "idx_subscribers_email", &["email"], false)).await?;
+        m.create_index(index(
+            "subscribers",
+            "idx_subscribers_email",
+            &["email"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -113,11 +124,27 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("change_requests", "idx_requests_state_created", &["state", "created_at"], false))
-            .await?;
-        m.create_index(index("change_requests", "idx_requests_claimed_number", &["claimed_number"], false))
-            .await?;
-        m.create_index(index("change_requests", "idx_requests_new_email", &["new_email"], false)).await?;
+        m.create_index(index(
+            "change_requests",
+            "idx_requests_state_created",
+            &["state", "created_at"],
+            false,
+        ))
+        .await?;
+        m.create_index(index(
+            "change_requests",
+            "idx_requests_claimed_number",
+            &["claimed_number"],
+            false,
+        ))
+        .await?;
+        m.create_index(index(
+            "change_requests",
+            "idx_requests_new_email",
+            &["new_email"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -129,13 +156,26 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null("valid_to"))
                 .col(string("source"))
                 .col(big_integer_null("request_id"))
-                .foreign_key(&mut fk("subscriber_addresses", "subscriber_id", "subscribers"))
-                .foreign_key(&mut fk("subscriber_addresses", "request_id", "change_requests"))
+                .foreign_key(&mut fk(
+                    "subscriber_addresses",
+                    "subscriber_id",
+                    "subscribers",
+                ))
+                .foreign_key(&mut fk(
+                    "subscriber_addresses",
+                    "request_id",
+                    "change_requests",
+                ))
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("subscriber_addresses", "idx_addresses_subscriber", &["subscriber_id"], false))
-            .await?;
+        m.create_index(index(
+            "subscriber_addresses",
+            "idx_addresses_subscriber",
+            &["subscriber_id"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -160,12 +200,34 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("inbound_messages", "uq_inbound_source_position", &["source_position"], true))
-            .await?;
-        m.create_index(index("inbound_messages", "idx_inbound_message_id", &["message_id"], false)).await?;
-        m.create_index(index("inbound_messages", "idx_inbound_request", &["request_id"], false)).await?;
-        m.create_index(index("inbound_messages", "idx_inbound_disposition", &["disposition", "received_at"], false))
-            .await?;
+        m.create_index(index(
+            "inbound_messages",
+            "uq_inbound_source_position",
+            &["source_position"],
+            true,
+        ))
+        .await?;
+        m.create_index(index(
+            "inbound_messages",
+            "idx_inbound_message_id",
+            &["message_id"],
+            false,
+        ))
+        .await?;
+        m.create_index(index(
+            "inbound_messages",
+            "idx_inbound_request",
+            &["request_id"],
+            false,
+        ))
+        .await?;
+        m.create_index(index(
+            "inbound_messages",
+            "idx_inbound_disposition",
+            &["disposition", "received_at"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -188,12 +250,28 @@ impl MigrationTrait for Migration {
                 .col(string("content_type"))
                 .col(string("sha256"))
                 .col(big_integer("size"))
-                .foreign_key(&mut fk("attachments", "inbound_message_id", "inbound_messages"))
+                .foreign_key(&mut fk(
+                    "attachments",
+                    "inbound_message_id",
+                    "inbound_messages",
+                ))
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("attachments", "idx_attachments_message", &["inbound_message_id"], false)).await?;
-        m.create_index(index("attachments", "idx_attachments_sha256", &["sha256"], false)).await?;
+        m.create_index(index(
+            "attachments",
+            "idx_attachments_message",
+            &["inbound_message_id"],
+            false,
+        ))
+        .await?;
+        m.create_index(index(
+            "attachments",
+            "idx_attachments_sha256",
+            &["sha256"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -227,7 +305,13 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("audit_events", "idx_audit_request", &["request_id"], false)).await?;
+        m.create_index(index(
+            "audit_events",
+            "idx_audit_request",
+            &["request_id"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -274,8 +358,20 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("outbox", "idx_outbox_due", &["state", "next_attempt_at"], false)).await?;
-        m.create_index(index("outbox", "idx_outbox_recipient", &["recipient", "template"], false)).await?;
+        m.create_index(index(
+            "outbox",
+            "idx_outbox_due",
+            &["state", "next_attempt_at"],
+            false,
+        ))
+        .await?;
+        m.create_index(index(
+            "outbox",
+            "idx_outbox_recipient",
+            &["recipient", "template"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -295,7 +391,13 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("tokens", "idx_tokens_subscriber", &["subscriber_id", "kind"], false)).await?;
+        m.create_index(index(
+            "tokens",
+            "idx_tokens_subscriber",
+            &["subscriber_id", "kind"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()

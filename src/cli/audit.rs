@@ -23,11 +23,17 @@ pub async fn run(command: AuditCommand, db: &Db) -> CliResult {
             match report.problem {
                 None => {
                     if !json {
-                        println!("journal d'audit intact : {} événement(s), empreinte {}", report.events, report.head_hash);
+                        println!(
+                            "journal d'audit intact : {} événement(s), empreinte {}",
+                            report.events, report.head_hash
+                        );
                     }
                     Ok(())
                 }
-                Some(problem) => Err(CliError::with_status(format!("journal d'audit altéré : {problem}"), 2)),
+                Some(problem) => Err(CliError::with_status(
+                    format!("journal d'audit altéré : {problem}"),
+                    2,
+                )),
             }
         }
     }

@@ -23,7 +23,11 @@ pub enum InboxCommand {
 }
 
 pub async fn run(command: InboxCommand, db: &Db) -> CliResult {
-    let InboxCommand::List { json, disposition, limit } = command;
+    let InboxCommand::List {
+        json,
+        disposition,
+        limit,
+    } = command;
     let disposition = match disposition {
         None => None,
         Some(d) => Some(Disposition::parse(&d).ok_or_else(|| {
@@ -41,7 +45,10 @@ pub async fn run(command: InboxCommand, db: &Db) -> CliResult {
         println!("aucun message reçu");
         return Ok(());
     }
-    println!("{:<20} {:<16} {:<14} {:<32} {:<40} MESSAGE-ID / MOTIF", "REÇU LE", "DISPOSITION", "RÉFÉRENCE", "EXPÉDITEUR", "OBJET");
+    println!(
+        "{:<20} {:<16} {:<14} {:<32} {:<40} MESSAGE-ID / MOTIF",
+        "REÇU LE", "DISPOSITION", "RÉFÉRENCE", "EXPÉDITEUR", "OBJET"
+    );
     for e in entries {
         println!(
             "{:<20} {:<16} {:<14} {:<32} {:<40} {}{}",
@@ -59,7 +66,10 @@ pub async fn run(command: InboxCommand, db: &Db) -> CliResult {
 
 /// Shortens `s` to `n` characters and removes anything that could move the cursor.
 pub fn clip(s: &str, n: usize) -> String {
-    let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if clean.chars().count() <= n {
         clean
     } else {

@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use std::{path::PathBuf, process::ExitCode};
 
 #[derive(Debug, Parser)]
-#[command(name = "bareme-mel", version, about = "Changement de l'adresse mél du gestionnaire — Barème de Montpellier")]
+#[command(
+    name = "bareme-mel",
+    version,
+    about = "Changement de l'adresse mél du gestionnaire — Barème de Montpellier"
+)]
 pub struct Cli {
     /// Configuration file (default: ./bareme-mel.toml when present, or $BAREME_MEL_CONFIG).
     #[arg(long, global = true, value_name = "FILE")]
@@ -88,11 +92,17 @@ pub struct CliError {
 
 impl CliError {
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), status: 1 }
+        Self {
+            message: message.into(),
+            status: 1,
+        }
     }
 
     pub fn with_status(message: impl Into<String>, status: u8) -> Self {
-        Self { message: message.into(), status }
+        Self {
+            message: message.into(),
+            status,
+        }
     }
 }
 
@@ -114,7 +124,10 @@ pub fn main() -> ExitCode {
         Err(e) => return fail(CliError::with_status(e.to_string(), 78)),
     };
     crate::telemetry::init(&settings);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(CliError::new(format!("démarrage impossible : {e}"))),
     };
@@ -153,26 +166,38 @@ async fn run(command: Command, settings: Settings) -> CliResult {
 }
 
 fn not_yet(command: &str, status: u8) -> CliError {
-    CliError::with_status(format!("`bareme-mel {command}` n'est pas encore disponible dans cette version (not available yet)"), status)
+    CliError::with_status(
+        format!(
+            "`bareme-mel {command}` n'est pas encore disponible dans cette version (not available yet)"
+        ),
+        status,
+    )
 }
 
 /// Connects to the configured database.
 pub async fn open(settings: &Settings) -> Result<Db, CliError> {
     Db::connect(&settings.database).await.map_err(|e| {
-        CliError::with_status(format!("{e} — vérifiez database.url et que la base est démarrée"), EX_TEMPFAIL)
+        CliError::with_status(
+            format!("{e} — vérifiez database.url et que la base est démarrée"),
+            EX_TEMPFAIL,
+        )
     })
 }
 
 /// Connects and applies pending migrations, so that every command works on a fresh directory.
 pub async fn open_migrated(settings: &Settings) -> Result<Db, CliError> {
     let db = open(settings).await?;
-    db.migrate().await.map_err(|e| CliError::with_status(format!("migration impossible : {e}"), EX_TEMPFAIL))?;
+    db.migrate()
+        .await
+        .map_err(|e| CliError::with_status(format!("migration impossible : {e}"), EX_TEMPFAIL))?;
     Ok(db)
 }
 
 /// The audit name of the operator at the command line.
 pub fn cli_actor() -> String {
-    let user = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "operator".into());
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "operator".into());
     format!("cli:{user}")
 }
 

@@ -31,15 +31,34 @@ pub enum RequestsCommand {
 
 pub async fn run(command: RequestsCommand, db: &Db) -> CliResult {
     match command {
-        RequestsCommand::List { state, search, json } => {
+        RequestsCommand::List {
+            state,
+            search,
+            json,
+        } => {
             let state = match state {
                 None => None,
                 Some(s) => Some(RequestState::parse(&s).ok_or_else(|| {
                     let all: Vec<_> = RequestState::ALL.iter().map(|s| s.as_str()).collect();
-                    CliError::with_status(format!("état « {s} » inconnu ; états possibles : {}", all.join(", ")), 64)
+                    CliError::with_status(
+                        format!(
+                            "état « {s} » inconnu ; états possibles : {}",
+                            all.join(", ")
+                        ),
+                        64,
+                    )
                 })?),
             };
-            let list = requests::list(db.conn(), &ListFilter { state, search, limit: 0, offset: 0 }).await?;
+            let list = requests::list(
+                db.conn(),
+                &ListFilter {
+                    state,
+                    search,
+                    limit: 0,
+                    offset: 0,
+                },
+            )
+            .await?;
             if json {
                 return print_json(&list);
             }
@@ -47,7 +66,10 @@ pub async fn run(command: RequestsCommand, db: &Db) -> CliResult {
                 println!("aucune demande");
                 return Ok(());
             }
-            println!("{:<14} {:<24} {:<12} {:<34} {:<17} SIGNALEMENTS", "RÉFÉRENCE", "ÉTAT", "ABONNÉ", "NOUVELLE ADRESSE", "CRÉÉE LE");
+            println!(
+                "{:<14} {:<24} {:<12} {:<34} {:<17} SIGNALEMENTS",
+                "RÉFÉRENCE", "ÉTAT", "ABONNÉ", "NOUVELLE ADRESSE", "CRÉÉE LE"
+            );
             for r in list {
                 println!(
                     "{:<14} {:<24} {:<12} {:<34} {:<17} {}",
@@ -66,19 +88,41 @@ pub async fn run(command: RequestsCommand, db: &Db) -> CliResult {
             if json {
                 return print_json(&d);
             }
-            println!("Demande {} — {}", d.summary.reference, d.summary.state_label);
-            println!("  créée le      {}", d.summary.created_at.format("%Y-%m-%d %H:%M"));
-            println!("  demandeur     {}", d.summary.requester_email.as_deref().unwrap_or("-"));
-            println!("  n° abonné     {}", d.summary.claimed_number.as_deref().unwrap_or("-"));
-            println!("  nouvelle adr. {}", d.summary.new_email.as_deref().unwrap_or("-"));
+            println!(
+                "Demande {} — {}",
+                d.summary.reference, d.summary.state_label
+            );
+            println!(
+                "  créée le      {}",
+                d.summary.created_at.format("%Y-%m-%d %H:%M")
+            );
+            println!(
+                "  demandeur     {}",
+                d.summary.requester_email.as_deref().unwrap_or("-")
+            );
+            println!(
+                "  n° abonné     {}",
+                d.summary.claimed_number.as_deref().unwrap_or("-")
+            );
+            println!(
+                "  nouvelle adr. {}",
+                d.summary.new_email.as_deref().unwrap_or("-")
+            );
             if d.summary.contested {
-                println!("  OPPOSITION en cours : approbation impossible tant qu'elle n'est pas levée");
+                println!(
+                    "  OPPOSITION en cours : approbation impossible tant qu'elle n'est pas levée"
+                );
             }
             if !d.summary.flags.is_empty() {
                 println!("  signalements  {}", d.summary.flags.join(", "));
             }
             if let Some(s) = &d.subscriber {
-                println!("Abonné enregistré : {} — {} — {}", s.number, clip(&s.organisation, 60), s.email.as_deref().unwrap_or("(aucune adresse)"));
+                println!(
+                    "Abonné enregistré : {} — {} — {}",
+                    s.number,
+                    clip(&s.organisation, 60),
+                    s.email.as_deref().unwrap_or("(aucune adresse)")
+                );
             }
             if !d.fields.is_empty() {
                 println!("Champs lus :");
@@ -94,7 +138,14 @@ pub async fn run(command: RequestsCommand, db: &Db) -> CliResult {
                         CheckOutcome::Mismatch => "NON",
                         CheckOutcome::Unknown => " ? ",
                     };
-                    println!("  [{mark}] {}{}", c.label, c.detail.as_deref().map(|d| format!(" ({})", clip(d, 60))).unwrap_or_default());
+                    println!(
+                        "  [{mark}] {}{}",
+                        c.label,
+                        c.detail
+                            .as_deref()
+                            .map(|d| format!(" ({})", clip(d, 60)))
+                            .unwrap_or_default()
+                    );
                 }
             }
             if !d.thread.is_empty() {
@@ -119,7 +170,10 @@ pub async fn run(command: RequestsCommand, db: &Db) -> CliResult {
                     e.action,
                     e.from_state.as_deref().unwrap_or("-"),
                     e.to_state.as_deref().unwrap_or("-"),
-                    e.reason.as_deref().map(|r| format!(" — {}", clip(r, 60))).unwrap_or_default()
+                    e.reason
+                        .as_deref()
+                        .map(|r| format!(" — {}", clip(r, 60)))
+                        .unwrap_or_default()
                 );
             }
             Ok(())

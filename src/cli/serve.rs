@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 pub async fn run(settings: Settings, demo: bool) -> CliResult {
     let db = open(&settings).await?;
-    db.migrate().await.map_err(|e| CliError::new(format!("migration impossible : {e}")))?;
+    db.migrate()
+        .await
+        .map_err(|e| CliError::new(format!("migration impossible : {e}")))?;
     if demo {
         return Err(CliError::with_status(
             "`serve --demo` n'est pas encore disponible dans cette version (not available yet)",
@@ -25,10 +27,16 @@ pub async fn run(settings: Settings, demo: bool) -> CliResult {
         ))
     })?;
     let local = listener.local_addr()?;
-    let state = web::AppState { settings: Arc::new(settings), db, metrics: Arc::new(Metrics::default()) };
+    let state = web::AppState {
+        settings: Arc::new(settings),
+        db,
+        metrics: Arc::new(Metrics::default()),
+    };
     tracing::info!(%local, "bareme-mel listening");
     eprintln!("bareme-mel écoute sur http://{local}");
-    axum::serve(listener, web::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, web::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("bareme-mel stopped");
     Ok(())
 }

@@ -41,13 +41,23 @@ pub enum StaffCommand {
 
 pub async fn run(command: StaffCommand, db: &Db) -> CliResult {
     match command {
-        StaffCommand::Add { username, role, name, password_stdin } => {
+        StaffCommand::Add {
+            username,
+            role,
+            name,
+            password_stdin,
+        } => {
             let role = Role::parse(&role).ok_or_else(|| {
-                CliError::with_status(format!("rôle « {role} » inconnu : agent, approbateur ou admin"), 64)
+                CliError::with_status(
+                    format!("rôle « {role} » inconnu : agent, approbateur ou admin"),
+                    64,
+                )
             })?;
             staff::check_username(&username)?;
             if staff::find(db, &username).await?.is_some() {
-                return Err(CliError::new(format!("le compte « {username} » existe déjà")));
+                return Err(CliError::new(format!(
+                    "le compte « {username} » existe déjà"
+                )));
             }
             let password = read_password(password_stdin, &username)?;
             let hash = security::hash_password(password).await?;
@@ -81,9 +91,14 @@ pub async fn run(command: StaffCommand, db: &Db) -> CliResult {
             println!("compte « {username} » désactivé");
             Ok(())
         }
-        StaffCommand::ResetPassword { username, password_stdin } => {
+        StaffCommand::ResetPassword {
+            username,
+            password_stdin,
+        } => {
             if staff::find(db, &username).await?.is_none() {
-                return Err(CliError::new(format!("aucun compte « {username} » (voir `bareme-mel staff list`)")));
+                return Err(CliError::new(format!(
+                    "aucun compte « {username} » (voir `bareme-mel staff list`)"
+                )));
             }
             let password = read_password(password_stdin, &username)?;
             let hash = security::hash_password(password).await?;

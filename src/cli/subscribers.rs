@@ -23,9 +23,7 @@ const BATCH: usize = 1000;
 #[derive(Debug, Subcommand)]
 pub enum SubscribersCommand {
     /// Insert or update subscribers from a CSV file (columns numero_abonne,organisme,gestionnaire,adresse_mel; `,` or `;`).
-    Import {
-        file: PathBuf,
-    },
+    Import { file: PathBuf },
     /// Write every subscriber as CSV (stdout, or -o FILE).
     Export {
         #[arg(short = 'o', value_name = "FILE")]
@@ -55,7 +53,8 @@ pub fn parse_record(record: &csv::StringRecord, idx: &[usize; 4]) -> Result<Subs
             return Err("caractère de contrôle ou retour à la ligne dans un champ".into());
         }
     }
-    let number = SubscriberNumber::parse(&get(0)).map_err(|e| format!("numero_abonne : {}", e.0))?;
+    let number =
+        SubscriberNumber::parse(&get(0)).map_err(|e| format!("numero_abonne : {}", e.0))?;
     let organisation = get(1);
     if organisation.is_empty() {
         return Err("organisme : vide".into());
@@ -70,24 +69,46 @@ pub fn parse_record(record: &csv::StringRecord, idx: &[usize; 4]) -> Result<Subs
     } else {
         Some(MailAddress::parse(&email_raw).map_err(|e| format!("adresse_mel : {}", e.0))?)
     };
-    Ok(SubscriberRow { numero_abonne: number, organisme: organisation, gestionnaire: manager, adresse_mel: email })
+    Ok(SubscriberRow {
+        numero_abonne: number,
+        organisme: organisation,
+        gestionnaire: manager,
+        adresse_mel: email,
+    })
 }
 
 async fn import(db: &Db, file: &PathBuf) -> CliResult {
-    let bytes = std::fs::read(file).map_err(|e| CliError::new(format!("lecture de {} impossible : {e}", file.display())))?;
+    let bytes = std::fs::read(file)
+        .map_err(|e| CliError::new(format!("lecture de {} impossible : {e}", file.display())))?;
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let first_line = body.split(|b| *b == b'\n').next().unwrap_or_default();
-    let delimiter = if first_line.contains(&b';') && !first_line.contains(&b',') { b';' } else { b',' };
-    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(body);
-    let headers = reader.headers().map_err(|e| CliError::new(format!("en-tête illisible : {e}")))?.clone();
+    let delimiter = if first_line.contains(&b';') && !first_line.contains(&b',') {
+        b';'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(body);
+    let headers = reader
+        .headers()
+        .map_err(|e| CliError::new(format!("en-tête illisible : {e}")))?
+        .clone();
     let mut idx = [0usize; 4];
     for (i, col) in COLUMNS.iter().enumerate() {
-        idx[i] = headers.iter().position(|h| h.trim().eq_ignore_ascii_case(col)).ok_or_else(|| {
-            CliError::with_status(
-                format!("colonne « {col} » absente de l'en-tête (attendu : {})", COLUMNS.join(",")),
-                65,
-            )
-        })?;
+        idx[i] = headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(col))
+            .ok_or_else(|| {
+                CliError::with_status(
+                    format!(
+                        "colonne « {col} » absente de l'en-tête (attendu : {})",
+                        COLUMNS.join(",")
+                    ),
+                    65,
+                )
+            })?;
     }
 
     let progress = ProgressBar::new(body.len() as u64);
@@ -110,21 +131,29 @@ async fn import(db: &Db, file: &PathBuf) -> CliResult {
             Ok(true) => {
                 lines += 1;
                 match parse_record(&record, &idx) {
-                    Ok(row) if !seen.insert(row.numero_abonne.to_string()) => rejected.push(Rejected {
-                        line: record.position().map_or(line, |p| p.line()),
-                        reason: format!("numero_abonne {} déjà présent plus haut dans le fichier", row.numero_abonne),
-                    }),
-                    Ok(row) => batch.push(row),
-                    Err(reason) => {
-                        rejected.push(Rejected { line: record.position().map_or(line, |p| p.line()), reason })
+                    Ok(row) if !seen.insert(row.numero_abonne.to_string()) => {
+                        rejected.push(Rejected {
+                            line: record.position().map_or(line, |p| p.line()),
+                            reason: format!(
+                                "numero_abonne {} déjà présent plus haut dans le fichier",
+                                row.numero_abonne
+                            ),
+                        })
                     }
+                    Ok(row) => batch.push(row),
+                    Err(reason) => rejected.push(Rejected {
+                        line: record.position().map_or(line, |p| p.line()),
+                        reason,
+                    }),
                 }
             }
             Err(e) => {
                 lines += 1;
                 let line = e.position().map_or(line, |p| p.line());
                 let reason = match e.kind() {
-                    csv::ErrorKind::Utf8 { .. } => "texte non UTF-8 : enregistrez le fichier en UTF-8".to_string(),
+                    csv::ErrorKind::Utf8 { .. } => {
+                        "texte non UTF-8 : enregistrez le fichier en UTF-8".to_string()
+                    }
                     _ => format!("ligne illisible : {e}"),
                 };
                 rejected.push(Rejected { line, reason });
@@ -157,7 +186,10 @@ async fn import(db: &Db, file: &PathBuf) -> CliResult {
         Ok(())
     } else {
         Err(CliError::with_status(
-            format!("{} ligne(s) rejetée(s) : corrigez-les (voir ci-dessus) et relancez l'import, les autres sont déjà importées", rejected.len()),
+            format!(
+                "{} ligne(s) rejetée(s) : corrigez-les (voir ci-dessus) et relancez l'import, les autres sont déjà importées",
+                rejected.len()
+            ),
             65,
         ))
     }
@@ -165,12 +197,19 @@ async fn import(db: &Db, file: &PathBuf) -> CliResult {
 
 /// Neutralises spreadsheet formulas: a value starting with = + - @ or a tab gets a leading quote.
 pub fn csv_safe(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_string() }
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    }
 }
 
 async fn export(db: &Db, output: Option<PathBuf>) -> CliResult {
     let sink: Box<dyn Write> = match &output {
-        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?),
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?,
+        ),
         None => Box::new(std::io::stdout().lock()),
     };
     let mut writer = csv::Writer::from_writer(sink);
@@ -212,12 +251,25 @@ mod tests {
     #[test]
     fn records_are_validated_field_by_field() {
         let idx = [0, 1, 2, 3];
-        let ok = csv::StringRecord::from(vec!["12345", "Lycée Joffre", "Marie Durand", "m.durand@ac-montpellier.fr"]);
+        let ok = csv::StringRecord::from(vec![
+            "12345",
+            "Lycée Joffre",
+            "Marie Durand",
+            "m.durand@ac-montpellier.fr",
+        ]);
         assert!(parse_record(&ok, &idx).is_ok());
         let bad_number = csv::StringRecord::from(vec!["12a45", "Lycée", "", ""]);
-        assert!(parse_record(&bad_number, &idx).unwrap_err().starts_with("numero_abonne"));
+        assert!(
+            parse_record(&bad_number, &idx)
+                .unwrap_err()
+                .starts_with("numero_abonne")
+        );
         let bad_mail = csv::StringRecord::from(vec!["12345", "Lycée", "", "pas une adresse"]);
-        assert!(parse_record(&bad_mail, &idx).unwrap_err().starts_with("adresse_mel"));
+        assert!(
+            parse_record(&bad_mail, &idx)
+                .unwrap_err()
+                .starts_with("adresse_mel")
+        );
         let no_org = csv::StringRecord::from(vec!["12345", " ", "", ""]);
         assert!(parse_record(&no_org, &idx).is_err());
     }

@@ -21,13 +21,18 @@ impl MailAddress {
         if trimmed.is_empty() {
             return Err(InvalidValue("L'adresse mél est vide.".into()));
         }
-        if trimmed.len() > 254 || !trimmed.validate_email() || trimmed.contains(['<', '>', ',', ';', '"', ' ']) {
+        if trimmed.len() > 254
+            || !trimmed.validate_email()
+            || trimmed.contains(['<', '>', ',', ';', '"', ' '])
+        {
             return Err(InvalidValue(format!(
                 "« {} » n'est pas une adresse mél valide : vérifiez-la (exemple : prenom.nom@etablissement.fr).",
                 trimmed.chars().take(80).collect::<String>()
             )));
         }
-        let (local, domain) = trimmed.rsplit_once('@').ok_or_else(|| InvalidValue("Adresse mél sans @.".into()))?;
+        let (local, domain) = trimmed
+            .rsplit_once('@')
+            .ok_or_else(|| InvalidValue("Adresse mél sans @.".into()))?;
         Ok(Self(format!("{local}@{}", domain.to_ascii_lowercase())))
     }
 

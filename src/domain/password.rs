@@ -14,20 +14,32 @@ pub const MAX_CHARS: usize = 128;
 pub fn check_password(password: &str, personal: &[&str]) -> Result<(), InvalidValue> {
     let len = password.chars().count();
     if len < MIN_CHARS {
-        return Err(InvalidValue("Le mot de passe doit faire au moins 8 caractères.".into()));
+        return Err(InvalidValue(
+            "Le mot de passe doit faire au moins 8 caractères.".into(),
+        ));
     }
     if len > MAX_CHARS {
-        return Err(InvalidValue("Le mot de passe doit faire au plus 128 caractères.".into()));
+        return Err(InvalidValue(
+            "Le mot de passe doit faire au plus 128 caractères.".into(),
+        ));
     }
     let lower = password.to_lowercase();
-    if BLOCKLIST.lines().map(str::trim).any(|w| !w.is_empty() && w == lower) {
+    if BLOCKLIST
+        .lines()
+        .map(str::trim)
+        .any(|w| !w.is_empty() && w == lower)
+    {
         return Err(InvalidValue(
             "Ce mot de passe fait partie des mots de passe les plus courants : choisissez-en un autre.".into(),
         ));
     }
     let squashed: String = lower.chars().filter(|c| c.is_alphanumeric()).collect();
     for word in personal {
-        let w: String = word.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect();
+        let w: String = word
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect();
         if w.len() >= 4 && squashed.contains(&w) && squashed.len() <= w.len() + 4 {
             return Err(InvalidValue(
                 "Le mot de passe ne doit pas reprendre votre numéro d'abonné ni le nom de votre organisme.".into(),

@@ -13,16 +13,25 @@ pub struct Reference {
 impl Reference {
     pub fn new(year: i32, sequence: u32) -> Result<Self, InvalidValue> {
         if !(2000..=9999).contains(&year) || sequence == 0 {
-            return Err(InvalidValue(format!("Référence impossible : année {year}, numéro {sequence}.")));
+            return Err(InvalidValue(format!(
+                "Référence impossible : année {year}, numéro {sequence}."
+            )));
         }
         Ok(Self { year, sequence })
     }
 
     /// Parses `BM-2026-00042` (case-insensitive prefix, at least five digits).
     pub fn parse(input: &str) -> Result<Self, InvalidValue> {
-        let err = || InvalidValue(format!("« {input} » n'est pas une référence de la forme BM-AAAA-NNNNN."));
+        let err = || {
+            InvalidValue(format!(
+                "« {input} » n'est pas une référence de la forme BM-AAAA-NNNNN."
+            ))
+        };
         let rest = input.trim();
-        let rest = rest.strip_prefix("BM-").or_else(|| rest.strip_prefix("bm-")).ok_or_else(err)?;
+        let rest = rest
+            .strip_prefix("BM-")
+            .or_else(|| rest.strip_prefix("bm-"))
+            .ok_or_else(err)?;
         let (year, seq) = rest.split_once('-').ok_or_else(err)?;
         if year.len() != 4 || seq.len() < 5 || seq.len() > 9 {
             return Err(err());
@@ -77,12 +86,22 @@ mod tests {
         let r = Reference::new(2026, 42).unwrap();
         assert_eq!(r.to_string(), "BM-2026-00042");
         assert_eq!(Reference::parse("BM-2026-00042").unwrap(), r);
-        assert_eq!(Reference::new(2026, 123456).unwrap().to_string(), "BM-2026-123456");
+        assert_eq!(
+            Reference::new(2026, 123456).unwrap().to_string(),
+            "BM-2026-123456"
+        );
     }
 
     #[test]
     fn malformed_references_are_refused() {
-        for bad in ["", "BM-26-00042", "BM-2026-42", "XX-2026-00042", "BM-2026-0004a", "BM-2026-00000"] {
+        for bad in [
+            "",
+            "BM-26-00042",
+            "BM-2026-42",
+            "XX-2026-00042",
+            "BM-2026-0004a",
+            "BM-2026-00000",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

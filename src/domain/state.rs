@@ -91,7 +91,9 @@ impl Role {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Agent, Self::Approbateur, Self::Admin].into_iter().find(|r| r.as_str() == s)
+        [Self::Agent, Self::Approbateur, Self::Admin]
+            .into_iter()
+            .find(|r| r.as_str() == s)
     }
 
     /// Approbateurs and admins may approve.
@@ -156,14 +158,22 @@ pub enum TransitionError {
     SystemOnly,
     #[error("Seul un approbateur ou un administrateur peut approuver une demande.")]
     NotApprover,
-    #[error("Double contrôle : la personne qui approuve doit être différente de celle qui a vérifié la demande.")]
+    #[error(
+        "Double contrôle : la personne qui approuve doit être différente de celle qui a vérifié la demande."
+    )]
     FourEyes,
-    #[error("Une opposition est en cours sur cette demande : levez-la avec un commentaire avant d'approuver.")]
+    #[error(
+        "Une opposition est en cours sur cette demande : levez-la avec un commentaire avant d'approuver."
+    )]
     Contested,
 }
 
 /// The state after `action`, or why it is refused. Pure: no I/O, no clock.
-pub fn transition(from: RequestState, action: Action, ctx: &TransitionContext) -> Result<RequestState, TransitionError> {
+pub fn transition(
+    from: RequestState,
+    action: Action,
+    ctx: &TransitionContext,
+) -> Result<RequestState, TransitionError> {
     use Action as A;
     use RequestState as S;
     let to = match (from, action) {
@@ -221,16 +231,30 @@ mod tests {
     ];
 
     fn staff(id: i64, role: Role) -> TransitionContext {
-        TransitionContext { actor: Some((id, role)), verified_by: Some(1), contested: false, four_eyes: true }
+        TransitionContext {
+            actor: Some((id, role)),
+            verified_by: Some(1),
+            contested: false,
+            four_eyes: true,
+        }
     }
 
     fn system() -> TransitionContext {
-        TransitionContext { actor: None, verified_by: None, contested: false, four_eyes: true }
+        TransitionContext {
+            actor: None,
+            verified_by: None,
+            contested: false,
+            four_eyes: true,
+        }
     }
 
     /// The table of SPEC §2, written out once more on purpose.
     const ALLOWED: [(RequestState, Action, RequestState); 12] = [
-        (S::PendingReview, A::RequestInformation, S::AwaitingRequester),
+        (
+            S::PendingReview,
+            A::RequestInformation,
+            S::AwaitingRequester,
+        ),
         (S::PendingReview, A::Verify, S::Verified),
         (S::PendingReview, A::Reject, S::Rejected),
         (S::PendingReview, A::Cancel, S::Cancelled),
@@ -254,7 +278,11 @@ mod tests {
     #[test]
     fn every_allowed_transition_reaches_its_state() {
         for (from, action, to) in ALLOWED {
-            assert_eq!(transition(from, action, &ctx_for(action)), Ok(to), "{from} --{action:?}-->");
+            assert_eq!(
+                transition(from, action, &ctx_for(action)),
+                Ok(to),
+                "{from} --{action:?}-->"
+            );
         }
     }
 
@@ -277,39 +305,74 @@ mod tests {
     #[test]
     fn final_states_have_no_way_out() {
         for from in S::ALL.into_iter().filter(|s| s.is_final()) {
-            assert!(ALL_ACTIONS.iter().all(|a| transition(from, *a, &ctx_for(*a)).is_err()));
+            assert!(
+                ALL_ACTIONS
+                    .iter()
+                    .all(|a| transition(from, *a, &ctx_for(*a)).is_err())
+            );
         }
     }
 
     #[test]
     fn the_verifier_cannot_approve_with_four_eyes_on() {
-        let ctx = TransitionContext { verified_by: Some(2), ..staff(2, Role::Approbateur) };
-        assert_eq!(transition(S::Verified, A::Approve, &ctx), Err(TransitionError::FourEyes));
-        let off = TransitionContext { four_eyes: false, ..ctx };
+        let ctx = TransitionContext {
+            verified_by: Some(2),
+            ..staff(2, Role::Approbateur)
+        };
+        assert_eq!(
+            transition(S::Verified, A::Approve, &ctx),
+            Err(TransitionError::FourEyes)
+        );
+        let off = TransitionContext {
+            four_eyes: false,
+            ..ctx
+        };
         assert_eq!(transition(S::Verified, A::Approve, &off), Ok(S::Approved));
     }
 
     #[test]
     fn an_agent_cannot_approve() {
-        assert_eq!(transition(S::Verified, A::Approve, &staff(3, Role::Agent)), Err(TransitionError::NotApprover));
-        assert_eq!(transition(S::Verified, A::Approve, &staff(3, Role::Admin)), Ok(S::Approved));
+        assert_eq!(
+            transition(S::Verified, A::Approve, &staff(3, Role::Agent)),
+            Err(TransitionError::NotApprover)
+        );
+        assert_eq!(
+            transition(S::Verified, A::Approve, &staff(3, Role::Admin)),
+            Ok(S::Approved)
+        );
     }
 
     #[test]
     fn a_contested_request_cannot_be_approved() {
-        let ctx = TransitionContext { contested: true, ..staff(3, Role::Approbateur) };
-        assert_eq!(transition(S::Verified, A::Approve, &ctx), Err(TransitionError::Contested));
+        let ctx = TransitionContext {
+            contested: true,
+            ..staff(3, Role::Approbateur)
+        };
+        assert_eq!(
+            transition(S::Verified, A::Approve, &ctx),
+            Err(TransitionError::Contested)
+        );
         assert_eq!(transition(S::Verified, A::Reject, &ctx), Ok(S::Rejected));
     }
 
     #[test]
     fn staff_actions_need_a_staff_member_and_system_events_refuse_one() {
-        assert_eq!(transition(S::PendingReview, A::Verify, &system()), Err(TransitionError::StaffOnly));
         assert_eq!(
-            transition(S::AwaitingRequester, A::RequesterReplied, &staff(1, Role::Admin)),
+            transition(S::PendingReview, A::Verify, &system()),
+            Err(TransitionError::StaffOnly)
+        );
+        assert_eq!(
+            transition(
+                S::AwaitingRequester,
+                A::RequesterReplied,
+                &staff(1, Role::Admin)
+            ),
             Err(TransitionError::SystemOnly)
         );
-        assert_eq!(transition(S::Approved, A::Complete, &staff(1, Role::Admin)), Err(TransitionError::SystemOnly));
+        assert_eq!(
+            transition(S::Approved, A::Complete, &staff(1, Role::Admin)),
+            Err(TransitionError::SystemOnly)
+        );
     }
 
     #[test]

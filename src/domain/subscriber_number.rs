@@ -12,9 +12,14 @@ impl SubscriberNumber {
     /// Accepts `" 12345 "` and `"12 345"`; rejects letters, signs and empty input.
     pub fn parse(input: &str) -> Result<Self, InvalidValue> {
         if super::has_control_chars(input) {
-            return Err(InvalidValue("Le numéro d'abonné contient un caractère interdit.".into()));
+            return Err(InvalidValue(
+                "Le numéro d'abonné contient un caractère interdit.".into(),
+            ));
         }
-        let compact: String = input.chars().filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}')).collect();
+        let compact: String = input
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}'))
+            .collect();
         if compact.is_empty() {
             return Err(InvalidValue("Le numéro d'abonné est vide.".into()));
         }
@@ -43,8 +48,14 @@ mod tests {
 
     #[test]
     fn digits_with_spaces_are_accepted_and_compacted() {
-        assert_eq!(SubscriberNumber::parse(" 12 345 ").unwrap().as_str(), "12345");
-        assert_eq!(SubscriberNumber::parse("000042").unwrap().as_str(), "000042");
+        assert_eq!(
+            SubscriberNumber::parse(" 12 345 ").unwrap().as_str(),
+            "12345"
+        );
+        assert_eq!(
+            SubscriberNumber::parse("000042").unwrap().as_str(),
+            "000042"
+        );
     }
 
     #[test]

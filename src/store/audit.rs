@@ -8,10 +8,11 @@
 
 use super::{StoreError, entities::audit_event};
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::{
-    ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement, prelude::Expr, sea_query::Query,
-};
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, sea_query::ExprTrait};
+use sea_orm::{
+    ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement, prelude::Expr,
+    sea_query::Query,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -73,13 +74,25 @@ fn digest(prev: &str, m: &audit_event::Model) -> String {
 pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64, StoreError> {
     // Taking the row lock first serialises concurrent appenders on PostgreSQL.
     txn.execute(
-        Query::update().table("audit_head").value("seq", Expr::col("seq").add(1)).and_where(Expr::col("id").eq(1)),
+        Query::update()
+            .table("audit_head")
+            .value("seq", Expr::col("seq").add(1))
+            .and_where(Expr::col("id").eq(1)),
     )
     .await?;
     let row = txn
-        .query_one(Query::select().columns(["seq", "hash"]).from("audit_head").and_where(Expr::col("id").eq(1)))
+        .query_one(
+            Query::select()
+                .columns(["seq", "hash"])
+                .from("audit_head")
+                .and_where(Expr::col("id").eq(1)),
+        )
         .await?
-        .ok_or_else(|| StoreError::Invalid("journal d'audit non initialisé : lancez `bareme-mel migrate`".into()))?;
+        .ok_or_else(|| {
+            StoreError::Invalid(
+                "journal d'audit non initialisé : lancez `bareme-mel migrate`".into(),
+            )
+        })?;
     let seq: i64 = row.try_get("", "seq")?;
     let prev: String = row.try_get("", "hash")?;
     let mut model = audit_event::Model {
@@ -92,7 +105,11 @@ pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64,
         from_state: event.from_state,
         to_state: event.to_state,
         reason: event.reason,
-        details: if serde_json::Value::is_null(&event.details) { "{}".into() } else { event.details.to_string() },
+        details: if serde_json::Value::is_null(&event.details) {
+            "{}".into()
+        } else {
+            event.details.to_string()
+        },
         prev_hash: prev.clone(),
         hash: String::new(),
     };
@@ -114,7 +131,13 @@ pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64,
     })
     .exec_without_returning(txn)
     .await?;
-    txn.execute(Query::update().table("audit_head").value("hash", hash).and_where(Expr::col("id").eq(1))).await?;
+    txn.execute(
+        Query::update()
+            .table("audit_head")
+            .value("hash", hash)
+            .and_where(Expr::col("id").eq(1)),
+    )
+    .await?;
     Ok(seq)
 }
 
@@ -144,16 +167,29 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Verification, StoreErr
         }
         for ev in page {
             let problem = if ev.seq != expected_seq {
-                Some(format!("événement n°{expected_seq} manquant (trouvé n°{})", ev.seq))
+                Some(format!(
+                    "événement n°{expected_seq} manquant (trouvé n°{})",
+                    ev.seq
+                ))
             } else if ev.prev_hash != prev {
-                Some(format!("événement n°{} : le lien vers l'événement précédent est rompu", ev.seq))
+                Some(format!(
+                    "événement n°{} : le lien vers l'événement précédent est rompu",
+                    ev.seq
+                ))
             } else if digest(&prev, &ev) != ev.hash {
-                Some(format!("événement n°{} : le contenu a été modifié après son écriture", ev.seq))
+                Some(format!(
+                    "événement n°{} : le contenu a été modifié après son écriture",
+                    ev.seq
+                ))
             } else {
                 None
             };
             if problem.is_some() {
-                return Ok(Verification { events: count, head_hash: prev, problem });
+                return Ok(Verification {
+                    events: count,
+                    head_hash: prev,
+                    problem,
+                });
             }
             prev = ev.hash;
             expected_seq += 1;
@@ -161,7 +197,12 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Verification, StoreErr
         }
     }
     let head = db
-        .query_one(Query::select().columns(["seq", "hash"]).from("audit_head").and_where(Expr::col("id").eq(1)))
+        .query_one(
+            Query::select()
+                .columns(["seq", "hash"])
+                .from("audit_head")
+                .and_where(Expr::col("id").eq(1)),
+        )
         .await?;
     let problem = match head {
         None => Some("tête du journal absente".to_string()),
@@ -177,11 +218,18 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Verification, StoreErr
             }
         }
     };
-    Ok(Verification { events: count, head_hash: prev, problem })
+    Ok(Verification {
+        events: count,
+        head_hash: prev,
+        problem,
+    })
 }
 
 /// The events of one request, oldest first (the timeline).
-pub async fn for_request<C: ConnectionTrait>(db: &C, request_id: i64) -> Result<Vec<Event>, StoreError> {
+pub async fn for_request<C: ConnectionTrait>(
+    db: &C,
+    request_id: i64,
+) -> Result<Vec<Event>, StoreError> {
     let rows = audit_event::Entity::find()
         .filter(audit_event::Column::RequestId.eq(request_id))
         .order_by_asc(audit_event::Column::Seq)
@@ -192,7 +240,11 @@ pub async fn for_request<C: ConnectionTrait>(db: &C, request_id: i64) -> Result<
 
 /// The newest `limit` events, newest first.
 pub async fn recent<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<Event>, StoreError> {
-    let rows = audit_event::Entity::find().order_by_desc(audit_event::Column::Seq).limit(limit).all(db).await?;
+    let rows = audit_event::Entity::find()
+        .order_by_desc(audit_event::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await?;
     Ok(rows.into_iter().map(to_event).collect())
 }
 
@@ -213,12 +265,21 @@ fn to_event(m: audit_event::Model) -> Event {
 
 /// Only for tests of tamper detection: rewrites one stored field behind the log's back.
 #[doc(hidden)]
-pub async fn tamper_for_tests<C: ConnectionTrait>(db: &C, seq: i64, reason: &str) -> Result<(), StoreError> {
+pub async fn tamper_for_tests<C: ConnectionTrait>(
+    db: &C,
+    seq: i64,
+    reason: &str,
+) -> Result<(), StoreError> {
     let backend = db.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => "UPDATE audit_events SET reason = $1 WHERE seq = $2",
         _ => "UPDATE audit_events SET reason = ? WHERE seq = ?",
     };
-    db.execute_raw(Statement::from_sql_and_values(backend, sql, [reason.into(), seq.into()])).await?;
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [reason.into(), seq.into()],
+    ))
+    .await?;
     Ok(())
 }

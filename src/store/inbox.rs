@@ -18,8 +18,13 @@ pub enum Disposition {
 }
 
 impl Disposition {
-    pub const ALL: [Disposition; 5] =
-        [Self::RequestCreated, Self::Threaded, Self::Duplicate, Self::AutoIgnored, Self::Quarantined];
+    pub const ALL: [Disposition; 5] = [
+        Self::RequestCreated,
+        Self::Threaded,
+        Self::Duplicate,
+        Self::AutoIgnored,
+        Self::Quarantined,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -15,8 +15,8 @@ pub mod subscribers;
 use crate::config;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use std::time::Duration;
 
@@ -29,7 +29,9 @@ pub enum StoreError {
     NotFound(String),
     #[error(transparent)]
     Transition(#[from] crate::domain::TransitionError),
-    #[error("La demande a été modifiée par quelqu'un d'autre entre-temps : rechargez-la et recommencez.")]
+    #[error(
+        "La demande a été modifiée par quelqu'un d'autre entre-temps : rechargez-la et recommencez."
+    )]
     Conflict,
     #[error("{0}")]
     Invalid(String),
@@ -39,8 +41,10 @@ impl StoreError {
     /// True when the database itself could not be reached or answered with an
     /// I/O-like error: the caller should retry later (sysexits 75, HTTP 503).
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Db(DbErr::Conn(_) | DbErr::ConnectionAcquire(_)))
-            || matches!(self, StoreError::Db(e) if e.to_string().contains("os error") || e.to_string().contains("database is locked"))
+        matches!(
+            self,
+            StoreError::Db(DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
+        ) || matches!(self, StoreError::Db(e) if e.to_string().contains("os error") || e.to_string().contains("database is locked"))
     }
 }
 
@@ -59,7 +63,10 @@ impl Db {
             if let Some(dir) = sqlite_path(&url).and_then(|p| p.parent().map(|d| d.to_path_buf())) {
                 if !dir.as_os_str().is_empty() {
                     std::fs::create_dir_all(&dir).map_err(|e| {
-                        StoreError::Invalid(format!("impossible de créer le dossier {} : {e}", dir.display()))
+                        StoreError::Invalid(format!(
+                            "impossible de créer le dossier {} : {e}",
+                            dir.display()
+                        ))
                     })?;
                 }
             }
@@ -120,7 +127,9 @@ impl Db {
 
 /// The file path of a `sqlite:` URL, or `None` for an in-memory database.
 fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
         return None;
@@ -137,8 +146,14 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
 mod tests {
     #[test]
     fn sqlite_urls_give_their_file() {
-        assert_eq!(super::sqlite_path("sqlite://data/x.db?mode=rwc").unwrap(), std::path::Path::new("data/x.db"));
-        assert_eq!(super::sqlite_path("sqlite:/tmp/y.db").unwrap(), std::path::Path::new("/tmp/y.db"));
+        assert_eq!(
+            super::sqlite_path("sqlite://data/x.db?mode=rwc").unwrap(),
+            std::path::Path::new("data/x.db")
+        );
+        assert_eq!(
+            super::sqlite_path("sqlite:/tmp/y.db").unwrap(),
+            std::path::Path::new("/tmp/y.db")
+        );
         assert!(super::sqlite_path("sqlite::memory:").is_none());
     }
 }

@@ -7,10 +7,13 @@ use super::{
     entities::{change_request, inbound_message, outbox, subscriber},
     to_json,
 };
-use crate::domain::{Action, Reference, RequestState, Role, TransitionContext, transition as decide};
+use crate::domain::{
+    Action, Reference, RequestState, Role, TransitionContext, transition as decide,
+};
 use chrono::{DateTime, Datelike, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
     sea_query::{Expr, ExprTrait, Func, OnConflict, Query},
 };
@@ -23,7 +26,11 @@ pub enum Actor {
     /// The service itself (intake, workers, the reset page).
     System,
     /// A signed-in staff member.
-    Staff { id: i64, username: String, role: Role },
+    Staff {
+        id: i64,
+        username: String,
+        role: Role,
+    },
     /// The operator at the command line (`bareme-mel ...`).
     Cli(String),
 }
@@ -80,21 +87,31 @@ pub struct NewRequest {
 }
 
 /// Takes the next reference of `year`; unique under concurrent creators.
-pub async fn next_reference<C: ConnectionTrait>(txn: &C, year: i32) -> Result<Reference, StoreError> {
+pub async fn next_reference<C: ConnectionTrait>(
+    txn: &C,
+    year: i32,
+) -> Result<Reference, StoreError> {
     let stmt = Query::insert()
         .into_table("reference_counters")
         .columns(["year", "last_value"])
         .values_panic([year.into(), 1i64.into()])
         .on_conflict(
             OnConflict::column("year")
-                .value("last_value", Expr::col(("reference_counters", "last_value")).add(1))
+                .value(
+                    "last_value",
+                    Expr::col(("reference_counters", "last_value")).add(1),
+                )
                 .to_owned(),
         )
         .returning_col("last_value")
         .to_owned();
-    let row = txn.query_one(&stmt).await?.ok_or_else(|| StoreError::Invalid("compteur de références muet".into()))?;
+    let row = txn
+        .query_one(&stmt)
+        .await?
+        .ok_or_else(|| StoreError::Invalid("compteur de références muet".into()))?;
     let value: i64 = row.try_get("", "last_value")?;
-    let seq = u32::try_from(value).map_err(|_| StoreError::Invalid("compteur de références épuisé".into()))?;
+    let seq = u32::try_from(value)
+        .map_err(|_| StoreError::Invalid("compteur de références épuisé".into()))?;
     Reference::new(year, seq).map_err(|e| StoreError::Invalid(e.0))
 }
 
@@ -125,7 +142,9 @@ pub async fn create_in<C: ConnectionTrait>(
         updated_at: Set(now),
         ..Default::default()
     };
-    let created = change_request::Entity::insert(model).exec_with_returning(txn).await?;
+    let created = change_request::Entity::insert(model)
+        .exec_with_returning(txn)
+        .await?;
     audit::append(
         txn,
         audit::NewEvent {
@@ -142,7 +161,11 @@ pub async fn create_in<C: ConnectionTrait>(
 }
 
 /// Creates a request in its own transaction.
-pub async fn create(db: &Db, new: NewRequest, actor: &Actor) -> Result<change_request::Model, StoreError> {
+pub async fn create(
+    db: &Db,
+    new: NewRequest,
+    actor: &Actor,
+) -> Result<change_request::Model, StoreError> {
     let txn = db.begin().await?;
     let created = create_in(&txn, new, actor).await?;
     txn.commit().await?;
@@ -165,7 +188,13 @@ pub struct TransitionInput {
 
 impl TransitionInput {
     pub fn new(action: Action) -> Self {
-        Self { action, reason: None, verification_method: None, rejection_code: None, message: None }
+        Self {
+            action,
+            reason: None,
+            verification_method: None,
+            rejection_code: None,
+            message: None,
+        }
     }
 }
 
@@ -189,39 +218,69 @@ pub async fn transition_in<C: ConnectionTrait>(
     };
     let to = decide(from, input.action, &ctx)?;
     if input.action == Action::Verify
-        && (input.verification_method.as_deref().unwrap_or("").trim().is_empty()
+        && (input
+            .verification_method
+            .as_deref()
+            .unwrap_or("")
+            .trim()
+            .is_empty()
             || input.reason.as_deref().unwrap_or("").trim().is_empty())
     {
         return Err(StoreError::Invalid(
             "Indiquez comment l'identité a été vérifiée et ajoutez un commentaire.".into(),
         ));
     }
-    if input.action == Action::Reject && input.rejection_code.as_deref().unwrap_or("").trim().is_empty() {
+    if input.action == Action::Reject
+        && input
+            .rejection_code
+            .as_deref()
+            .unwrap_or("")
+            .trim()
+            .is_empty()
+    {
         return Err(StoreError::Invalid("Choisissez un motif de rejet.".into()));
     }
     let now = Utc::now();
     let staff_id = ctx.actor.map(|(id, _)| id);
     let mut update = change_request::Entity::update_many()
         .col_expr(change_request::Column::State, Expr::value(to.as_str()))
-        .col_expr(change_request::Column::Version, Expr::col(change_request::Column::Version).add(1))
+        .col_expr(
+            change_request::Column::Version,
+            Expr::col(change_request::Column::Version).add(1),
+        )
         .col_expr(change_request::Column::UpdatedAt, Expr::value(now));
     match input.action {
         Action::Verify => {
             update = update
                 .col_expr(change_request::Column::VerifiedBy, Expr::value(staff_id))
-                .col_expr(change_request::Column::VerificationMethod, Expr::value(input.verification_method.clone()))
-                .col_expr(change_request::Column::VerificationComment, Expr::value(input.reason.clone()));
+                .col_expr(
+                    change_request::Column::VerificationMethod,
+                    Expr::value(input.verification_method.clone()),
+                )
+                .col_expr(
+                    change_request::Column::VerificationComment,
+                    Expr::value(input.reason.clone()),
+                );
         }
         Action::ReturnToReview if from == RequestState::Verified => {
-            update = update.col_expr(change_request::Column::VerifiedBy, Expr::value(Option::<i64>::None));
+            update = update.col_expr(
+                change_request::Column::VerifiedBy,
+                Expr::value(Option::<i64>::None),
+            );
         }
         Action::Approve => {
             update = update.col_expr(change_request::Column::ApprovedBy, Expr::value(staff_id));
         }
         Action::Reject => {
             update = update
-                .col_expr(change_request::Column::RejectionCode, Expr::value(input.rejection_code.clone()))
-                .col_expr(change_request::Column::ClosingMessage, Expr::value(input.message.clone()));
+                .col_expr(
+                    change_request::Column::RejectionCode,
+                    Expr::value(input.rejection_code.clone()),
+                )
+                .col_expr(
+                    change_request::Column::ClosingMessage,
+                    Expr::value(input.message.clone()),
+                );
         }
         _ => {}
     }
@@ -280,12 +339,17 @@ pub async fn transition(
 }
 
 /// The request with this reference, or a French "not found".
-pub async fn find<C: ConnectionTrait>(db: &C, reference: &str) -> Result<change_request::Model, StoreError> {
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    reference: &str,
+) -> Result<change_request::Model, StoreError> {
     change_request::Entity::find()
         .filter(change_request::Column::Reference.eq(reference.trim().to_ascii_uppercase()))
         .one(db)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("aucune demande ne porte la référence {reference}")))
+        .ok_or_else(|| {
+            StoreError::NotFound(format!("aucune demande ne porte la référence {reference}"))
+        })
 }
 
 /// One line of a list of requests.
@@ -330,19 +394,43 @@ fn summary(m: change_request::Model) -> Summary {
 }
 
 /// Requests matching `filter`, oldest first.
-pub async fn list<C: ConnectionTrait>(db: &C, filter: &ListFilter) -> Result<Vec<Summary>, StoreError> {
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    filter: &ListFilter,
+) -> Result<Vec<Summary>, StoreError> {
     let mut q = change_request::Entity::find().order_by_asc(change_request::Column::CreatedAt);
     if let Some(state) = filter.state {
         q = q.filter(change_request::Column::State.eq(state.as_str()));
     }
-    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         let pattern = format!("%{}%", search.to_lowercase().replace(['%', '_'], ""));
         q = q.filter(
             sea_orm::Condition::any()
-                .add(Expr::expr(Func::lower(Expr::col(change_request::Column::Reference))).like(pattern.clone()))
-                .add(Expr::expr(Func::lower(Expr::col(change_request::Column::ClaimedNumber))).like(pattern.clone()))
-                .add(Expr::expr(Func::lower(Expr::col(change_request::Column::RequesterEmail))).like(pattern.clone()))
-                .add(Expr::expr(Func::lower(Expr::col(change_request::Column::NewEmail))).like(pattern)),
+                .add(
+                    Expr::expr(Func::lower(Expr::col(change_request::Column::Reference)))
+                        .like(pattern.clone()),
+                )
+                .add(
+                    Expr::expr(Func::lower(Expr::col(
+                        change_request::Column::ClaimedNumber,
+                    )))
+                    .like(pattern.clone()),
+                )
+                .add(
+                    Expr::expr(Func::lower(Expr::col(
+                        change_request::Column::RequesterEmail,
+                    )))
+                    .like(pattern.clone()),
+                )
+                .add(
+                    Expr::expr(Func::lower(Expr::col(change_request::Column::NewEmail)))
+                        .like(pattern),
+                ),
         );
     }
     if filter.limit > 0 {
@@ -406,12 +494,15 @@ pub struct SubscriberRecord {
 pub async fn show<C: ConnectionTrait>(db: &C, reference: &str) -> Result<Detail, StoreError> {
     let m = find(db, reference).await?;
     let subscriber = match m.subscriber_id {
-        Some(id) => subscriber::Entity::find_by_id(id).one(db).await?.map(|s| SubscriberRecord {
-            number: s.number,
-            organisation: s.organisation,
-            manager_name: s.manager_name,
-            email: s.email,
-        }),
+        Some(id) => subscriber::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|s| SubscriberRecord {
+                number: s.number,
+                organisation: s.organisation,
+                manager_name: s.manager_name,
+                email: s.email,
+            }),
         None => None,
     };
     let mut thread: Vec<ThreadItem> = inbound_message::Entity::find()
@@ -427,9 +518,20 @@ pub async fn show<C: ConnectionTrait>(db: &C, reference: &str) -> Result<Detail,
             status: i.disposition,
         })
         .collect();
-    thread.extend(outbox::Entity::find().filter(outbox::Column::RequestId.eq(m.id)).all(db).await?.into_iter().map(
-        |o| ThreadItem { direction: "out", at: o.created_at, party: Some(o.recipient), subject: Some(o.subject), status: o.state },
-    ));
+    thread.extend(
+        outbox::Entity::find()
+            .filter(outbox::Column::RequestId.eq(m.id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|o| ThreadItem {
+                direction: "out",
+                at: o.created_at,
+                party: Some(o.recipient),
+                subject: Some(o.subject),
+                status: o.state,
+            }),
+    );
     thread.sort_by_key(|t| t.at);
     let timeline = audit::for_request(db, m.id).await?;
     Ok(Detail {

@@ -42,7 +42,9 @@ impl From<staff::Model> for StaffMember {
 /// Usernames: 2–64 characters among lower-case letters, digits, `.`, `-`, `_`.
 pub fn check_username(username: &str) -> Result<(), StoreError> {
     let ok = (2..=64).contains(&username.len())
-        && username.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -63,8 +65,15 @@ pub async fn add(
 ) -> Result<StaffMember, StoreError> {
     check_username(username)?;
     let txn = db.begin().await?;
-    if staff::Entity::find().filter(staff::Column::Username.eq(username)).one(&txn).await?.is_some() {
-        return Err(StoreError::Invalid(format!("le compte « {username} » existe déjà")));
+    if staff::Entity::find()
+        .filter(staff::Column::Username.eq(username))
+        .one(&txn)
+        .await?
+        .is_some()
+    {
+        return Err(StoreError::Invalid(format!(
+            "le compte « {username} » existe déjà"
+        )));
     }
     let created = staff::Entity::insert(staff::ActiveModel {
         username: Set(username.into()),
@@ -110,18 +119,41 @@ pub async fn count(db: &Db) -> Result<u64, StoreError> {
 }
 
 pub async fn find(db: &Db, username: &str) -> Result<Option<staff::Model>, StoreError> {
-    Ok(staff::Entity::find().filter(staff::Column::Username.eq(username)).one(db.conn()).await?)
+    Ok(staff::Entity::find()
+        .filter(staff::Column::Username.eq(username))
+        .one(db.conn())
+        .await?)
 }
 
 /// Disables an account (it stays in the audit log and cannot sign in).
 pub async fn disable(db: &Db, username: &str, actor: &str) -> Result<(), StoreError> {
-    update_one(db, username, actor, "staff_disabled", staff::Column::Disabled, Expr::value(true)).await
+    update_one(
+        db,
+        username,
+        actor,
+        "staff_disabled",
+        staff::Column::Disabled,
+        Expr::value(true),
+    )
+    .await
 }
 
 /// Replaces the password hash of an account.
-pub async fn set_password(db: &Db, username: &str, password_hash: String, actor: &str) -> Result<(), StoreError> {
-    update_one(db, username, actor, "staff_password_reset", staff::Column::PasswordHash, Expr::value(password_hash))
-        .await
+pub async fn set_password(
+    db: &Db,
+    username: &str,
+    password_hash: String,
+    actor: &str,
+) -> Result<(), StoreError> {
+    update_one(
+        db,
+        username,
+        actor,
+        "staff_password_reset",
+        staff::Column::PasswordHash,
+        Expr::value(password_hash),
+    )
+    .await
 }
 
 async fn update_one(
@@ -139,7 +171,9 @@ async fn update_one(
         .exec(&txn)
         .await?;
     if result.rows_affected == 0 {
-        return Err(StoreError::NotFound(format!("aucun compte « {username} » (voir `bareme-mel staff list`)")));
+        return Err(StoreError::NotFound(format!(
+            "aucun compte « {username} » (voir `bareme-mel staff list`)"
+        )));
     }
     audit::append(
         &txn,
@@ -154,4 +188,3 @@ async fn update_one(
     txn.commit().await?;
     Ok(())
 }
-

@@ -7,7 +7,8 @@ use super::{
 use crate::domain::{MailAddress, SubscriberNumber};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, Func},
 };
 use serde::Serialize;
@@ -91,16 +92,29 @@ pub async fn upsert_batch(
             Some((id, stored)) => {
                 let id = *id;
                 subscriber::Entity::update_many()
-                    .col_expr(subscriber::Column::Organisation, Expr::value(row.organisme.clone()))
-                    .col_expr(subscriber::Column::ManagerName, Expr::value(row.gestionnaire.clone()))
-                    .col_expr(subscriber::Column::Email, Expr::value(row.adresse_mel.as_ref().map(|a| a.to_string())))
-                    .col_expr(subscriber::Column::KnownDomain, Expr::value(row.adresse_mel.as_ref().map(|a| a.domain().to_string())))
+                    .col_expr(
+                        subscriber::Column::Organisation,
+                        Expr::value(row.organisme.clone()),
+                    )
+                    .col_expr(
+                        subscriber::Column::ManagerName,
+                        Expr::value(row.gestionnaire.clone()),
+                    )
+                    .col_expr(
+                        subscriber::Column::Email,
+                        Expr::value(row.adresse_mel.as_ref().map(|a| a.to_string())),
+                    )
+                    .col_expr(
+                        subscriber::Column::KnownDomain,
+                        Expr::value(row.adresse_mel.as_ref().map(|a| a.domain().to_string())),
+                    )
                     .col_expr(subscriber::Column::UpdatedAt, Expr::value(now))
                     .filter(subscriber::Column::Id.eq(id))
                     .exec(&txn)
                     .await?;
                 if stored.adresse_mel != row.adresse_mel {
-                    record_address_change(&txn, id, row.adresse_mel.as_ref(), "import", None, now).await?;
+                    record_address_change(&txn, id, row.adresse_mel.as_ref(), "import", None, now)
+                        .await?;
                 }
                 existing.insert(number, (id, row.clone()));
                 stats.updated += 1;
@@ -122,9 +136,17 @@ pub async fn upsert_batch(
             updated_at: Set(now),
             ..Default::default()
         });
-        subscriber::Entity::insert_many(models).exec_without_returning(&txn).await?;
-        let numbers: Vec<String> = inserts.iter().map(|r| r.numero_abonne.to_string()).collect();
-        let created = subscriber::Entity::find().filter(subscriber::Column::Number.is_in(numbers)).all(&txn).await?;
+        subscriber::Entity::insert_many(models)
+            .exec_without_returning(&txn)
+            .await?;
+        let numbers: Vec<String> = inserts
+            .iter()
+            .map(|r| r.numero_abonne.to_string())
+            .collect();
+        let created = subscriber::Entity::find()
+            .filter(subscriber::Column::Number.is_in(numbers))
+            .all(&txn)
+            .await?;
         let history = created.iter().map(|m| subscriber_address::ActiveModel {
             subscriber_id: Set(m.id),
             email: Set(m.email.clone()),
@@ -134,7 +156,9 @@ pub async fn upsert_batch(
             request_id: Set(None),
             ..Default::default()
         });
-        subscriber_address::Entity::insert_many(history).exec_without_returning(&txn).await?;
+        subscriber_address::Entity::insert_many(history)
+            .exec_without_returning(&txn)
+            .await?;
         for m in created {
             if let Some(row) = to_row(&m) {
                 existing.insert(m.number.clone(), (m.id, row));
@@ -189,14 +213,21 @@ pub async fn record_address_change<C: ConnectionTrait>(
 }
 
 /// Every subscriber, by number, in pages (for the CSV export).
-pub async fn page<C: ConnectionTrait>(db: &C, after_id: i64, limit: u64) -> Result<Vec<(i64, SubscriberRow)>, StoreError> {
+pub async fn page<C: ConnectionTrait>(
+    db: &C,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<(i64, SubscriberRow)>, StoreError> {
     let rows = subscriber::Entity::find()
         .filter(subscriber::Column::Id.gt(after_id))
         .order_by_asc(subscriber::Column::Id)
         .limit(limit)
         .all(db)
         .await?;
-    Ok(rows.iter().filter_map(|m| to_row(m).map(|r| (m.id, r))).collect())
+    Ok(rows
+        .iter()
+        .filter_map(|m| to_row(m).map(|r| (m.id, r)))
+        .collect())
 }
 
 /// The subscriber with this number.
@@ -204,7 +235,10 @@ pub async fn find_by_number<C: ConnectionTrait>(
     db: &C,
     number: &SubscriberNumber,
 ) -> Result<Option<subscriber::Model>, StoreError> {
-    Ok(subscriber::Entity::find().filter(subscriber::Column::Number.eq(number.as_str())).one(db).await?)
+    Ok(subscriber::Entity::find()
+        .filter(subscriber::Column::Number.eq(number.as_str()))
+        .one(db)
+        .await?)
 }
 
 /// Address history of one subscriber, oldest first.
@@ -225,8 +259,10 @@ pub async fn address_used_elsewhere<C: ConnectionTrait>(
     email: &MailAddress,
     except: Option<i64>,
 ) -> Result<bool, StoreError> {
-    let mut q = subscriber::Entity::find()
-        .filter(Expr::expr(Func::lower(Expr::col(subscriber::Column::Email))).eq(email.as_str().to_lowercase()));
+    let mut q = subscriber::Entity::find().filter(
+        Expr::expr(Func::lower(Expr::col(subscriber::Column::Email)))
+            .eq(email.as_str().to_lowercase()),
+    );
     if let Some(id) = except {
         q = q.filter(subscriber::Column::Id.ne(id));
     }

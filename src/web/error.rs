@@ -46,10 +46,16 @@ impl IntoResponse for AppError {
         let message = match &self {
             AppError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
-                "Une erreur interne est survenue. Réessayez ; si elle persiste, prévenez la DAG.".to_string()
+                "Une erreur interne est survenue. Réessayez ; si elle persiste, prévenez la DAG."
+                    .to_string()
             }
             other => other.to_string(),
         };
-        (status, [("content-type", "text/plain; charset=utf-8")], message).into_response()
+        (
+            status,
+            [("content-type", "text/plain; charset=utf-8")],
+            message,
+        )
+            .into_response()
     }
 }

@@ -31,8 +31,14 @@ pub fn router(state: AppState) -> Router {
     });
     Router::new()
         .merge(ops::routes())
-        .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))
-        .layer(middleware::from_fn_with_state(state.clone(), ops::count_requests))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            headers::security_headers,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ops::count_requests,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace)
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -11,7 +11,10 @@ use axum::{
 };
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
 }
 
 /// The process is up.
@@ -27,21 +30,41 @@ async fn readyz(State(state): State<AppState>) -> Response {
     };
     match tokio::time::timeout(std::time::Duration::from_secs(3), check).await {
         Ok(Ok(0)) => (StatusCode::OK, "ready\n").into_response(),
-        Ok(Ok(n)) => (StatusCode::SERVICE_UNAVAILABLE, format!("{n} migration(s) en attente\n")).into_response(),
+        Ok(Ok(n)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{n} migration(s) en attente\n"),
+        )
+            .into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "base de données injoignable\n").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "base de données injoignable\n",
+            )
+                .into_response()
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "base de données trop lente\n").into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "base de données trop lente\n",
+        )
+            .into_response(),
     }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
     match state.metrics.render(&state.db).await {
-        Ok(body) => ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], body).into_response(),
+        Ok(body) => (
+            [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+            body,
+        )
+            .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "metrics: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "base de données injoignable\n").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "base de données injoignable\n",
+            )
+                .into_response()
         }
     }
 }

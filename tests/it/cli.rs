@@ -1,0 +1,350 @@
+//! The real binary, run as an operator would run it.
+
+use crate::harness::{TestDb, cmd, free_port, run};
+use bareme_mel::{
+    config::{Database, Secret},
+    store::{
+        Db, audit,
+        entities::inbound_message,
+        requests::{self, Actor, NewRequest},
+    },
+};
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use std::{
+    io::Write,
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+async fn wait_for(url: &str) -> reqwest::Response {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(res) = reqwest::get(url).await {
+            return res;
+        }
+        assert!(Instant::now() < deadline, "{url} never answered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn serve_in_an_empty_directory_answers_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = cmd(dir.path())
+        .arg("serve")
+        .env("BAREME_MEL__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    assert_eq!(wait_for(&format!("{base}/healthz")).await.status(), 200);
+    assert_eq!(
+        reqwest::get(format!("{base}/readyz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert!(
+        dir.path().join("data/bareme-mel.db").exists(),
+        "the SQLite file is created under ./data"
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "serve exited with {status:?}");
+}
+
+#[test]
+fn lists_and_audit_verify_work_on_an_empty_database() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [["requests", "list", "--json"], ["inbox", "list", "--json"]] {
+        let r = run({
+            let mut c = cmd(dir.path());
+            c.args(args);
+            c
+        });
+        assert_eq!(r.status, 0, "{args:?}: {}", r.stderr);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap(),
+            serde_json::json!([])
+        );
+    }
+    let r = run({
+        let mut c = cmd(dir.path());
+        c.args(["audit", "verify"]);
+        c
+    });
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("intact"), "{}", r.stdout);
+}
+
+async fn populate(db: &Db) -> String {
+    let r = requests::create(
+        db,
+        NewRequest {
+            claimed_number: Some("31337".into()),
+            requester_email: Some("gestion@college-camus.fr".into()),
+            new_email: Some("gestion@college-camus.fr".into()),
+            flags: vec!["saisie_manuelle".into()],
+            ..Default::default()
+        },
+        &Actor::System,
+    )
+    .await
+    .unwrap();
+    inbound_message::Entity::insert(inbound_message::ActiveModel {
+        received_at: Set(chrono::Utc::now()),
+        source: Set("maildir".into()),
+        source_position: Set(Some("maildir:test:1".into())),
+        message_id: Set(Some("abc@college-camus.fr".into())),
+        content_hash: Set("00".into()),
+        size: Set(10),
+        raw: Set(Some(b"raw".to_vec())),
+        from_address: Set(Some("gestion@college-camus.fr".into())),
+        subject: Set(Some("Changement d'adresse".into())),
+        disposition: Set("request_created".into()),
+        reason: Set(None),
+        request_id: Set(Some(r.id)),
+        auth_results: Set("{}".into()),
+        flags: Set("[]".into()),
+        purged_at: Set(None),
+        ..Default::default()
+    })
+    .exec_without_returning(db.conn())
+    .await
+    .unwrap();
+    r.reference
+}
+
+fn cli_on(dir: &std::path::Path, url: &str, args: &[&str]) -> crate::harness::Ran {
+    let mut c = cmd(dir);
+    c.env("BAREME_MEL__DATABASE__URL", url).args(args);
+    run(c)
+}
+
+async fn lists_show_and_verify_a_populated_database(dir: &std::path::Path, url: &str, db: &Db) {
+    let reference = populate(db).await;
+    let r = cli_on(dir, url, &["requests", "list", "--json"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let list: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(list[0]["reference"], reference.as_str());
+    assert_eq!(list[0]["state"], "pending_review");
+    assert_eq!(list[0]["flags"][0], "saisie_manuelle");
+
+    let r = cli_on(dir, url, &["requests", "show", &reference, "--json"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let show: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(show["claimed_number"], "31337");
+    assert_eq!(show["thread"][0]["direction"], "in");
+    assert_eq!(show["timeline"][0]["action"], "request_created");
+
+    let r = cli_on(dir, url, &["requests", "show", &reference]);
+    assert!(
+        r.stdout.contains(&reference) && r.stdout.contains("À instruire"),
+        "{}",
+        r.stdout
+    );
+
+    let r = cli_on(dir, url, &["inbox", "list", "--json"]);
+    let inbox: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(inbox[0]["disposition"], "request_created");
+    assert_eq!(inbox[0]["reference"], reference.as_str());
+    assert_eq!(inbox[0]["message_id"], "abc@college-camus.fr");
+    assert_eq!(inbox[0]["sender"], "gestion@college-camus.fr");
+
+    let r = cli_on(dir, url, &["requests", "list", "--state", "nimporte"]);
+    assert_eq!(r.status, 64);
+    assert!(r.stderr.contains("pending_review"), "{}", r.stderr);
+    let r = cli_on(dir, url, &["requests", "show", "BM-1999-00001"]);
+    assert_ne!(r.status, 0);
+    assert_eq!(r.stderr.lines().count(), 1, "one clear line: {}", r.stderr);
+
+    let r = cli_on(dir, url, &["audit", "verify"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    audit::tamper_for_tests(db.conn(), 1, "falsifié")
+        .await
+        .unwrap();
+    let r = cli_on(dir, url, &["audit", "verify"]);
+    assert_eq!(r.status, 2);
+    assert!(r.stderr.contains("altéré"), "{}", r.stderr);
+}
+
+#[tokio::test]
+async fn lists_show_and_audit_verify_work_on_a_populated_sqlite_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/bm.db?mode=rwc", dir.path().display());
+    let db = Db::connect(&Database {
+        url: Secret(url.clone()),
+        max_connections: 2,
+    })
+    .await
+    .unwrap();
+    db.migrate().await.unwrap();
+    lists_show_and_verify_a_populated_database(dir.path(), &url, &db).await;
+}
+
+#[tokio::test]
+async fn lists_show_and_audit_verify_work_on_a_populated_postgres_database() {
+    let Some(t) = TestDb::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    lists_show_and_verify_a_populated_database(dir.path(), &t.url, &t.db).await;
+}
+
+#[test]
+fn an_unknown_configuration_key_is_refused_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bareme-mel.toml"),
+        "[server]\nbindd = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let r = run({
+        let mut c = cmd(dir.path());
+        c.args(["requests", "list"]);
+        c
+    });
+    assert_eq!(r.status, 78);
+    assert!(r.stderr.contains("server.bindd"), "{}", r.stderr);
+
+    let r = run({
+        let mut c = cmd(dir.path());
+        c.env("BAREME_MEL__APPROVAL__FOUR_EYE", "false").args([
+            "--config",
+            "/nonexistent.toml",
+            "migrate",
+        ]);
+        c
+    });
+    assert_eq!(r.status, 78);
+    assert!(r.stderr.contains("/nonexistent.toml"), "{}", r.stderr);
+    std::fs::remove_file(dir.path().join("bareme-mel.toml")).unwrap();
+    let r = run({
+        let mut c = cmd(dir.path());
+        c.env("BAREME_MEL__APPROVAL__FOUR_EYE", "false")
+            .args(["migrate"]);
+        c
+    });
+    assert_eq!(r.status, 78);
+    assert!(r.stderr.contains("approval.four_eye"), "{}", r.stderr);
+}
+
+#[test]
+fn staff_accounts_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let staff = |args: &[&str], stdin: &str| {
+        let mut c = cmd(dir.path());
+        c.arg("staff")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (status, _, err) = staff(
+        &[
+            "add",
+            "marie.curie",
+            "--role",
+            "approbateur",
+            "--name",
+            "Marie Curie",
+            "--password-stdin",
+        ],
+        "court\n",
+    );
+    assert_eq!(status, 1);
+    assert!(err.contains("au moins 8 caractères"), "{err}");
+    let (status, _, err) = staff(
+        &["add", "marie.curie", "--role", "chef", "--password-stdin"],
+        "un long mot de passe\n",
+    );
+    assert_eq!(status, 64, "{err}");
+    let (status, out, err) = staff(
+        &[
+            "add",
+            "marie.curie",
+            "--role",
+            "approbateur",
+            "--name",
+            "Marie Curie",
+            "--password-stdin",
+        ],
+        "un long mot de passe\n",
+    );
+    assert_eq!(status, 0, "{err}");
+    assert!(out.contains("marie.curie"));
+    let (status, _, err) = staff(
+        &["add", "marie.curie", "--role", "agent", "--password-stdin"],
+        "un long mot de passe\n",
+    );
+    assert_eq!(status, 1);
+    assert!(err.contains("existe déjà"), "{err}");
+    let (_, out, _) = staff(&["list", "--json"], "");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["username"], "marie.curie");
+    assert_eq!(list[0]["role"], "approbateur");
+    assert_eq!(list[0]["disabled"], false);
+    assert!(!out.contains("argon2"), "no hash in the listing");
+    let (status, _, err) = staff(
+        &["reset-password", "marie.curie", "--password-stdin"],
+        "une autre phrase secrète\n",
+    );
+    assert_eq!(status, 0, "{err}");
+    let (status, _, _) = staff(&["disable", "marie.curie"], "");
+    assert_eq!(status, 0);
+    let (_, out, _) = staff(&["list", "--json"], "");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()[0]["disabled"],
+        true
+    );
+    let (status, _, err) = staff(&["disable", "personne"], "");
+    assert_eq!(status, 1);
+    assert!(err.contains("personne"), "{err}");
+    // Every change is in the audit log, and the chain holds.
+    let r = run({
+        let mut c = cmd(dir.path());
+        c.args(["audit", "verify", "--json"]);
+        c
+    });
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["events"], 3, "add, reset-password, disable");
+}
+
+#[test]
+fn commands_of_later_versions_say_they_are_not_available_and_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run({
+        let mut c = cmd(dir.path());
+        c.arg("ingest");
+        c
+    });
+    assert_eq!(r.status, 75, "the MTA must keep the message and retry");
+    assert!(r.stderr.contains("not available yet"), "{}", r.stderr);
+}

@@ -1,0 +1,12 @@
+//! The integration test binary: real SQLite files, a real PostgreSQL, the
+//! real `bareme-mel` binary. Tests that need an outside service skip with a
+//! message when it is absent, and fail instead when
+//! `BAREME_MEL_REQUIRE_SERVICES=1` (set by `.ci/run`).
+
+mod harness;
+
+mod audit_log;
+mod cli;
+mod ops;
+mod requests;
+mod subscribers;
