@@ -84,14 +84,24 @@ pub struct NewMail {
 
 /// Renders and queues `mail` inside the caller's transaction; returns the
 /// Message-ID (without brackets) that every attempt will reuse.
-pub async fn enqueue<C: ConnectionTrait>(txn: &C, settings: &Settings, mail: NewMail) -> Result<String, StoreError> {
+pub async fn enqueue<C: ConnectionTrait>(
+    txn: &C,
+    settings: &Settings,
+    mail: NewMail,
+) -> Result<String, StoreError> {
     for id in mail.in_reply_to.iter().chain(mail.references.iter()) {
         if has_control_chars(id) || id.contains(['<', '>', ' ']) {
-            return Err(StoreError::Invalid(format!("identifiant de message refusé : {id:?}")));
+            return Err(StoreError::Invalid(format!(
+                "identifiant de message refusé : {id:?}"
+            )));
         }
     }
     let domain = message_id_domain(settings);
-    let message_id = format!("{}.{}@{domain}", mail.kind.template(), uuid::Uuid::new_v4().simple());
+    let message_id = format!(
+        "{}.{}@{domain}",
+        mail.kind.template(),
+        uuid::Uuid::new_v4().simple()
+    );
     // Rendering comes with the templates (issue 4); until then a plain French text.
     let subject = match &mail.context.reference {
         Some(r) => format!("[{r}] Barème de Montpellier"),
@@ -129,5 +139,10 @@ pub fn message_id_domain(settings: &Settings) -> String {
     if !settings.mail.message_id_domain.is_empty() {
         return settings.mail.message_id_domain.clone();
     }
-    settings.mail.from.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_else(|| "bareme-mel.invalid".into())
+    settings
+        .mail
+        .from
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_string())
+        .unwrap_or_else(|| "bareme-mel.invalid".into())
 }

@@ -11,6 +11,7 @@ pub mod inbox;
 pub mod requests;
 pub mod staff;
 pub mod subscribers;
+pub mod tokens;
 
 use crate::config;
 use migration::{Migrator, MigratorTrait};

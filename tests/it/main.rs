@@ -10,3 +10,4 @@ mod cli;
 mod ops;
 mod requests;
 mod subscribers;
+mod tokens;
