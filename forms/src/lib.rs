@@ -36,9 +36,3 @@ pub use values::{CHECKED, FormValues};
 
 /// The file name under which the form is offered for download.
 pub const DOWNLOAD_FILENAME: &str = "changement-adresse-mel.pdf";
-
-#[doc(hidden)]
-pub fn debug_page_text(bytes: &[u8]) -> String {
-    let doc = lopdf::Document::load_mem(bytes).unwrap();
-    pdftext::page_text(&doc, &Limits::default())
-}

@@ -56,7 +56,7 @@ pub(crate) fn page_text(doc: &Document, limits: &Limits) -> String {
             pieces: Vec::new(),
             open: Vec::new(),
         };
-        let Ok(content) = doc.get_page_content_with_limit(page_id, limits.max_stream_bytes) else {
+        let Ok(content) = doc.get_page_content_with_limit(page_id, limits.max_content_bytes) else {
             continue;
         };
         let resources = page_resources(doc, page_id);
@@ -253,10 +253,15 @@ impl<'a> Walk<'a> {
         if stream.dict.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Form".as_slice()) {
             return;
         }
-        let bytes = match stream.decompressed_content_with_limit(self.limits.max_stream_bytes) {
+        let bytes = match stream.decompressed_content_with_limit(self.limits.max_content_bytes) {
             Ok(bytes) => bytes,
             // Not compressed at all: the raw content is the content.
-            Err(_) if !stream.dict.has(b"Filter") => stream.content.clone(),
+            Err(_)
+                if !stream.dict.has(b"Filter")
+                    && stream.content.len() <= self.limits.max_content_bytes =>
+            {
+                stream.content.clone()
+            }
             Err(_) => return,
         };
         self.form(id, &bytes, stream, resources, ctm, depth);

@@ -38,6 +38,9 @@ pub struct Limits {
     pub max_fields: usize,
     /// Deepest field tree (`Kids` nesting) and form XObject nesting followed.
     pub max_depth: usize,
+    /// Largest decoded page content (or form XObject) read by the fallback:
+    /// decoding is the costly step, and a flattened form is far smaller.
+    pub max_content_bytes: usize,
     /// Pages whose text is read by the fallback.
     pub max_pages: usize,
     /// Most content-stream operations interpreted by the fallback.
@@ -51,6 +54,7 @@ impl Default for Limits {
             max_stream_bytes: 8 * 1024 * 1024,
             max_fields: 500,
             max_depth: 16,
+            max_content_bytes: 1024 * 1024,
             max_pages: 4,
             max_operations: 200_000,
         }

@@ -51,7 +51,7 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<u8>, FormError> {
         return Err(FormError::InvalidSendTo);
     }
     let prefill = match opts.subscriber_number.as_deref().map(str::trim) {
-        Some(n) if n.is_empty() => None,
+        Some("") => None,
         Some(n) if n.len() <= 20 && n.chars().all(|c| c.is_ascii_graphic()) => Some(n),
         Some(_) => return Err(FormError::InvalidSubscriberNumber),
         None => None,

@@ -223,7 +223,9 @@ fn ticked(line: &[char], hit: &Found, previous: Option<&Found>) -> bool {
     let after = after.trim();
     let says = |answer: &str, words: &[&str]| {
         words.iter().any(|word| {
-            answer.strip_prefix(word).is_some_and(|rest| rest.chars().next().is_none_or(|c| !c.is_alphanumeric()))
+            answer
+                .strip_prefix(word)
+                .is_some_and(|rest| rest.chars().next().is_none_or(|c| !c.is_alphanumeric()))
         })
     };
     // "Nouveau sur le poste : oui", or a mark closing the line.
@@ -260,7 +262,7 @@ fn extract(text: &str, value_on_next_line: bool) -> FormValues {
     let def = definition();
     let lines: Vec<&str> = text
         .lines()
-        .map(|l| l.trim_start_matches(|c: char| c == '>' || c == ' '))
+        .map(|l| l.trim_start_matches(['>', ' ']))
         .collect();
     let mut values = FormValues::new();
     let mut pending: Option<usize> = None;
