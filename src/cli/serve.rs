@@ -1,8 +1,7 @@
 //! `bareme-mel serve`: migrate, listen, run until SIGTERM or Ctrl-C.
 
 use super::{CliError, CliResult, open};
-use crate::{config::Settings, metrics::Metrics, store, web};
-use std::sync::Arc;
+use crate::{config::Settings, store, web};
 
 pub async fn run(settings: Settings, demo: bool) -> CliResult {
     let db = open(&settings).await?;
@@ -27,16 +26,15 @@ pub async fn run(settings: Settings, demo: bool) -> CliResult {
         ))
     })?;
     let local = listener.local_addr()?;
-    let state = web::AppState {
-        settings: Arc::new(settings),
-        db,
-        metrics: Arc::new(Metrics::default()),
-    };
+    let state = web::AppState::new(settings, db);
     tracing::info!(%local, "bareme-mel listening");
     eprintln!("bareme-mel écoute sur http://{local}");
-    axum::serve(listener, web::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("bareme-mel stopped");
     Ok(())
 }

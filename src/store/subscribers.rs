@@ -268,3 +268,36 @@ pub async fn address_used_elsewhere<C: ConnectionTrait>(
     }
     Ok(q.one(db).await?.is_some())
 }
+
+/// The subscriber with this id.
+pub async fn find_by_id<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<subscriber::Model>, StoreError> {
+    Ok(subscriber::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Stores a new password hash (and re-enables a disabled account) inside the
+/// caller's transaction. The caller voids tokens and sessions in the same one.
+pub async fn set_password_in<C: ConnectionTrait>(
+    txn: &C,
+    subscriber_id: i64,
+    password_hash: String,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    subscriber::Entity::update_many()
+        .col_expr(
+            subscriber::Column::PasswordHash,
+            Expr::value(Some(password_hash)),
+        )
+        .col_expr(
+            subscriber::Column::PasswordChangedAt,
+            Expr::value(Some(now)),
+        )
+        .col_expr(subscriber::Column::Disabled, Expr::value(false))
+        .col_expr(subscriber::Column::UpdatedAt, Expr::value(now))
+        .filter(subscriber::Column::Id.eq(subscriber_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}

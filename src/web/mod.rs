@@ -1,14 +1,20 @@
 //! HTTP: the router, shared state and middleware. Handlers stay thin:
 //! extract, call the store or domain, render.
 
+mod assets;
+pub mod cookies;
+pub mod csrf;
 mod error;
 mod headers;
 mod ops;
+pub mod pages;
+pub mod ratelimit;
+pub mod session;
 
 pub use error::AppError;
 
 use crate::{config::Settings, metrics::Metrics, store::Db};
-use axum::{Router, extract::Request, middleware};
+use axum::{Router, extract::Request, middleware, routing::get};
 use std::sync::Arc;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -21,6 +27,18 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub metrics: Arc<Metrics>,
+    pub limits: Arc<ratelimit::Limits>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, db: Db) -> Self {
+        Self {
+            settings: Arc::new(settings),
+            db,
+            metrics: Arc::new(Metrics::default()),
+            limits: Arc::new(ratelimit::Limits::default()),
+        }
+    }
 }
 
 /// The whole application router.
@@ -31,6 +49,11 @@ pub fn router(state: AppState) -> Router {
     });
     Router::new()
         .merge(ops::routes())
+        .route("/static/{*path}", get(assets::asset_get))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            csrf::csrf_cookie,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             headers::security_headers,

@@ -204,3 +204,28 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("free port")
 }
+
+/// The real router served on a free port.
+pub struct TestApp {
+    pub base: String,
+    pub state: bareme_mel::web::AppState,
+}
+
+/// Serves the application with `settings` (its `public_url` is pointed at the chosen port).
+pub async fn spawn_app(mut settings: bareme_mel::config::Settings, db: Db) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    if settings.server.public_url == bareme_mel::config::Settings::default().server.public_url {
+        settings.server.public_url = format!("http://{addr}");
+    }
+    let state = bareme_mel::web::AppState::new(settings, db);
+    let app = bareme_mel::web::router(state.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    TestApp {
+        base: format!("http://{addr}"),
+        state,
+    }
+}

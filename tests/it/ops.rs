@@ -3,7 +3,6 @@
 use crate::harness::{TestDb, pg_admin_url};
 use bareme_mel::{
     config::{Database, Secret, Settings},
-    metrics::Metrics,
     store::{
         Db,
         requests::{self, Actor, NewRequest},
@@ -11,20 +10,11 @@ use bareme_mel::{
     web,
 };
 use sea_orm::ConnectionTrait;
-use std::sync::Arc;
 
-/// Serves the real router on a free port and returns its base URL.
-pub async fn spawn_app(db: Db) -> String {
-    let settings = Settings::default();
-    let state = web::AppState {
-        settings: Arc::new(settings),
-        db,
-        metrics: Arc::new(Metrics::default()),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, web::router(state)).await });
-    format!("http://{addr}")
+async fn spawn_app(db: Db) -> String {
+    crate::harness::spawn_app(Settings::default(), db)
+        .await
+        .base
 }
 
 #[tokio::test]
