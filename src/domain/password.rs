@@ -40,7 +40,11 @@ pub fn check_password(password: &str, personal: &[&str]) -> Result<(), InvalidVa
             .chars()
             .filter(|c| c.is_alphanumeric())
             .collect();
-        if w.len() >= 4 && squashed.contains(&w) && squashed.len() <= w.len() + 4 {
+        // Refused when, without the personal word, fewer than 6 characters remain.
+        if w.chars().count() >= 4
+            && squashed.contains(&w)
+            && squashed.replace(&w, "").chars().count() < 6
+        {
             return Err(InvalidValue(
                 "Le mot de passe ne doit pas reprendre votre numéro d'abonné ni le nom de votre organisme.".into(),
             ));
@@ -67,6 +71,8 @@ mod tests {
         assert!(check_password("Azerty123", &[]).is_err());
         assert!(check_password("12345678", &[]).is_err());
         assert!(check_password("00123456", &["00123456"]).is_err());
+        assert!(check_password("00123456-00123456", &["00123456"]).is_err());
+        assert!(check_password("00123456 et une phrase", &["00123456"]).is_ok());
         assert!(check_password("Lycée Jean Moulin", &["Lycée Jean-Moulin"]).is_err());
         assert!(check_password("trois chats gris dorment", &["00123456"]).is_ok());
     }

@@ -60,17 +60,16 @@ impl Db {
     pub async fn connect(settings: &config::Database) -> Result<Self, StoreError> {
         let url = settings.url.expose().to_string();
         let sqlite = url.starts_with("sqlite:");
-        if sqlite {
-            if let Some(dir) = sqlite_path(&url).and_then(|p| p.parent().map(|d| d.to_path_buf())) {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(&dir).map_err(|e| {
-                        StoreError::Invalid(format!(
-                            "impossible de créer le dossier {} : {e}",
-                            dir.display()
-                        ))
-                    })?;
-                }
-            }
+        if sqlite
+            && let Some(dir) = sqlite_path(&url).and_then(|p| p.parent().map(|d| d.to_path_buf()))
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                StoreError::Invalid(format!(
+                    "impossible de créer le dossier {} : {e}",
+                    dir.display()
+                ))
+            })?;
         }
         let mut opts = ConnectOptions::new(url);
         opts.max_connections(settings.max_connections.max(1))

@@ -127,10 +127,10 @@ pub async fn peek<C: ConnectionTrait>(
     };
     Ok(if m.used_at.is_some() {
         TokenState::Used
-    } else if m.voided_at.is_some() {
-        TokenState::Voided
     } else if m.expires_at <= Utc::now() {
         TokenState::Expired
+    } else if m.voided_at.is_some() {
+        TokenState::Voided
     } else {
         TokenState::Valid(m)
     })

@@ -48,13 +48,12 @@ pub fn verify(state: &AppState, headers: &HeaderMap, method: &Method, field: &st
     if *method == Method::GET || *method == Method::HEAD {
         return true;
     }
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        if origin != "null"
-            && !state.settings.public_url().starts_with(origin)
-            && !same_host(headers, origin)
-        {
-            return false;
-        }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && origin != "null"
+        && !state.settings.public_url().starts_with(origin)
+        && !same_host(headers, origin)
+    {
+        return false;
     }
     let secure = !state.settings.is_plain_http();
     let Some(cookie) = cookies::get(headers, &cookies::name(COOKIE, secure)) else {

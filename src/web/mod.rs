@@ -2,12 +2,14 @@
 //! extract, call the store or domain, render.
 
 mod assets;
+pub mod client;
 pub mod cookies;
 pub mod csrf;
 mod error;
 mod headers;
 mod ops;
 pub mod pages;
+mod public;
 pub mod ratelimit;
 pub mod session;
 
@@ -49,6 +51,7 @@ pub fn router(state: AppState) -> Router {
     });
     Router::new()
         .merge(ops::routes())
+        .merge(public::routes())
         .route("/static/{*path}", get(assets::asset_get))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -208,6 +208,7 @@ pub fn free_port() -> u16 {
 /// The real router served on a free port.
 pub struct TestApp {
     pub base: String,
+    #[allow(dead_code)]
     pub state: bareme_mel::web::AppState,
 }
 

@@ -8,6 +8,7 @@ mod harness;
 mod audit_log;
 mod cli;
 mod ops;
+mod public;
 mod requests;
 mod subscribers;
 mod tokens;

@@ -7,7 +7,6 @@ use bareme_mel::{
         Db,
         requests::{self, Actor, NewRequest},
     },
-    web,
 };
 use sea_orm::ConnectionTrait;
 

@@ -1,0 +1,134 @@
+//! `GET /` and `POST /connexion`: sign-in with « N° abonné » and « Mot de passe ».
+
+use super::{csrf_of, csrf_refused};
+use crate::{
+    domain::SubscriberNumber,
+    security,
+    store::subscribers,
+    web::{
+        AppError, AppState,
+        client::ClientIp,
+        cookies, csrf,
+        csrf::CsrfToken,
+        pages,
+        session::{self, Principal},
+    },
+};
+use askama::Template;
+use axum::{
+    Extension, Form,
+    extract::State,
+    http::{HeaderMap, Method, StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+use std::sync::OnceLock;
+
+/// Name of the subscriber session cookie (before the `__Host-` prefix).
+pub const COOKIE: &str = "bm_abonne";
+
+#[derive(Template)]
+#[template(path = "public/signin.html")]
+struct SigninPage {
+    csrf: String,
+    numero: String,
+    error: Option<&'static str>,
+}
+
+const BAD_CREDENTIALS: &str = "N° abonné ou mot de passe incorrect.";
+const TOO_MANY: &str = "Trop de tentatives de connexion : patientez quinze minutes puis recommencez, ou réinitialisez votre mot de passe.";
+
+pub async fn signin_get(token: Option<Extension<CsrfToken>>) -> Response {
+    pages::render(
+        StatusCode::OK,
+        &SigninPage {
+            csrf: csrf_of(token),
+            numero: String::new(),
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SigninForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    numero: String,
+    #[serde(default)]
+    mot_de_passe: String,
+}
+
+/// A hash to verify against when the account does not exist, so that known
+/// and unknown numbers cost the same time.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        security::hash_password_blocking("bareme-mel dummy password").unwrap_or_default()
+    })
+}
+
+pub async fn signin_post(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    token: Option<Extension<CsrfToken>>,
+    method: Method,
+    headers: HeaderMap,
+    Form(form): Form<SigninForm>,
+) -> Result<Response, AppError> {
+    if !csrf::verify(&state, &headers, &method, &form.csrf) {
+        return Ok(csrf_refused());
+    }
+    let numero: String = form
+        .numero
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(40)
+        .collect();
+    let again = |error| {
+        pages::render(
+            StatusCode::UNAUTHORIZED,
+            &SigninPage {
+                csrf: csrf_of(token.clone()),
+                numero: numero.clone(),
+                error: Some(error),
+            },
+        )
+    };
+    let account_key = format!("abonne:{}", numero.trim());
+    if !state.limits.per_client.allow(&format!("signin:{ip}"))
+        || !state.limits.sign_in_account.allow(&account_key)
+    {
+        return Ok(pages::render(
+            StatusCode::TOO_MANY_REQUESTS,
+            &SigninPage {
+                csrf: csrf_of(token.clone()),
+                numero: numero.clone(),
+                error: Some(TOO_MANY),
+            },
+        ));
+    }
+    let subscriber = match SubscriberNumber::parse(&numero) {
+        Ok(n) => subscribers::find_by_number(state.db.conn(), &n).await?,
+        Err(_) => None,
+    };
+    let stored = subscriber
+        .as_ref()
+        .and_then(|s| s.password_hash.clone())
+        .unwrap_or_else(|| dummy_hash().to_string());
+    let ok = security::verify_password(form.mot_de_passe, stored).await;
+    let Some(subscriber) = subscriber.filter(|s| ok && s.password_hash.is_some() && !s.disabled)
+    else {
+        return Ok(again(BAD_CREDENTIALS));
+    };
+    let cookie = session::create(state.db.conn(), Principal::Subscriber(subscriber.id))
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    let secure = !state.settings.is_plain_http();
+    let mut res = Redirect::to("/compte").into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        cookies::set(&cookies::name(COOKIE, secure), &cookie, secure, "Lax", None),
+    );
+    Ok(res)
+}
