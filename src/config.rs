@@ -40,6 +40,7 @@ pub struct Settings {
     pub approval: Approval,
     pub tokens: Tokens,
     pub retention: Retention,
+    pub privacy: Privacy,
     pub log: Log,
 }
 
@@ -249,6 +250,29 @@ impl Default for Retention {
             closed_request_days: 183,
             ignored_mail_days: 30,
             decision_record_years: 5,
+        }
+    }
+}
+
+/// What the « Données personnelles » page says about the controller (RGPD).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Privacy {
+    pub controller: String,
+    pub controller_address: String,
+    pub dpo_contact: String,
+    pub contact: String,
+}
+
+impl Default for Privacy {
+    fn default() -> Self {
+        Self {
+            controller:
+                "Rectorat de l'académie de Montpellier — Division des affaires générales (DAG)"
+                    .into(),
+            controller_address: "31 rue de l'Université, 34064 Montpellier Cedex 2".into(),
+            dpo_contact: "dpd@ac-montpellier.fr".into(),
+            contact: "bareme@ac-montpellier.fr".into(),
         }
     }
 }

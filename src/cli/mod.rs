@@ -2,6 +2,7 @@
 //! [`CliError`] that prints as one clear French line with its exit status.
 
 mod audit;
+mod form;
 mod inbox;
 mod requests;
 mod serve;
@@ -158,7 +159,7 @@ async fn run(command: Command, settings: Settings) -> CliResult {
         Command::Staff(c) => staff::run(c, &open_migrated(&settings).await?).await,
         Command::Subscribers(c) => subscribers::run(c, &open_migrated(&settings).await?).await,
         Command::Audit(c) => audit::run(c, &open_migrated(&settings).await?).await,
-        Command::Form { .. } => Err(not_yet("form", 69)),
+        Command::Form { abonne, output } => form::run(&settings, abonne.as_deref(), &output),
         Command::Outbox { .. } => Err(not_yet("outbox", 69)),
         Command::Mail { .. } => Err(not_yet("mail test", 69)),
         Command::Purge { .. } => Err(not_yet("purge", 69)),

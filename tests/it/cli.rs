@@ -348,3 +348,27 @@ fn commands_of_later_versions_say_they_are_not_available_and_fail() {
     assert_eq!(r.status, 75, "the MTA must keep the message and retry");
     assert!(r.stderr.contains("not available yet"), "{}", r.stderr);
 }
+
+#[test]
+fn the_form_command_writes_a_prefilled_pdf_and_refuses_a_bad_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("formulaire.pdf");
+    let r = run({
+        let mut c = cmd(dir.path());
+        c.args(["form", "--abonne", "4242", "-o", out.to_str().unwrap()]);
+        c
+    });
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let pdf = std::fs::read(&out).unwrap();
+    match bareme_forms::read_pdf(&pdf) {
+        bareme_forms::ReadOutcome::AcroForm(v) => assert_eq!(v.get("numero_abonne"), Some("4242")),
+        other => panic!("{other:?}"),
+    }
+    let r = run({
+        let mut c = cmd(dir.path());
+        c.args(["form", "--abonne", "42a", "-o", out.to_str().unwrap()]);
+        c
+    });
+    assert_eq!(r.status, 64);
+    assert!(r.stderr.contains("chiffres"), "{}", r.stderr);
+}

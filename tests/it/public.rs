@@ -802,3 +802,24 @@ async fn the_form_is_served_as_a_pdf_prefilled_only_with_a_valid_number() {
     assert!(body.contains("Avez-vous accès à l'adresse mél enregistrée ?"));
     assert!(body.contains("bareme@ac-montpellier.fr") && body.contains("/mot-de-passe-oublie"));
 }
+
+#[tokio::test]
+async fn the_personal_data_page_gives_controller_retention_and_rights_from_configuration() {
+    let t = TestDb::sqlite().await;
+    let mut settings = Settings::default();
+    settings.retention.closed_request_days = 120;
+    settings.privacy.contact = "rgpd@ac-montpellier.fr".into();
+    let app = spawn_app(settings, t.db.clone()).await;
+    let (status, body, _) = page(&client(), &app, "/donnees-personnelles").await;
+    assert_eq!(status, 200);
+    for text in [
+        "Responsable du traitement",
+        "Finalité",
+        "Base légale",
+        "Durées de conservation",
+        "120 jours",
+        "rgpd@ac-montpellier.fr",
+    ] {
+        assert!(body.contains(text), "missing « {text} »");
+    }
+}

@@ -25,6 +25,24 @@ struct InfoPage<'a> {
     intake_address: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "public/privacy.html")]
+struct PrivacyPage<'a> {
+    privacy: &'a crate::config::Privacy,
+    retention: &'a crate::config::Retention,
+}
+
+/// `GET /donnees-personnelles`: controller, purpose, legal basis, retention, rights, contact.
+pub async fn privacy_get(State(state): State<AppState>) -> Response {
+    pages::render(
+        StatusCode::OK,
+        &PrivacyPage {
+            privacy: &state.settings.privacy,
+            retention: &state.settings.retention,
+        },
+    )
+}
+
 pub async fn help_get(State(state): State<AppState>) -> Response {
     pages::render(
         StatusCode::OK,

@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/aide", get(info::help_get))
         .route("/informations", get(info::info_get))
+        .route("/donnees-personnelles", get(info::privacy_get))
         .route(
             "/formulaire/changement-adresse-mel.pdf",
             get(info::form_pdf_get),
