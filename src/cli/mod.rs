@@ -4,6 +4,7 @@
 mod audit;
 mod form;
 mod inbox;
+mod purge;
 mod requests;
 mod serve;
 mod staff;
@@ -79,8 +80,11 @@ enum Command {
     },
     /// Apply the retention periods (personal data).
     Purge {
+        /// Only count what would be removed.
         #[arg(long)]
         dry_run: bool,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -162,7 +166,15 @@ async fn run(command: Command, settings: Settings) -> CliResult {
         Command::Form { abonne, output } => form::run(&settings, abonne.as_deref(), &output),
         Command::Outbox { .. } => Err(not_yet("outbox", 69)),
         Command::Mail { .. } => Err(not_yet("mail test", 69)),
-        Command::Purge { .. } => Err(not_yet("purge", 69)),
+        Command::Purge { dry_run, json } => {
+            purge::run(
+                &open_migrated(&settings).await?,
+                &settings.retention,
+                dry_run,
+                json,
+            )
+            .await
+        }
     }
 }
 

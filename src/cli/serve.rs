@@ -26,6 +26,7 @@ pub async fn run(settings: Settings, demo: bool) -> CliResult {
         ))
     })?;
     let local = listener.local_addr()?;
+    tokio::spawn(super::purge::daily(db.clone(), settings.retention.clone()));
     let state = web::AppState::new(settings, db);
     tracing::info!(%local, "bareme-mel listening");
     eprintln!("bareme-mel écoute sur http://{local}");

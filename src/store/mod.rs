@@ -8,6 +8,8 @@
 pub mod audit;
 pub mod entities;
 pub mod inbox;
+pub mod leases;
+pub mod purge;
 pub mod requests;
 pub mod staff;
 pub mod subscribers;

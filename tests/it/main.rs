@@ -9,6 +9,7 @@ mod audit_log;
 mod cli;
 mod ops;
 mod public;
+mod purge;
 mod requests;
 mod subscribers;
 mod tokens;
