@@ -6,6 +6,7 @@
 
 use super::{CliError, CliResult, cli_actor};
 use crate::{
+    access_export::{self, Subject},
     domain::{MailAddress, SubscriberNumber, has_control_chars},
     store::{
         Db,
@@ -29,12 +30,59 @@ pub enum SubscribersCommand {
         #[arg(short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Everything held about one subscriber number or one address (access request), as a ZIP.
+    AccessExport {
+        #[arg(
+            long,
+            value_name = "N",
+            conflicts_with = "adresse",
+            required_unless_present = "adresse"
+        )]
+        abonne: Option<String>,
+        #[arg(long, value_name = "ADDRESS")]
+        adresse: Option<String>,
+        #[arg(short = 'o', value_name = "FILE.zip")]
+        output: PathBuf,
+    },
 }
 
 pub async fn run(command: SubscribersCommand, db: &Db) -> CliResult {
     match command {
         SubscribersCommand::Import { file } => import(db, &file).await,
         SubscribersCommand::Export { output } => export(db, output).await,
+        SubscribersCommand::AccessExport {
+            abonne,
+            adresse,
+            output,
+        } => {
+            let subject = match (abonne, adresse) {
+                (Some(n), _) => Subject::Number(
+                    SubscriberNumber::parse(&n).map_err(|e| CliError::with_status(e.0, 64))?,
+                ),
+                (None, Some(a)) => Subject::Address(
+                    MailAddress::parse(&a).map_err(|e| CliError::with_status(e.0, 64))?,
+                ),
+                (None, None) => {
+                    return Err(CliError::with_status(
+                        "indiquez --abonne N ou --adresse ADRESSE",
+                        64,
+                    ));
+                }
+            };
+            let (zip, summary) = access_export::build(db, &subject, &cli_actor()).await?;
+            std::fs::write(&output, zip)
+                .map_err(|e| CliError::new(format!("{} : {e}", output.display())))?;
+            println!(
+                "{} : {} abonné(s), {} demande(s), {} courriel(s) reçu(s), {} pièce(s) jointe(s), {} courriel(s) envoyé(s)",
+                output.display(),
+                summary.subscribers,
+                summary.requests,
+                summary.messages,
+                summary.attachments,
+                summary.sent_mails
+            );
+            Ok(())
+        }
     }
 }
 

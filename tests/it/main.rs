@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod access_export;
 mod audit_log;
 mod cli;
 mod ops;
