@@ -2,6 +2,7 @@
 //! the Barème de Montpellier, run end to end (form, mail intake, staff
 //! decisions, address update, password reset).
 
+pub mod backoffice;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -5,6 +5,7 @@ mod assets;
 pub mod cookies;
 pub mod csrf;
 mod error;
+pub mod gestion;
 mod headers;
 mod ops;
 pub mod pages;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
     });
     Router::new()
         .merge(ops::routes())
+        .nest("/gestion", gestion::routes())
         .route("/static/{*path}", get(assets::asset_get))
         .layer(middleware::from_fn_with_state(
             state.clone(),
