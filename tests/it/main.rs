@@ -7,6 +7,9 @@ mod harness;
 
 mod audit_log;
 mod cli;
+mod gestion;
+mod gestion_actions;
+mod gestion_pages;
 mod ops;
 mod requests;
 mod subscribers;
