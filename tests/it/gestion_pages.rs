@@ -59,15 +59,21 @@ pub async fn store_hostile_mail(db: &bareme_mel::store::Db, request_id: Option<i
     .unwrap();
     let content = b"<script>alert('piece')</script>";
     let sha = security::sha256_hex(content);
-    blob::Entity::insert(blob::ActiveModel {
-        sha256: Set(sha.clone()),
-        size: Set(content.len() as i64),
-        data: Set(Some(content.to_vec())),
-        created_at: Set(now),
-    })
-    .exec_without_returning(db.conn())
-    .await
-    .unwrap();
+    let known = blob::Entity::find_by_id(sha.clone())
+        .one(db.conn())
+        .await
+        .unwrap();
+    if known.is_none() {
+        blob::Entity::insert(blob::ActiveModel {
+            sha256: Set(sha.clone()),
+            size: Set(content.len() as i64),
+            data: Set(Some(content.to_vec())),
+            created_at: Set(now),
+        })
+        .exec_without_returning(db.conn())
+        .await
+        .unwrap();
+    }
     let att = attachment::Entity::insert(attachment::ActiveModel {
         inbound_message_id: Set(msg.id),
         position: Set(0),

@@ -9,6 +9,7 @@ mod audit_log;
 mod cli;
 mod gestion;
 mod gestion_actions;
+mod gestion_browser;
 mod gestion_pages;
 mod ops;
 mod requests;
