@@ -3,7 +3,7 @@
 //! each start), requests in every state and one quarantined mail, so that a
 //! newcomer meets a living back-office. Loading twice adds no duplicates.
 
-use super::decisions;
+use super::{approval, decisions};
 use crate::{
     config::Settings,
     domain::{Action, MailAddress, Role, SubscriberNumber},
@@ -272,7 +272,7 @@ async fn requests_in_every_state(
     for number in ["10005", "10006"] {
         let r = request(db, number, &format!("nouveau-{number}@exemple.fr"), true).await?;
         verify(db, settings, &r, agent).await?;
-        decisions::approve(db, settings, &r.reference, r.version + 1, approver).await?;
+        approval::approve(db, settings, &r.reference, r.version + 1, approver).await?;
         if number == "10006" {
             requests::transition(
                 db,

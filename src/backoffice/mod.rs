@@ -4,6 +4,7 @@
 //! demonstration data set. The handlers of `web::gestion` only call these.
 
 pub mod accounts;
+pub mod approval;
 pub mod csv;
 pub mod decisions;
 pub mod demo;

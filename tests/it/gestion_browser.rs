@@ -77,11 +77,11 @@ async fn click_button(c: &Client, label: &str) {
     let mut clicked = false;
     for _ in 0..20 {
         let _ = c.execute("window.__old_page = true;", vec![]).await;
-        if let Ok(button) = c.find(Locator::XPath(&xpath)).await {
-            if button.click().await.is_ok() {
-                clicked = true;
-                break;
-            }
+        if let Ok(button) = c.find(Locator::XPath(&xpath)).await
+            && button.click().await.is_ok()
+        {
+            clicked = true;
+            break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }

@@ -3,7 +3,11 @@
 //! it was shown on; a stale page gets a 409 in French.
 
 use super::{Staff, check_csrf, fail, forbidden, request_url, see_other};
-use crate::{backoffice::decisions, domain::Action, web::AppState};
+use crate::{
+    backoffice::{approval, decisions},
+    domain::Action,
+    web::AppState,
+};
 use axum::{
     Form,
     extract::{Path, State},
@@ -52,7 +56,7 @@ pub async fn request_action_post(
     headers: HeaderMap,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &headers, &form.csrf) {
+    if let Some(r) = check_csrf(&state, &headers, &form.csrf) {
         return r;
     }
     let back = request_url(&reference);
@@ -85,7 +89,7 @@ pub async fn request_action_post(
                     "Seul un approbateur ou un administrateur peut approuver une demande.",
                 );
             }
-            decisions::approve(db, settings, &reference, v, &actor).await
+            approval::approve(db, settings, &reference, v, &actor).await
         }
         "rejeter" => {
             if !REJECTION_CODES.iter().any(|(c, _)| *c == form.motif) {
@@ -111,7 +115,7 @@ pub async fn request_action_post(
                     "Seul un approbateur ou un administrateur peut renvoyer le lien.",
                 );
             }
-            decisions::resend_link(db, settings, &reference, v, &actor).await
+            approval::resend_link(db, settings, &reference, v, &actor).await
         }
         "classer" => {
             decisions::simple_transition(

@@ -144,7 +144,7 @@ pub async fn sign_in_post(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &headers, &form.csrf) {
+    if let Some(r) = check_csrf(&state, &headers, &form.csrf) {
         return r;
     }
     let username = form.identifiant.trim().to_lowercase();
@@ -205,7 +205,7 @@ pub async fn sign_out_post(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &headers, &form.csrf) {
+    if let Some(r) = check_csrf(&state, &headers, &form.csrf) {
         return r;
     }
     if let Some(cookie) = cookies::get(&headers, &cookie_name(&state)) {
@@ -284,7 +284,7 @@ pub async fn first_admin_post(
     headers: HeaderMap,
     Form(form): Form<FirstAdminForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &headers, &form.csrf) {
+    if let Some(r) = check_csrf(&state, &headers, &form.csrf) {
         return r;
     }
     let username = form.identifiant.trim().to_lowercase();

@@ -95,15 +95,13 @@ pub fn forbidden(message: &str) -> Response {
     )
 }
 
-/// Refuses a form whose CSRF token does not match (403).
-pub fn check_csrf(state: &AppState, headers: &HeaderMap, token: &str) -> Result<(), Response> {
-    if super::csrf::verify(state, headers, &Method::POST, token) {
-        Ok(())
-    } else {
-        Err(forbidden(
+/// `Some(403 page)` when the form's CSRF token does not match.
+pub fn check_csrf(state: &AppState, headers: &HeaderMap, token: &str) -> Option<Response> {
+    (!super::csrf::verify(state, headers, &Method::POST, token)).then(|| {
+        forbidden(
             "Le formulaire a expiré ou ne vient pas de ce site. Rechargez la page et recommencez.",
-        ))
-    }
+        )
+    })
 }
 
 /// A store error as a French page with the right status; `back` is where to return.

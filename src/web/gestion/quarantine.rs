@@ -107,7 +107,7 @@ pub async fn quarantine_action_post(
     headers: HeaderMap,
     Form(form): Form<QuarantineForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &headers, &form.csrf) {
+    if let Some(r) = check_csrf(&state, &headers, &form.csrf) {
         return r;
     }
     let back = format!("/gestion/quarantaine/{id}");

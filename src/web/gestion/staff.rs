@@ -34,19 +34,14 @@ struct StaffPage {
     rows: Vec<StaffRow>,
 }
 
-fn admin_only(staff: &Staff) -> Result<(), Response> {
-    if staff.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(forbidden(
-            "La gestion des comptes est réservée aux administrateurs.",
-        ))
-    }
+fn admin_only(staff: &Staff) -> Option<Response> {
+    (staff.role != Role::Admin)
+        .then(|| forbidden("La gestion des comptes est réservée aux administrateurs."))
 }
 
 /// `GET /gestion/agents`.
 pub async fn staff_list_get(State(state): State<AppState>, me: Staff) -> Response {
-    if let Err(r) = admin_only(&me) {
+    if let Some(r) = admin_only(&me) {
         return r;
     }
     match staff::list(&state.db).await {
@@ -91,7 +86,7 @@ pub async fn staff_add_post(
     headers: HeaderMap,
     Form(form): Form<AddForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &headers, &form.csrf).and_then(|()| admin_only(&me)) {
+    if let Some(r) = check_csrf(&state, &headers, &form.csrf).or_else(|| admin_only(&me)) {
         return r;
     }
     let back = "/gestion/agents";
@@ -140,7 +135,7 @@ pub async fn staff_disable_post(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &headers, &form.csrf).and_then(|()| admin_only(&me)) {
+    if let Some(r) = check_csrf(&state, &headers, &form.csrf).or_else(|| admin_only(&me)) {
         return r;
     }
     if id == me.id {
