@@ -1,7 +1,7 @@
 //! `bareme-mel serve`: migrate, listen, run until SIGTERM or Ctrl-C.
 
 use super::{CliError, CliResult, open};
-use crate::{config::Settings, store, web};
+use crate::{config::Settings, web};
 
 pub async fn run(settings: Settings, demo: bool) -> CliResult {
     let db = open(&settings).await?;
@@ -9,14 +9,19 @@ pub async fn run(settings: Settings, demo: bool) -> CliResult {
         .await
         .map_err(|e| CliError::new(format!("migration impossible : {e}")))?;
     if demo {
-        return Err(CliError::with_status(
-            "`serve --demo` n'est pas encore disponible dans cette version (not available yet)",
-            69,
-        ));
-    }
-    if store::staff::count(&db).await? == 0 {
+        let accounts = crate::backoffice::demo::load(&db, &settings).await?;
         eprintln!(
-            "Aucun compte agent : créez le premier administrateur avec\n  bareme-mel staff add admin --role admin --name \"Prénom Nom\""
+            "Données de démonstration chargées. Back-office : {}/gestion\n  agent        : {} / {}\n  approbateur  : {} / {}",
+            settings.public_url(),
+            accounts.agent.0,
+            accounts.agent.1,
+            accounts.approver.0,
+            accounts.approver.1
+        );
+    } else if let Some(link) = crate::backoffice::accounts::first_admin_link(&db, &settings).await?
+    {
+        eprintln!(
+            "Aucun compte agent. Créez le premier administrateur avec ce lien (valable 1 heure, une seule fois) :\n  {link}"
         );
     }
     let listener = tokio::net::TcpListener::bind(&settings.server.bind).await.map_err(|e| {

@@ -6,6 +6,7 @@ pub mod client;
 pub mod cookies;
 pub mod csrf;
 mod error;
+pub mod gestion;
 mod headers;
 mod ops;
 pub mod pages;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::routes())
         .merge(public::routes())
+        .nest("/gestion", gestion::routes())
         .route("/static/{*path}", get(assets::asset_get))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -1,0 +1,206 @@
+//! « Approuver » and « Renvoyer le lien »: in ONE transaction the request
+//! is approved, the subscriber's address replaced (with its history row),
+//! every token and session of the subscriber voided, the old address told
+//! and the reset link queued to the new one.
+
+use super::decisions::{event, open, touch};
+use crate::{
+    config::Settings,
+    domain::{Action, MailAddress},
+    mail::{MailContext, MailKind, NewMail, enqueue},
+    store::{
+        Db, StoreError, audit,
+        entities::{change_request, subscriber},
+        requests::{self, Actor, TransitionInput},
+        subscribers,
+        tokens::{self, TokenKind, TokenOwner},
+    },
+    web::session::{self, Principal},
+};
+use chrono::{Duration, Utc};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, sea_query::Expr};
+
+/// Every kind of token a subscriber can hold; all die when the address changes.
+const ALL_SUBSCRIBER_TOKENS: [TokenKind; 4] = [
+    TokenKind::SelfServiceReset,
+    TokenKind::ApprovalReset,
+    TokenKind::Reactivation,
+    TokenKind::Objection,
+];
+
+/// The subscriber and new address an approval needs.
+async fn approval_target(
+    txn: &DatabaseTransaction,
+    current: &change_request::Model,
+) -> Result<(subscriber::Model, MailAddress), StoreError> {
+    let sub_id = current.subscriber_id.ok_or_else(|| StoreError::Invalid("La demande n'est rattachée à aucun abonné : corrigez le numéro d'abonné avant d'approuver.".into()))?;
+    let sub = subscribers::find_by_id(txn, sub_id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound("abonné introuvable".into()))?;
+    let new = current
+        .new_email
+        .as_deref()
+        .and_then(|e| MailAddress::parse(e).ok())
+        .ok_or_else(|| {
+            StoreError::Invalid(
+                "La nouvelle adresse mél est absente ou invalide : corrigez-la avant d'approuver."
+                    .into(),
+            )
+        })?;
+    Ok((sub, new))
+}
+
+/// Issues a fresh approval token and queues the reset link to `to`.
+async fn send_reset_link(
+    txn: &DatabaseTransaction,
+    settings: &Settings,
+    current: &change_request::Model,
+    sub: &subscriber::Model,
+    to: &MailAddress,
+) -> Result<(), StoreError> {
+    let hours = i64::try_from(settings.tokens.approval_ttl_hours).unwrap_or(24);
+    let issued = tokens::issue(
+        txn,
+        TokenKind::ApprovalReset,
+        TokenOwner {
+            subscriber_id: Some(sub.id),
+            request_id: Some(current.id),
+            staff_id: None,
+        },
+        Duration::hours(hours),
+    )
+    .await?;
+    let expires = Utc::now() + Duration::hours(hours);
+    enqueue(
+        txn,
+        settings,
+        NewMail {
+            kind: MailKind::ApprovalResetLink,
+            to: to.clone(),
+            request_id: Some(current.id),
+            in_reply_to: None,
+            references: vec![],
+            context: MailContext {
+                reference: Some(current.reference.clone()),
+                subscriber_number: Some(sub.number.clone()),
+                organisation: Some(sub.organisation.clone()),
+                link: Some(format!(
+                    "{}/reinitialisation/{}",
+                    settings.public_url(),
+                    issued.secret
+                )),
+                new_address: Some(to.to_string()),
+                expires: Some(format!(
+                    "{} (heure UTC)",
+                    expires.format("%d/%m/%Y à %H:%M")
+                )),
+                ..Default::default()
+            },
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// « Approuver »: in one transaction the state changes, the address is
+/// replaced (history row), every token and session of the subscriber dies,
+/// the old address is told and the reset link goes to the new one.
+pub async fn approve(
+    db: &Db,
+    settings: &Settings,
+    reference: &str,
+    version: i32,
+    actor: &Actor,
+) -> Result<(), StoreError> {
+    let txn = db.begin().await?;
+    let current = open(&txn, reference, version).await?;
+    let (sub, new) = approval_target(&txn, &current).await?;
+    let input = TransitionInput::new(Action::Approve);
+    requests::transition_in(&txn, &current, &input, actor, settings.approval.four_eyes).await?;
+    let now = Utc::now();
+    let old = sub
+        .email
+        .as_deref()
+        .and_then(|e| MailAddress::parse(e).ok());
+    subscriber::Entity::update_many()
+        .col_expr(
+            subscriber::Column::Email,
+            Expr::value(Some(new.to_string())),
+        )
+        .col_expr(subscriber::Column::UpdatedAt, Expr::value(now))
+        .filter(subscriber::Column::Id.eq(sub.id))
+        .exec(&txn)
+        .await?;
+    subscribers::record_address_change(&txn, sub.id, Some(&new), "approval", Some(current.id), now)
+        .await?;
+    let voided = tokens::void_for_subscriber(&txn, sub.id, &ALL_SUBSCRIBER_TOKENS, now).await?;
+    session::destroy_all(&txn, Principal::Subscriber(sub.id)).await?;
+    if let Some(old) = old.as_ref().filter(|o| !o.same_mailbox(&new)) {
+        enqueue(
+            &txn,
+            settings,
+            NewMail {
+                kind: MailKind::ChangeNotice,
+                to: old.clone(),
+                request_id: Some(current.id),
+                in_reply_to: None,
+                references: vec![],
+                context: MailContext {
+                    reference: Some(current.reference.clone()),
+                    subscriber_number: Some(sub.number.clone()),
+                    organisation: Some(sub.organisation.clone()),
+                    new_address: Some(new.to_string()),
+                    ..Default::default()
+                },
+            },
+        )
+        .await?;
+    }
+    send_reset_link(&txn, settings, &current, &sub, &new).await?;
+    audit::append(
+        &txn,
+        audit::NewEvent {
+            actor: actor.audit_name(),
+            action: "address_replaced".into(),
+            request_id: Some(current.id),
+            subject: Some(format!("subscriber:{}", sub.id)),
+            details: serde_json::json!({ "tokens_voided": voided, "old_address_notified": old.is_some() }),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// « Renvoyer le lien »: a fresh token to the (already replaced) address;
+/// issuing it voids the previous one.
+pub async fn resend_link(
+    db: &Db,
+    settings: &Settings,
+    reference: &str,
+    version: i32,
+    actor: &Actor,
+) -> Result<(), StoreError> {
+    let txn = db.begin().await?;
+    let current = open(&txn, reference, version).await?;
+    if current.state != "approved" {
+        return Err(StoreError::Invalid(
+            "Le lien ne peut être renvoyé que pour une demande approuvée.".into(),
+        ));
+    }
+    let (sub, new) = approval_target(&txn, &current).await?;
+    touch(&txn, &current, vec![]).await?;
+    send_reset_link(&txn, settings, &current, &sub, &new).await?;
+    event(
+        &txn,
+        actor,
+        "reset_link_resent",
+        current.id,
+        None,
+        serde_json::json!({}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Incoming mail as staff may see it: plain text only (an HTML-only mail is
+//! shown as the text mail-parser derives from it), attachments listed by id,
+//! every value escaped by the templates. Nothing from the mail is ever
+//! rendered as markup.
+
+use crate::store::{
+    StoreError,
+    entities::{attachment, blob, inbound_message},
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+/// Longest body shown on a page; the rest is in the raw message.
+const MAX_BODY_CHARS: usize = 20_000;
+
+#[derive(Debug, Clone)]
+pub struct AttachmentView {
+    pub id: i64,
+    /// The name the sender gave, for display only (escaped).
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct MessageView {
+    pub id: i64,
+    pub received_at: String,
+    pub from: String,
+    pub subject: String,
+    pub disposition: String,
+    pub reason: String,
+    pub auth: Vec<(String, String)>,
+    pub body: String,
+    pub attachments: Vec<AttachmentView>,
+}
+
+/// The plain-text body of a raw message, bounded.
+pub fn body_text(raw: &[u8]) -> String {
+    let Some(msg) = mail_parser::MessageParser::default().parse(raw) else {
+        return "(message illisible : voir le message brut)".into();
+    };
+    let text = msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+    let mut text: String = text
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect();
+    if text.chars().count() > MAX_BODY_CHARS {
+        text = text.chars().take(MAX_BODY_CHARS).collect();
+        text.push_str("\n[…] (tronqué)");
+    }
+    text
+}
+
+/// The sender-authentication verdicts stored by intake (`spf`, `dkim`, `dmarc`).
+pub fn auth_verdicts(json: &str) -> Vec<(String, String)> {
+    let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    value
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_uppercase(),
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub async fn view<C: ConnectionTrait>(
+    db: &C,
+    m: inbound_message::Model,
+) -> Result<MessageView, StoreError> {
+    let attachments = attachment::Entity::find()
+        .filter(attachment::Column::InboundMessageId.eq(m.id))
+        .order_by_asc(attachment::Column::Position)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| AttachmentView {
+            id: a.id,
+            filename: a.filename.unwrap_or_else(|| "(sans nom)".into()),
+            content_type: a.content_type,
+            size: a.size,
+        })
+        .collect();
+    Ok(MessageView {
+        id: m.id,
+        received_at: super::fmt_date(m.received_at),
+        from: m.from_address.unwrap_or_default(),
+        subject: m.subject.unwrap_or_default(),
+        disposition: m.disposition,
+        reason: m.reason.unwrap_or_default(),
+        auth: auth_verdicts(&m.auth_results),
+        body: match &m.raw {
+            Some(raw) => body_text(raw),
+            None => "(contenu purgé)".into(),
+        },
+        attachments,
+    })
+}
+
+/// Every incoming message of one request, oldest first.
+pub async fn for_request<C: ConnectionTrait>(
+    db: &C,
+    request_id: i64,
+) -> Result<Vec<MessageView>, StoreError> {
+    let rows = inbound_message::Entity::find()
+        .filter(inbound_message::Column::RequestId.eq(request_id))
+        .order_by_asc(inbound_message::Column::Id)
+        .all(db)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for m in rows {
+        out.push(view(db, m).await?);
+    }
+    Ok(out)
+}
+
+/// An attachment's bytes and a generated, harmless file name.
+pub async fn attachment_bytes<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<(String, Vec<u8>), StoreError> {
+    let a = attachment::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::NotFound("pièce jointe introuvable".into()))?;
+    let data = blob::Entity::find_by_id(a.sha256.clone())
+        .one(db)
+        .await?
+        .and_then(|b| b.data)
+        .ok_or_else(|| {
+            StoreError::NotFound("le contenu de cette pièce jointe a été purgé".into())
+        })?;
+    let ext = match a.content_type.to_ascii_lowercase().as_str() {
+        "application/pdf" => "pdf",
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "text/plain" => "txt",
+        _ => "bin",
+    };
+    Ok((format!("piece-jointe-{}.{ext}", a.id), data))
+}

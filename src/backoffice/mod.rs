@@ -1,0 +1,19 @@
+//! What the DAG back-office does, below the web pages: the queue query, the
+//! staff decisions on a request (each one transaction with its audit events
+//! and its mails), quarantine handling, staff accounts, CSV exports and the
+//! demonstration data set. The handlers of `web::gestion` only call these.
+
+pub mod accounts;
+pub mod approval;
+pub mod csv;
+pub mod decisions;
+pub mod demo;
+pub mod directory;
+pub mod mailview;
+pub mod quarantine;
+pub mod queue;
+
+/// A date as staff read it: `26/11/2026 14:05` (UTC, like the audit log).
+pub fn fmt_date(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%d/%m/%Y %H:%M").to_string()
+}

@@ -1,0 +1,328 @@
+//! Staff sign-in and sign-out, the [`Staff`] extractor every page uses, and
+//! the one-time page that creates the first administrator.
+
+use super::{Chrome, check_csrf, see_other};
+use crate::{
+    backoffice::accounts,
+    domain::{Role, check_password},
+    security,
+    store::{entities::staff, requests::Actor},
+    web::{
+        AppState, cookies,
+        csrf::CsrfToken,
+        pages::{MessagePage, render},
+        session::{self, Principal},
+    },
+};
+use askama::Template;
+use axum::{
+    Form,
+    extract::{ConnectInfo, FromRequestParts, Path, State},
+    http::{HeaderMap, StatusCode, header, request::Parts},
+    response::{IntoResponse, Redirect, Response},
+};
+use sea_orm::EntityTrait;
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+const COOKIE: &str = "bm_gestion";
+
+/// The signed-in staff member of this request.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    /// The CSRF token to put in this page's forms.
+    pub csrf: String,
+}
+
+impl Staff {
+    pub fn actor(&self) -> Actor {
+        Actor::Staff {
+            id: self.id,
+            username: self.username.clone(),
+            role: self.role,
+        }
+    }
+
+    pub fn chrome(&self) -> Chrome {
+        Chrome::of(self)
+    }
+}
+
+fn cookie_name(state: &AppState) -> String {
+    cookies::name(COOKIE, !state.settings.is_plain_http())
+}
+
+fn to_sign_in() -> Response {
+    Redirect::to("/gestion/connexion").into_response()
+}
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(cookie) = cookies::get(&parts.headers, &cookie_name(state)) else {
+            return Err(to_sign_in());
+        };
+        let unavailable = |e: sea_orm::DbErr| {
+            tracing::warn!(error = %e, "session lookup failed");
+            crate::web::AppError::Unavailable.into_response()
+        };
+        let Some(data) = session::load(state.db.conn(), &cookie)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Err(to_sign_in());
+        };
+        let Principal::Staff(id) = data.principal else {
+            return Err(to_sign_in());
+        };
+        let member = staff::Entity::find_by_id(id)
+            .one(state.db.conn())
+            .await
+            .map_err(unavailable)?;
+        let Some(member) = member.filter(|m| !m.disabled) else {
+            session::destroy(state.db.conn(), &cookie)
+                .await
+                .map_err(unavailable)?;
+            return Err(to_sign_in());
+        };
+        let Some(role) = Role::parse(&member.role) else {
+            return Err(to_sign_in());
+        };
+        Ok(Staff {
+            id: member.id,
+            username: member.username,
+            display_name: member.display_name,
+            role,
+            csrf: parts
+                .extensions
+                .get::<CsrfToken>()
+                .map(|t| t.0.clone())
+                .unwrap_or_default(),
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "gestion/sign_in.html")]
+struct SignInPage {
+    csrf: String,
+    username: String,
+    error: Option<&'static str>,
+}
+
+/// `GET /gestion/connexion`.
+pub async fn sign_in_get(csrf: axum::Extension<CsrfToken>) -> Response {
+    render(
+        StatusCode::OK,
+        &SignInPage {
+            csrf: csrf.0.0,
+            username: String::new(),
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    csrf: String,
+    identifiant: String,
+    mot_de_passe: String,
+}
+
+const GENERIC: &str = "Identifiant ou mot de passe incorrect, ou trop de tentatives : réessayez dans quelques minutes.";
+
+/// `POST /gestion/connexion`: one generic error whatever went wrong.
+pub async fn sign_in_post(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    csrf: axum::Extension<CsrfToken>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    if let Some(r) = check_csrf(&state, &headers, &form.csrf) {
+        return r;
+    }
+    let username = form.identifiant.trim().to_lowercase();
+    let refused = |status| {
+        render(
+            status,
+            &SignInPage {
+                csrf: csrf.0.0.clone(),
+                username: username.clone(),
+                error: Some(GENERIC),
+            },
+        )
+    };
+    let allowed = state
+        .limits
+        .per_client
+        .allow(&format!("gestion:{}", client.ip()))
+        & state
+            .limits
+            .sign_in_account
+            .allow(&format!("staff:{username}"));
+    if !allowed || form.mot_de_passe.len() > 1024 {
+        return refused(StatusCode::TOO_MANY_REQUESTS);
+    }
+    let member = match accounts::authenticate(&state.db, &username, &form.mot_de_passe).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return refused(StatusCode::UNAUTHORIZED),
+        Err(e) => return super::fail(e, "/gestion/connexion"),
+    };
+    // A new session id at every sign-in; the old cookie, if any, dies.
+    if let Some(old) = cookies::get(&headers, &cookie_name(&state)) {
+        let _ = session::destroy(state.db.conn(), &old).await;
+    }
+    let value = match session::create(state.db.conn(), Principal::Staff(member.id)).await {
+        Ok(v) => v,
+        Err(e) => return super::fail(e.into(), "/gestion/connexion"),
+    };
+    if let Err(e) = accounts::signed_in(&state.db, &member).await {
+        return super::fail(e, "/gestion/connexion");
+    }
+    let secure = !state.settings.is_plain_http();
+    let mut res = see_other("/gestion");
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        cookies::set(&cookie_name(&state), &value, secure, "Strict", None),
+    );
+    res
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+/// `POST /gestion/deconnexion`.
+pub async fn sign_out_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if let Some(r) = check_csrf(&state, &headers, &form.csrf) {
+        return r;
+    }
+    if let Some(cookie) = cookies::get(&headers, &cookie_name(&state)) {
+        let _ = session::destroy(state.db.conn(), &cookie).await;
+    }
+    let secure = !state.settings.is_plain_http();
+    let mut res = render(
+        StatusCode::OK,
+        &MessagePage::new("Déconnexion", "success", "Vous êtes déconnecté.")
+            .link("/gestion/connexion", "Se reconnecter"),
+    );
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        cookies::set(&cookie_name(&state), "", secure, "Strict", Some(0)),
+    );
+    res
+}
+
+#[derive(Template)]
+#[template(path = "gestion/first_admin.html")]
+struct FirstAdminPage {
+    csrf: String,
+    token: String,
+    error: Option<String>,
+}
+
+fn link_dead() -> Response {
+    render(
+        StatusCode::NOT_FOUND,
+        &MessagePage::new(
+            "Lien expiré",
+            "error",
+            "Ce lien de création du premier compte n'est plus valable. Relancez `bareme-mel serve` sur une base sans compte pour en obtenir un nouveau.",
+        )
+        .link("/gestion/connexion", "Connexion"),
+    )
+}
+
+/// `GET /gestion/premier-compte/{token}`: looks at the link without using it.
+pub async fn first_admin_get(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    csrf: axum::Extension<CsrfToken>,
+) -> Response {
+    if !state.limits.per_client.allow("first-admin") {
+        return link_dead();
+    }
+    match accounts::first_admin_link_valid(&state.db, &token).await {
+        Ok(true) => render(
+            StatusCode::OK,
+            &FirstAdminPage {
+                csrf: csrf.0.0,
+                token,
+                error: None,
+            },
+        ),
+        Ok(false) => link_dead(),
+        Err(e) => super::fail(e, "/gestion/connexion"),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct FirstAdminForm {
+    csrf: String,
+    identifiant: String,
+    nom: String,
+    mot_de_passe: String,
+    confirmation: String,
+}
+
+/// `POST /gestion/premier-compte/{token}`: uses the link, creates the admin.
+pub async fn first_admin_post(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    csrf: axum::Extension<CsrfToken>,
+    headers: HeaderMap,
+    Form(form): Form<FirstAdminForm>,
+) -> Response {
+    if let Some(r) = check_csrf(&state, &headers, &form.csrf) {
+        return r;
+    }
+    let username = form.identifiant.trim().to_lowercase();
+    let again = |error: String| {
+        render(
+            StatusCode::BAD_REQUEST,
+            &FirstAdminPage {
+                csrf: csrf.0.0.clone(),
+                token: token.clone(),
+                error: Some(error),
+            },
+        )
+    };
+    if form.mot_de_passe != form.confirmation {
+        return again("Les deux mots de passe diffèrent.".into());
+    }
+    if let Err(e) = check_password(&form.mot_de_passe, &[&username]) {
+        return again(e.0);
+    }
+    if form.nom.trim().is_empty() || form.nom.chars().any(char::is_control) {
+        return again("Indiquez votre nom.".into());
+    }
+    let hash = match security::hash_password(form.mot_de_passe).await {
+        Ok(h) => h,
+        Err(e) => {
+            return super::fail(
+                crate::store::StoreError::Invalid(e.to_string()),
+                "/gestion/connexion",
+            );
+        }
+    };
+    match accounts::create_first_admin(&state.db, &token, &username, form.nom.trim(), hash).await {
+        Ok(()) => render(
+            StatusCode::OK,
+            &MessagePage::new("Compte créé", "success", "Le compte administrateur est créé. Connectez-vous avec votre identifiant et votre mot de passe.")
+                .link("/gestion/connexion", "Connexion"),
+        ),
+        Err(crate::store::StoreError::Invalid(m)) => again(m),
+        Err(e) => super::fail(e, "/gestion/connexion"),
+    }
+}

@@ -1,0 +1,149 @@
+//! The DAG back-office under `/gestion`: sign-in, the queue, the request
+//! page and its decisions, quarantine, subscribers, staff, the audit log.
+//! Handlers are thin: extract, check the session, role and CSRF token, call
+//! `crate::backoffice`, render one askama page or redirect (POST → 303).
+
+mod actions;
+mod audit;
+mod auth;
+mod quarantine;
+mod queue;
+mod request;
+mod staff;
+mod subscribers;
+
+pub use auth::Staff;
+
+use super::{
+    AppState,
+    pages::{MessagePage, render},
+};
+use crate::store::StoreError;
+use axum::{
+    Router,
+    http::{HeaderMap, Method, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+
+/// The back-office routes, nested under `/gestion` by `web::router`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(queue::queue_get))
+        .route("/export.csv", get(queue::export_csv_get))
+        .route(
+            "/connexion",
+            get(auth::sign_in_get).post(auth::sign_in_post),
+        )
+        .route("/deconnexion", post(auth::sign_out_post))
+        .route(
+            "/premier-compte/{token}",
+            get(auth::first_admin_get).post(auth::first_admin_post),
+        )
+        .route("/demandes/{reference}", get(request::request_detail_get))
+        .route(
+            "/demandes/{reference}/{action}",
+            post(actions::request_action_post),
+        )
+        .route("/pieces-jointes/{id}", get(request::attachment_get))
+        .route("/quarantaine", get(quarantine::quarantine_list_get))
+        .route("/quarantaine/{id}", get(quarantine::quarantine_detail_get))
+        .route(
+            "/quarantaine/{id}/{action}",
+            post(quarantine::quarantine_action_post),
+        )
+        .route("/abonnes", get(subscribers::subscribers_get))
+        .route("/abonnes/{number}", get(subscribers::subscriber_detail_get))
+        .route(
+            "/agents",
+            get(staff::staff_list_get).post(staff::staff_add_post),
+        )
+        .route("/agents/{id}/desactiver", post(staff::staff_disable_post))
+        .route("/journal", get(audit::audit_log_get))
+        .route("/journal.csv", get(audit::audit_csv_get))
+}
+
+/// What every signed-in page shows around its content.
+pub struct Chrome {
+    pub csrf: String,
+    pub name: String,
+    pub role_label: &'static str,
+    pub is_admin: bool,
+}
+
+impl Chrome {
+    pub fn of(staff: &Staff) -> Self {
+        Self {
+            csrf: staff.csrf.clone(),
+            name: staff.display_name.clone(),
+            role_label: match staff.role {
+                crate::domain::Role::Agent => "Agent",
+                crate::domain::Role::Approbateur => "Approbateur",
+                crate::domain::Role::Admin => "Administrateur",
+            },
+            is_admin: staff.role == crate::domain::Role::Admin,
+        }
+    }
+}
+
+/// 403 with a French page.
+pub fn forbidden(message: &str) -> Response {
+    render(
+        StatusCode::FORBIDDEN,
+        &MessagePage::new("Action refusée", "error", message)
+            .link("/gestion", "Retour à la file des demandes"),
+    )
+}
+
+/// `Some(403 page)` when the form's CSRF token does not match.
+pub fn check_csrf(state: &AppState, headers: &HeaderMap, token: &str) -> Option<Response> {
+    (!super::csrf::verify(state, headers, &Method::POST, token)).then(|| {
+        forbidden(
+            "Le formulaire a expiré ou ne vient pas de ce site. Rechargez la page et recommencez.",
+        )
+    })
+}
+
+/// A store error as a French page with the right status; `back` is where to return.
+pub fn fail(e: StoreError, back: &str) -> Response {
+    let (status, message) = match &e {
+        StoreError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
+        StoreError::Invalid(m) => (StatusCode::BAD_REQUEST, m.clone()),
+        StoreError::Transition(t) => (StatusCode::CONFLICT, t.to_string()),
+        StoreError::Conflict => (StatusCode::CONFLICT, e.to_string()),
+        e if e.is_unavailable() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service momentanément indisponible, réessayez dans quelques minutes.".into(),
+        ),
+        e => {
+            tracing::error!(error = format!("{e:#}"), "back-office error");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Une erreur interne est survenue. Réessayez ; si elle persiste, prévenez l'administrateur.".into(),
+            )
+        }
+    };
+    let title = if status == StatusCode::CONFLICT {
+        "Action impossible"
+    } else {
+        "Erreur"
+    };
+    render(
+        status,
+        &MessagePage::new(title, "error", message).link(back, "Retour"),
+    )
+}
+
+/// After a successful POST: back to a page with GET.
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// `/gestion/demandes/{reference}` with the reference made safe for a URL.
+pub fn request_url(reference: &str) -> String {
+    let safe: String = reference
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    format!("/gestion/demandes/{safe}")
+}

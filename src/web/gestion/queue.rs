@@ -1,0 +1,219 @@
+//! The queue page `/gestion` and its CSV export.
+
+use super::{Chrome, Staff, fail};
+use crate::{
+    backoffice::{
+        csv,
+        queue::{self, Assignee, QueueFilter, QueueRow},
+    },
+    domain::RequestState,
+    web::{AppState, pages::render},
+};
+use askama::Template;
+use axum::{
+    extract::{Query, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+
+/// Flags staff may filter on: (name, French label).
+pub const FLAGS: [(&str, &str); 7] = [
+    ("contested", "Opposition en cours"),
+    ("saisie_manuelle", "Saisie manuelle"),
+    ("expediteur_different", "Expéditeur différent"),
+    ("message_id_reutilise", "Message-ID réutilisé"),
+    ("confirmation_differente", "Confirmation différente"),
+    ("rebond_signale", "La nouvelle adresse rejette les mails"),
+    ("caracteres_interdits", "Caractères interdits"),
+];
+
+/// The query string of the queue (French names, all optional).
+#[derive(Debug, Default, Deserialize)]
+pub struct QueueQuery {
+    #[serde(default)]
+    etat: String,
+    #[serde(default)]
+    signalement: String,
+    #[serde(default)]
+    responsable: String,
+    #[serde(default)]
+    anciennete: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: String,
+}
+
+impl QueueQuery {
+    fn filter(&self, me: i64) -> QueueFilter {
+        QueueFilter {
+            state: RequestState::parse(&self.etat),
+            flag: FLAGS
+                .iter()
+                .find(|(f, _)| *f == self.signalement)
+                .map(|(f, _)| f.to_string()),
+            assignee: match self.responsable.as_str() {
+                "moi" => Assignee::Staff(me),
+                "personne" => Assignee::Nobody,
+                _ => Assignee::Anyone,
+            },
+            older_than_days: self
+                .anciennete
+                .parse()
+                .ok()
+                .filter(|d| *d > 0 && *d < 10_000),
+            search: Some(self.q.trim().chars().take(100).collect()),
+            page: self.page.parse().unwrap_or(0u64).min(100_000),
+        }
+    }
+
+    /// The query string of this filter on another page.
+    fn with_page(&self, page: u64) -> String {
+        let pairs = [
+            ("etat", self.etat.as_str()),
+            ("signalement", self.signalement.as_str()),
+            ("responsable", self.responsable.as_str()),
+            ("anciennete", self.anciennete.as_str()),
+            ("q", self.q.as_str()),
+        ];
+        let mut s = String::from("?");
+        for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+            s.push_str(&format!("{k}={}&", urlencode(v)));
+        }
+        s.push_str(&format!("page={page}"));
+        s
+    }
+}
+
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "gestion/queue.html")]
+struct QueuePage {
+    chrome: Chrome,
+    counts: Vec<(&'static str, &'static str, i64)>,
+    states: Vec<(&'static str, &'static str)>,
+    flags: Vec<(&'static str, &'static str)>,
+    etat: String,
+    signalement: String,
+    responsable: String,
+    anciennete: String,
+    q: String,
+    rows: Vec<QueueRow>,
+    page: u64,
+    previous: Option<String>,
+    next: Option<String>,
+    export: String,
+}
+
+/// `GET /gestion`: counts per state, filters, oldest first.
+pub async fn queue_get(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(query): Query<QueueQuery>,
+) -> Response {
+    let filter = query.filter(staff.id);
+    let (counts, page) = match tokio::try_join!(
+        queue::counts(state.db.conn()),
+        queue::page(state.db.conn(), &filter)
+    ) {
+        Ok(v) => v,
+        Err(e) => return fail(e, "/gestion"),
+    };
+    let export = query
+        .with_page(0)
+        .replace("page=0", "")
+        .trim_end_matches(['&', '?'])
+        .to_string();
+    render(
+        StatusCode::OK,
+        &QueuePage {
+            chrome: staff.chrome(),
+            counts: counts
+                .into_iter()
+                .map(|(s, n)| (s.as_str(), s.label(), n))
+                .collect(),
+            states: RequestState::ALL
+                .iter()
+                .map(|s| (s.as_str(), s.label()))
+                .collect(),
+            flags: FLAGS.to_vec(),
+            previous: (filter.page > 0).then(|| query.with_page(filter.page - 1)),
+            next: page.has_next.then(|| query.with_page(filter.page + 1)),
+            page: filter.page + 1,
+            rows: page.rows,
+            export: format!("/gestion/export.csv{export}"),
+            etat: query.etat,
+            signalement: query.signalement,
+            responsable: query.responsable,
+            anciennete: query.anciennete,
+            q: query.q,
+        },
+    )
+}
+
+/// `GET /gestion/export.csv`: the filtered queue, formula prefixes escaped.
+pub async fn export_csv_get(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(query): Query<QueueQuery>,
+) -> Response {
+    let mut filter = query.filter(staff.id);
+    filter.page = 0;
+    let rows = match queue::all(state.db.conn(), &filter).await {
+        Ok(r) => r,
+        Err(e) => return fail(e, "/gestion"),
+    };
+    let body = csv::write(
+        &[
+            "reference",
+            "etat",
+            "numero_abonne",
+            "demandeur",
+            "nouvelle_adresse",
+            "signalements",
+            "opposition",
+            "cree_le",
+        ],
+        rows.into_iter().map(|m| {
+            vec![
+                m.reference,
+                m.state,
+                m.claimed_number.unwrap_or_default(),
+                m.requester_email.unwrap_or_default(),
+                m.new_email.unwrap_or_default(),
+                serde_json::from_str::<Vec<String>>(&m.flags)
+                    .unwrap_or_default()
+                    .join(" "),
+                if m.contested {
+                    "oui".into()
+                } else {
+                    "non".into()
+                },
+                m.created_at.to_rfc3339(),
+            ]
+        }),
+    );
+    match body {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"demandes.csv\"",
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => fail(crate::store::StoreError::Invalid(e.to_string()), "/gestion"),
+    }
+}

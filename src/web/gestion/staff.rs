@@ -1,0 +1,151 @@
+//! Staff management (administrators only): list, add, disable.
+
+use super::{Chrome, Staff, check_csrf, fail, forbidden, see_other};
+use crate::{
+    backoffice::{accounts, fmt_date},
+    domain::{Role, check_password},
+    security,
+    store::{StoreError, staff},
+    web::{AppState, pages::render},
+};
+use askama::Template;
+use axum::{
+    Form,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::Response,
+};
+use serde::Deserialize;
+
+pub struct StaffRow {
+    pub id: i64,
+    pub username: String,
+    pub name: String,
+    pub role: String,
+    pub disabled: bool,
+    pub last_login: String,
+}
+
+#[derive(Template)]
+#[template(path = "gestion/staff.html")]
+struct StaffPage {
+    chrome: Chrome,
+    me: i64,
+    rows: Vec<StaffRow>,
+}
+
+fn admin_only(staff: &Staff) -> Option<Response> {
+    (staff.role != Role::Admin)
+        .then(|| forbidden("La gestion des comptes est réservée aux administrateurs."))
+}
+
+/// `GET /gestion/agents`.
+pub async fn staff_list_get(State(state): State<AppState>, me: Staff) -> Response {
+    if let Some(r) = admin_only(&me) {
+        return r;
+    }
+    match staff::list(&state.db).await {
+        Ok(rows) => render(
+            StatusCode::OK,
+            &StaffPage {
+                chrome: me.chrome(),
+                me: me.id,
+                rows: rows
+                    .into_iter()
+                    .map(|s| StaffRow {
+                        id: s.id,
+                        username: s.username,
+                        name: s.display_name,
+                        role: s.role,
+                        disabled: s.disabled,
+                        last_login: s
+                            .last_login_at
+                            .map(fmt_date)
+                            .unwrap_or_else(|| "jamais".into()),
+                    })
+                    .collect(),
+            },
+        ),
+        Err(e) => fail(e, "/gestion"),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AddForm {
+    csrf: String,
+    identifiant: String,
+    nom: String,
+    role: String,
+    mot_de_passe: String,
+}
+
+/// `POST /gestion/agents`: a new account with an initial password.
+pub async fn staff_add_post(
+    State(state): State<AppState>,
+    me: Staff,
+    headers: HeaderMap,
+    Form(form): Form<AddForm>,
+) -> Response {
+    if let Some(r) = check_csrf(&state, &headers, &form.csrf).or_else(|| admin_only(&me)) {
+        return r;
+    }
+    let back = "/gestion/agents";
+    let username = form.identifiant.trim().to_lowercase();
+    let Some(role) = Role::parse(&form.role) else {
+        return fail(StoreError::Invalid("Rôle inconnu.".into()), back);
+    };
+    if form.nom.trim().is_empty() || form.nom.chars().any(char::is_control) {
+        return fail(
+            StoreError::Invalid("Indiquez le nom de la personne.".into()),
+            back,
+        );
+    }
+    if let Err(e) = check_password(&form.mot_de_passe, &[&username]) {
+        return fail(StoreError::Invalid(e.0), back);
+    }
+    let hash = match security::hash_password(form.mot_de_passe).await {
+        Ok(h) => h,
+        Err(e) => return fail(StoreError::Invalid(e.to_string()), back),
+    };
+    match staff::add(
+        &state.db,
+        &username,
+        form.nom.trim(),
+        role,
+        hash,
+        &me.actor().audit_name(),
+    )
+    .await
+    {
+        Ok(_) => see_other(back),
+        Err(e) => fail(e, back),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /gestion/agents/{id}/desactiver`: the account's sessions end now.
+pub async fn staff_disable_post(
+    State(state): State<AppState>,
+    me: Staff,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Some(r) = check_csrf(&state, &headers, &form.csrf).or_else(|| admin_only(&me)) {
+        return r;
+    }
+    if id == me.id {
+        return fail(
+            StoreError::Invalid("Vous ne pouvez pas désactiver votre propre compte.".into()),
+            "/gestion/agents",
+        );
+    }
+    match accounts::disable(&state.db, id, &me.actor().audit_name()).await {
+        Ok(()) => see_other("/gestion/agents"),
+        Err(e) => fail(e, "/gestion/agents"),
+    }
+}
