@@ -3,6 +3,8 @@
 
 mod audit;
 mod inbox;
+mod mail;
+mod outbox;
 mod requests;
 mod serve;
 mod staff;
@@ -62,20 +64,14 @@ enum Command {
         output: PathBuf,
     },
     /// Outgoing mail queue.
-    Outbox {
-        #[arg(value_parser = ["list", "retry"])]
-        action: String,
-    },
+    #[command(subcommand)]
+    Outbox(outbox::OutboxCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Outgoing mail configuration.
-    Mail {
-        #[arg(value_parser = ["test"])]
-        action: String,
-        #[arg(long, value_name = "ADDRESS")]
-        to: String,
-    },
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
     /// Apply the retention periods (personal data).
     Purge {
         #[arg(long)]
@@ -159,8 +155,8 @@ async fn run(command: Command, settings: Settings) -> CliResult {
         Command::Subscribers(c) => subscribers::run(c, &open_migrated(&settings).await?).await,
         Command::Audit(c) => audit::run(c, &open_migrated(&settings).await?).await,
         Command::Form { .. } => Err(not_yet("form", 69)),
-        Command::Outbox { .. } => Err(not_yet("outbox", 69)),
-        Command::Mail { .. } => Err(not_yet("mail test", 69)),
+        Command::Outbox(c) => outbox::run(c, &open_migrated(&settings).await?).await,
+        Command::Mail(c) => mail::run(c, &settings).await,
         Command::Purge { .. } => Err(not_yet("purge", 69)),
     }
 }

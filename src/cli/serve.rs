@@ -1,7 +1,7 @@
 //! `bareme-mel serve`: migrate, listen, run until SIGTERM or Ctrl-C.
 
 use super::{CliError, CliResult, open};
-use crate::{config::Settings, metrics::Metrics, store, web};
+use crate::{config::Settings, mail, metrics::Metrics, store, web};
 use std::sync::Arc;
 
 pub async fn run(settings: Settings, demo: bool) -> CliResult {
@@ -27,8 +27,11 @@ pub async fn run(settings: Settings, demo: bool) -> CliResult {
         ))
     })?;
     let local = listener.local_addr()?;
+    let settings = Arc::new(settings);
+    let outbox = mail::worker::spawn(db.clone(), settings.clone())
+        .map_err(|e| CliError::with_status(format!("envoi des méls impossible : {e}"), 78))?;
     let state = web::AppState {
-        settings: Arc::new(settings),
+        settings,
         db,
         metrics: Arc::new(Metrics::default()),
     };
@@ -37,6 +40,7 @@ pub async fn run(settings: Settings, demo: bool) -> CliResult {
     axum::serve(listener, web::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    outbox.stop(std::time::Duration::from_secs(10)).await;
     tracing::info!("bareme-mel stopped");
     Ok(())
 }

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod entities;
 pub mod inbox;
+pub mod outbox;
 pub mod requests;
 pub mod staff;
 pub mod subscribers;
