@@ -65,13 +65,11 @@ pub async fn run(command: OutboxCommand, db: &Db) -> CliResult {
                 }
             };
             let n = outbox::retry(db.conn(), &target).await?;
-            if n == 0 {
-                if let RetryTarget::One(id) = target {
-                    return Err(CliError::new(format!(
-                        "aucun message en échec ou en attente ne correspond à « {} »",
-                        clip(&id, 80)
-                    )));
-                }
+            if let (0, RetryTarget::One(id)) = (n, &target) {
+                return Err(CliError::new(format!(
+                    "aucun message en échec ou en attente ne correspond à « {} »",
+                    clip(id, 80)
+                )));
             }
             println!("{n} message(s) remis en file d'envoi");
             Ok(())
@@ -121,7 +119,7 @@ async fn list(db: &Db, state: Option<String>, json: bool, limit: u64) -> CliResu
         return Ok(());
     }
     println!(
-        "{:>6} {:<8} {:<20} {:>6} {:<26} {:<32} {:<48} RÉPONSE / ERREUR",
+        "{:>6} {:<8} {:<20} {:>6} {:<26} {:<32} {:<72} RÉPONSE / ERREUR",
         "ID", "ÉTAT", "CRÉÉ LE", "ESSAIS", "MODÈLE", "DESTINATAIRE", "MESSAGE-ID"
     );
     for e in entries {
@@ -131,14 +129,14 @@ async fn list(db: &Db, state: Option<String>, json: bool, limit: u64) -> CliResu
             .or(e.server_reply)
             .unwrap_or_else(|| "-".into());
         println!(
-            "{:>6} {:<8} {:<20} {:>6} {:<26} {:<32} {:<48} {}",
+            "{:>6} {:<8} {:<20} {:>6} {:<26} {:<32} {:<72} {}",
             e.id,
             e.state,
             e.created_at.format("%Y-%m-%d %H:%M:%S"),
             e.attempts,
             e.template,
             clip(&e.recipient, 32),
-            clip(&e.message_id, 48),
+            e.message_id,
             clip(&detail, 120),
         );
     }

@@ -213,12 +213,12 @@ fn check_context(ctx: &MailContext) -> Result<(), StoreError> {
             "message refusé : caractère de contrôle".into(),
         ));
     }
-    if let Some(link) = &ctx.link {
-        if !(link.starts_with("https://") || link.starts_with("http://")) {
-            return Err(StoreError::Invalid(
-                "lien refusé : il doit commencer par http(s)://".into(),
-            ));
-        }
+    if let Some(link) = &ctx.link
+        && !(link.starts_with("https://") || link.starts_with("http://"))
+    {
+        return Err(StoreError::Invalid(
+            "lien refusé : il doit commencer par http(s)://".into(),
+        ));
     }
     Ok(())
 }

@@ -108,7 +108,7 @@ fn hours_fr(h: u64) -> String {
 
 /// « 1 heure », « 2 heures », « 45 minutes ».
 fn minutes_fr(m: u64) -> String {
-    if m >= 60 && m % 60 == 0 {
+    if m >= 60 && m.is_multiple_of(60) {
         hours_fr(m / 60)
     } else if m == 1 {
         "1 minute".into()

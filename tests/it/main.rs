@@ -8,5 +8,6 @@ mod harness;
 mod audit_log;
 mod cli;
 mod ops;
+mod outbox;
 mod requests;
 mod subscribers;
