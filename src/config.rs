@@ -106,6 +106,18 @@ pub struct Mail {
     /// Right-hand side of our Message-IDs; empty = the domain of `mail.from`.
     pub message_id_domain: String,
     pub retry_budget_hours: u64,
+    /// First delay after a temporary failure; doubles on each attempt (with jitter).
+    pub retry_base_secs: u64,
+    /// Longest delay between two attempts.
+    pub retry_max_secs: u64,
+    /// How often an idle outbox worker looks for due mails.
+    pub poll_interval_ms: u64,
+    /// Mails claimed at once by a worker.
+    pub batch_size: u64,
+    /// Mails a worker sends in parallel (and size of the SMTP connection pool).
+    pub concurrency: u32,
+    /// How long a claim holds; after it a crashed worker's mails are taken over.
+    pub lease_secs: u64,
     pub smtp: Smtp,
 }
 
@@ -118,6 +130,12 @@ impl Default for Mail {
             outbox_dir: "data/outbox".into(),
             message_id_domain: String::new(),
             retry_budget_hours: 48,
+            retry_base_secs: 60,
+            retry_max_secs: 3600,
+            poll_interval_ms: 2000,
+            batch_size: 20,
+            concurrency: 4,
+            lease_secs: 300,
             smtp: Smtp::default(),
         }
     }

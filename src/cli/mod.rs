@@ -4,6 +4,8 @@
 mod audit;
 mod form;
 mod inbox;
+mod mail;
+mod outbox;
 mod purge;
 mod requests;
 mod serve;
@@ -64,20 +66,14 @@ enum Command {
         output: PathBuf,
     },
     /// Outgoing mail queue.
-    Outbox {
-        #[arg(value_parser = ["list", "retry"])]
-        action: String,
-    },
+    #[command(subcommand)]
+    Outbox(outbox::OutboxCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Outgoing mail configuration.
-    Mail {
-        #[arg(value_parser = ["test"])]
-        action: String,
-        #[arg(long, value_name = "ADDRESS")]
-        to: String,
-    },
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
     /// Apply the retention periods (personal data).
     Purge {
         /// Only count what would be removed.
@@ -164,8 +160,6 @@ async fn run(command: Command, settings: Settings) -> CliResult {
         Command::Subscribers(c) => subscribers::run(c, &open_migrated(&settings).await?).await,
         Command::Audit(c) => audit::run(c, &open_migrated(&settings).await?).await,
         Command::Form { abonne, output } => form::run(&settings, abonne.as_deref(), &output),
-        Command::Outbox { .. } => Err(not_yet("outbox", 69)),
-        Command::Mail { .. } => Err(not_yet("mail test", 69)),
         Command::Purge { dry_run, json } => {
             purge::run(
                 &open_migrated(&settings).await?,
@@ -175,6 +169,8 @@ async fn run(command: Command, settings: Settings) -> CliResult {
             )
             .await
         }
+        Command::Outbox(c) => outbox::run(c, &open_migrated(&settings).await?).await,
+        Command::Mail(c) => mail::run(c, &settings).await,
     }
 }
 

@@ -1,7 +1,8 @@
 //! `bareme-mel serve`: migrate, listen, run until SIGTERM or Ctrl-C.
 
 use super::{CliError, CliResult, open};
-use crate::{config::Settings, web};
+use crate::{config::Settings, mail, web};
+use std::sync::Arc;
 
 pub async fn run(settings: Settings, demo: bool) -> CliResult {
     let db = open(&settings).await?;
@@ -32,6 +33,9 @@ pub async fn run(settings: Settings, demo: bool) -> CliResult {
     })?;
     let local = listener.local_addr()?;
     tokio::spawn(super::purge::daily(db.clone(), settings.retention.clone()));
+    let settings = Arc::new(settings);
+    let outbox = mail::worker::spawn(db.clone(), settings.clone())
+        .map_err(|e| CliError::with_status(format!("envoi des méls impossible : {e}"), 78))?;
     let state = web::AppState::new(settings, db);
     tracing::info!(%local, "bareme-mel listening");
     eprintln!("bareme-mel écoute sur http://{local}");
@@ -41,6 +45,7 @@ pub async fn run(settings: Settings, demo: bool) -> CliResult {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    outbox.stop(std::time::Duration::from_secs(10)).await;
     tracing::info!("bareme-mel stopped");
     Ok(())
 }

@@ -1,6 +1,14 @@
 //! Outgoing mail: the transactional outbox, rendering from
 //! `templates/email/<name>/`, transports and the sending worker.
 
+pub mod hint;
+pub mod message;
 pub mod outbox;
+pub mod render;
+pub mod transport;
+pub mod worker;
 
-pub use outbox::{MailContext, MailKind, NewMail, enqueue};
+pub use crate::store::outbox::mark_bounced;
+pub use outbox::{LOOP_HEADER, MailContext, MailKind, NewMail, enqueue};
+pub use transport::{Mailer, SendError};
+pub use worker::Worker;

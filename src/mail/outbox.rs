@@ -2,14 +2,19 @@
 //! transaction as the change that causes it, so a rolled-back change sends
 //! nothing and a committed one is never forgotten.
 
+use super::render;
 use crate::{
     config::Settings,
     domain::{MailAddress, has_control_chars},
     store::{StoreError, entities::outbox, to_json},
 };
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// Our loop header: every mail we send carries it with the value `1`, and
+/// intake ignores any incoming mail that has it.
+pub const LOOP_HEADER: &str = "X-Bareme-Mel-Loop";
 
 /// Every mail the service sends (SPEC §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -32,6 +37,22 @@ pub enum MailKind {
 }
 
 impl MailKind {
+    pub const ALL: [MailKind; 8] = [
+        Self::Acknowledgement,
+        Self::RegisteredAddressAlert,
+        Self::InformationRequest,
+        Self::Rejection,
+        Self::ChangeNotice,
+        Self::ApprovalResetLink,
+        Self::SelfServiceResetLink,
+        Self::PasswordChanged,
+    ];
+
+    /// The kind stored under `template` in the outbox.
+    pub fn from_template(template: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.template() == template)
+    }
+
     /// The template folder under `templates/email/`.
     pub fn template(self) -> &'static str {
         match self {
@@ -83,44 +104,59 @@ pub struct NewMail {
 }
 
 /// Renders and queues `mail` inside the caller's transaction; returns the
-/// Message-ID (without brackets) that every attempt will reuse.
+/// Message-ID (without brackets) that every attempt will reuse. Refuses
+/// (`StoreError::Invalid`) Message-IDs and context fields that could break
+/// out of a header: CR, LF or any control character (only the staff message
+/// may hold line breaks and tabs).
 pub async fn enqueue<C: ConnectionTrait>(
     txn: &C,
     settings: &Settings,
     mail: NewMail,
 ) -> Result<String, StoreError> {
     for id in mail.in_reply_to.iter().chain(mail.references.iter()) {
-        if has_control_chars(id) || id.contains(['<', '>', ' ']) {
+        let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+        if id.is_empty()
+            || has_control_chars(id)
+            || id.contains(['<', '>', ' '])
+            || !id.contains('@')
+        {
             return Err(StoreError::Invalid(format!(
-                "identifiant de message refusé : {id:?}"
+                "identifiant de message refusé : {:?}",
+                id.chars().take(80).collect::<String>()
             )));
         }
+    }
+    check_context(&mail.context)?;
+    let rendered = render::render(mail.kind, &mail.context, settings).map_err(|e| {
+        StoreError::Invalid(format!(
+            "rendu du modèle {} impossible : {e}",
+            mail.kind.template()
+        ))
+    })?;
+    if has_control_chars(&rendered.subject) {
+        return Err(StoreError::Invalid(
+            "objet du message refusé (caractère de contrôle)".into(),
+        ));
     }
     let domain = message_id_domain(settings);
     let message_id = format!(
         "{}.{}@{domain}",
-        mail.kind.template(),
+        mail.kind.template().replace('_', "-"),
         uuid::Uuid::new_v4().simple()
     );
-    // Rendering comes with the templates (issue 4); until then a plain French text.
-    let subject = match &mail.context.reference {
-        Some(r) => format!("[{r}] Barème de Montpellier"),
-        None => "Barème de Montpellier".to_string(),
+    let headers = StoredHeaders {
+        auto_submitted: mail.kind.auto_submitted().into(),
+        in_reply_to: mail.in_reply_to.map(|i| bare_id(&i)),
+        references: mail.references.iter().map(|r| bare_id(r)).collect(),
     };
-    let body_text = format!("{:?}\n", mail.context);
-    let headers = serde_json::json!({
-        "auto_submitted": mail.kind.auto_submitted(),
-        "in_reply_to": mail.in_reply_to,
-        "references": mail.references,
-    });
-    let now = Utc::now();
+    let now = Utc::now().trunc_subsecs(6);
     outbox::Entity::insert(outbox::ActiveModel {
         message_id: Set(message_id.clone()),
         template: Set(mail.kind.template().into()),
         recipient: Set(mail.to.to_string()),
-        subject: Set(subject),
-        body_text: Set(body_text.clone()),
-        body_html: Set(String::new()),
+        subject: Set(rendered.subject),
+        body_text: Set(rendered.text),
+        body_html: Set(rendered.html),
         headers: Set(to_json(&headers)),
         request_id: Set(mail.request_id),
         state: Set("pending".into()),
@@ -132,6 +168,59 @@ pub async fn enqueue<C: ConnectionTrait>(
     .exec_without_returning(txn)
     .await?;
     Ok(message_id)
+}
+
+/// The extra headers kept in the row's `headers` column (JSON).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StoredHeaders {
+    pub auto_submitted: String,
+    #[serde(default)]
+    pub in_reply_to: Option<String>,
+    #[serde(default)]
+    pub references: Vec<String>,
+}
+
+fn bare_id(id: &str) -> String {
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string()
+}
+
+fn check_context(ctx: &MailContext) -> Result<(), StoreError> {
+    let one_line = [
+        ("reference", &ctx.reference),
+        ("subscriber_number", &ctx.subscriber_number),
+        ("organisation", &ctx.organisation),
+        ("link", &ctx.link),
+        ("new_address", &ctx.new_address),
+        ("expires", &ctx.expires),
+    ];
+    for (name, value) in one_line {
+        if value.as_deref().is_some_and(has_control_chars) {
+            return Err(StoreError::Invalid(format!(
+                "champ « {name} » du message refusé : retour à la ligne ou caractère de contrôle"
+            )));
+        }
+    }
+    let staff_text_ok = |c: char| !c.is_control() || matches!(c, '\n' | '\r' | '\t');
+    if ctx
+        .message
+        .as_deref()
+        .is_some_and(|m| !m.chars().all(staff_text_ok))
+    {
+        return Err(StoreError::Invalid(
+            "message refusé : caractère de contrôle".into(),
+        ));
+    }
+    if let Some(link) = &ctx.link
+        && !(link.starts_with("https://") || link.starts_with("http://"))
+    {
+        return Err(StoreError::Invalid(
+            "lien refusé : il doit commencer par http(s)://".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The right-hand side of our Message-IDs.

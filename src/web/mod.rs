@@ -34,9 +34,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(settings: Settings, db: Db) -> Self {
+    pub fn new(settings: impl Into<Arc<Settings>>, db: Db) -> Self {
         Self {
-            settings: Arc::new(settings),
+            settings: settings.into(),
             db,
             metrics: Arc::new(Metrics::default()),
             limits: Arc::new(ratelimit::Limits::default()),

@@ -13,6 +13,7 @@ mod gestion_actions;
 mod gestion_browser;
 mod gestion_pages;
 mod ops;
+mod outbox;
 mod public;
 mod purge;
 mod requests;

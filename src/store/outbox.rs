@@ -1,0 +1,278 @@
+//! Queries on the `outbox` table: claiming due mails under a lease,
+//! recording each attempt, listing, manual retry and bounces.
+//!
+//! A claim is one `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING *`: on
+//! PostgreSQL the sub-select takes `FOR UPDATE SKIP LOCKED`, so concurrent
+//! workers never claim the same row; on SQLite it runs in a `BEGIN IMMEDIATE`
+//! transaction. A claimed row is `sending` with `lease_until`/`locked_by`;
+//! when the lease expires (crashed worker) any worker may claim it again.
+
+use super::{Db, StoreError, entities::outbox};
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::{
+    ConnectionTrait, FromQueryResult,
+    sea_query::{Condition, Expr, ExprTrait, LockBehavior, LockType, Order, Query},
+};
+use serde::Serialize;
+use std::time::Duration;
+
+/// The states of an outgoing mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+    Bounced,
+}
+
+impl OutboxState {
+    pub const ALL: [OutboxState; 5] = [
+        Self::Pending,
+        Self::Sending,
+        Self::Sent,
+        Self::Failed,
+        Self::Bounced,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Bounced => "bounced",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// The current time, at the precision both databases keep.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Claims up to `limit` due mails for `worker` until `now + lease`.
+pub async fn claim(
+    db: &Db,
+    worker: &str,
+    limit: u64,
+    lease: Duration,
+) -> Result<Vec<outbox::Model>, StoreError> {
+    let now = now();
+    let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+    let due = Condition::any()
+        .add(
+            Expr::col(outbox::Column::State)
+                .eq(OutboxState::Pending.as_str())
+                .and(Expr::col(outbox::Column::NextAttemptAt).lte(now)),
+        )
+        .add(
+            Expr::col(outbox::Column::State)
+                .eq(OutboxState::Sending.as_str())
+                .and(Expr::col(outbox::Column::LeaseUntil).lt(now)),
+        );
+    let mut due_ids = Query::select()
+        .column(outbox::Column::Id)
+        .from(outbox::Entity)
+        .cond_where(due)
+        .order_by(outbox::Column::NextAttemptAt, Order::Asc)
+        .order_by(outbox::Column::Id, Order::Asc)
+        .limit(limit)
+        .to_owned();
+    if db.is_postgres() {
+        due_ids.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let stmt = Query::update()
+        .table(outbox::Entity)
+        .value(outbox::Column::State, OutboxState::Sending.as_str())
+        .value(outbox::Column::LeaseUntil, lease_until)
+        .value(outbox::Column::LockedBy, worker)
+        .value(
+            outbox::Column::Attempts,
+            Expr::col(outbox::Column::Attempts).add(1),
+        )
+        .and_where(Expr::col(outbox::Column::Id).in_subquery(due_ids))
+        .returning_all()
+        .to_owned();
+    let txn = db.begin().await?;
+    let rows = txn.query_all(&stmt).await?;
+    txn.commit().await?;
+    let mut claimed = rows
+        .iter()
+        .map(|r| outbox::Model::from_query_result(r, ""))
+        .collect::<Result<Vec<_>, _>>()?;
+    claimed.sort_by_key(|m| m.id);
+    Ok(claimed)
+}
+
+/// The update of a row still claimed by `worker` (a row taken over after the
+/// lease expired, or bounced meanwhile, is left alone).
+fn claimed_by(id: i64, worker: &str) -> sea_orm::sea_query::UpdateStatement {
+    Query::update()
+        .table(outbox::Entity)
+        .and_where(Expr::col(outbox::Column::Id).eq(id))
+        .and_where(Expr::col(outbox::Column::State).eq(OutboxState::Sending.as_str()))
+        .and_where(Expr::col(outbox::Column::LockedBy).eq(worker))
+        .value(outbox::Column::LeaseUntil, Option::<DateTime<Utc>>::None)
+        .to_owned()
+}
+
+/// Records a delivery the server accepted, with its reply.
+pub async fn mark_sent<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    worker: &str,
+    reply: &str,
+) -> Result<bool, StoreError> {
+    let stmt = claimed_by(id, worker)
+        .value(outbox::Column::State, OutboxState::Sent.as_str())
+        .value(outbox::Column::SentAt, now())
+        .value(outbox::Column::ServerReply, clean(reply))
+        .value(outbox::Column::LastError, Option::<String>::None)
+        .to_owned();
+    Ok(conn.execute(&stmt).await?.rows_affected() > 0)
+}
+
+/// Records a permanent failure: the mail will not be tried again.
+pub async fn mark_failed<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    worker: &str,
+    error: &str,
+) -> Result<bool, StoreError> {
+    let stmt = claimed_by(id, worker)
+        .value(outbox::Column::State, OutboxState::Failed.as_str())
+        .value(outbox::Column::LastError, clean(error))
+        .to_owned();
+    Ok(conn.execute(&stmt).await?.rows_affected() > 0)
+}
+
+/// Records a temporary failure: the mail is due again at `next_attempt_at`.
+pub async fn reschedule<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    worker: &str,
+    error: &str,
+    next_attempt_at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let stmt = claimed_by(id, worker)
+        .value(outbox::Column::State, OutboxState::Pending.as_str())
+        .value(
+            outbox::Column::NextAttemptAt,
+            next_attempt_at.trunc_subsecs(6),
+        )
+        .value(outbox::Column::LastError, clean(error))
+        .value(outbox::Column::LockedBy, Option::<String>::None)
+        .to_owned();
+    Ok(conn.execute(&stmt).await?.rows_affected() > 0)
+}
+
+/// Gives back every row `worker` still holds (clean shutdown), due now.
+pub async fn release<C: ConnectionTrait>(conn: &C, worker: &str) -> Result<u64, StoreError> {
+    let stmt = Query::update()
+        .table(outbox::Entity)
+        .value(outbox::Column::State, OutboxState::Pending.as_str())
+        .value(outbox::Column::LeaseUntil, Option::<DateTime<Utc>>::None)
+        .value(outbox::Column::LockedBy, Option::<String>::None)
+        .value(outbox::Column::NextAttemptAt, now())
+        .and_where(Expr::col(outbox::Column::State).eq(OutboxState::Sending.as_str()))
+        .and_where(Expr::col(outbox::Column::LockedBy).eq(worker))
+        .to_owned();
+    Ok(conn.execute(&stmt).await?.rows_affected())
+}
+
+/// Which mails `outbox retry` puts back in the queue.
+#[derive(Debug, Clone)]
+pub enum RetryTarget {
+    /// One row, by its numeric id or its Message-ID.
+    One(String),
+    AllFailed,
+}
+
+/// Makes failed (or pending) mails due now; returns how many.
+pub async fn retry<C: ConnectionTrait>(conn: &C, target: &RetryTarget) -> Result<u64, StoreError> {
+    let mut stmt = Query::update()
+        .table(outbox::Entity)
+        .value(outbox::Column::State, OutboxState::Pending.as_str())
+        .value(outbox::Column::NextAttemptAt, now())
+        .value(outbox::Column::LockedBy, Option::<String>::None)
+        .value(outbox::Column::LeaseUntil, Option::<DateTime<Utc>>::None)
+        .to_owned();
+    match target {
+        RetryTarget::AllFailed => {
+            stmt.and_where(Expr::col(outbox::Column::State).eq(OutboxState::Failed.as_str()));
+        }
+        RetryTarget::One(key) => {
+            let key = key.trim().trim_start_matches('<').trim_end_matches('>');
+            let which = match key.parse::<i64>() {
+                Ok(id) => Expr::col(outbox::Column::Id).eq(id),
+                Err(_) => Expr::col(outbox::Column::MessageId).eq(key),
+            };
+            stmt.and_where(which).and_where(
+                Expr::col(outbox::Column::State)
+                    .is_in([OutboxState::Failed.as_str(), OutboxState::Pending.as_str()]),
+            );
+        }
+    }
+    Ok(conn.execute(&stmt).await?.rows_affected())
+}
+
+/// Marks the mail with this Message-ID (with or without angle brackets)
+/// `bounced` with the delivery report's diagnostic. Returns false when the
+/// Message-ID is not one of ours. Intake calls it with a delivery report's
+/// `Original-Message-ID`.
+pub async fn mark_bounced<C: ConnectionTrait>(
+    conn: &C,
+    message_id: &str,
+    diagnostic: &str,
+) -> Result<bool, StoreError> {
+    let key = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>');
+    if key.is_empty() {
+        return Ok(false);
+    }
+    let stmt = Query::update()
+        .table(outbox::Entity)
+        .value(outbox::Column::State, OutboxState::Bounced.as_str())
+        .value(outbox::Column::BouncedAt, now())
+        .value(outbox::Column::BounceDiagnostic, clean(diagnostic))
+        .value(outbox::Column::LeaseUntil, Option::<DateTime<Utc>>::None)
+        .and_where(Expr::col(outbox::Column::MessageId).eq(key))
+        .to_owned();
+    Ok(conn.execute(&stmt).await?.rows_affected() > 0)
+}
+
+/// Lists mails, newest first, optionally in one state (`limit` 0 = all).
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    state: Option<OutboxState>,
+    limit: u64,
+) -> Result<Vec<outbox::Model>, StoreError> {
+    use sea_orm::{EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    let mut q = outbox::Entity::find().order_by_desc(outbox::Column::Id);
+    if let Some(s) = state {
+        q = q.filter(Expr::col(outbox::Column::State).eq(s.as_str()));
+    }
+    if limit > 0 {
+        q = q.limit(limit);
+    }
+    Ok(q.all(conn).await?)
+}
+
+/// One line of at most 2,000 characters: server texts and diagnostics are
+/// shown to staff and at the command line.
+fn clean(s: &str) -> String {
+    let one_line: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let squeezed = one_line.split_whitespace().collect::<Vec<_>>().join(" ");
+    squeezed.chars().take(2000).collect()
+}
