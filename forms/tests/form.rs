@@ -393,7 +393,9 @@ fn a_value_set_directly_in_the_pdf_is_read_like_one_from_another_tool() {
 
 /// Time allowed for one hostile read: generous, as tests run unoptimised on
 /// a shared machine; a hang would take far longer.
-const HOSTILE_BUDGET: Duration = Duration::from_secs(15);
+// A guard against hangs, not a speed target (the criterion bench has those): generous
+// enough for a debug build on a loaded 2-core machine.
+const HOSTILE_BUDGET: Duration = Duration::from_secs(60);
 
 /// Asserts that reading finishes quickly with no fields and no panic.
 fn assert_no_fields_quickly(name: &str, bytes: &[u8]) {
