@@ -48,7 +48,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request| {
         let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-        tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        tracing::info_span!("http", method = %req.method(), path = %loggable_path(req.uri().path()), request_id = %id)
     });
     Router::new()
         .merge(ops::routes())
@@ -71,4 +71,37 @@ pub fn router(state: AppState) -> Router {
         .layer(trace)
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// Path prefixes whose last segment is a secret token: never written to logs.
+const SECRET_PATHS: [&str; 3] = [
+    "/reinitialisation/",
+    "/opposition/",
+    "/gestion/premier-compte/",
+];
+
+/// The request path as it may appear in logs, tokens masked.
+pub fn loggable_path(path: &str) -> String {
+    for prefix in SECRET_PATHS {
+        if path.starts_with(prefix) {
+            return format!("{prefix}[masqué]");
+        }
+    }
+    path.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_in_paths_are_masked_for_logs() {
+        assert_eq!(
+            super::loggable_path("/reinitialisation/0123456789abcdef0123456789abcdef"),
+            "/reinitialisation/[masqué]"
+        );
+        assert_eq!(
+            super::loggable_path("/opposition/abc"),
+            "/opposition/[masqué]"
+        );
+        assert_eq!(super::loggable_path("/gestion"), "/gestion");
+    }
 }

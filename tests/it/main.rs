@@ -12,6 +12,7 @@ mod gestion;
 mod gestion_actions;
 mod gestion_browser;
 mod gestion_pages;
+mod logs;
 mod ops;
 mod outbox;
 mod public;
