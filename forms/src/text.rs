@@ -223,7 +223,9 @@ fn ticked(line: &[char], hit: &Found, previous: Option<&Found>) -> bool {
     let after = after.trim();
     let says = |answer: &str, words: &[&str]| {
         words.iter().any(|word| {
-            answer.strip_prefix(word).is_some_and(|rest| rest.chars().next().is_none_or(|c| !c.is_alphanumeric()))
+            answer
+                .strip_prefix(word)
+                .is_some_and(|rest| rest.chars().next().is_none_or(|c| !c.is_alphanumeric()))
         })
     };
     // "Nouveau sur le poste : oui", or a mark closing the line.

@@ -42,22 +42,38 @@ fn system_tool(name: &str, version_flag: &str) -> Option<Command> {
 
 /// The Python of the tools venv, if pypdf imports there.
 fn python() -> Option<PathBuf> {
-    let path = std::env::var_os("BAREME_MEL_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/python")
-    });
-    let works = Command::new(&path).args(["-c", "import pypdf"]).output().is_ok_and(|o| o.status.success());
+    let path = std::env::var_os("BAREME_MEL_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/python"));
+    let works = Command::new(&path)
+        .args(["-c", "import pypdf"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     tool_available("python with pypdf", works).then_some(path)
 }
 
 /// Runs a Python snippet; `sys.argv[1..]` are `args`. Returns stdout.
 fn run_python(python: &Path, script: &str, args: &[&str]) -> String {
-    let out = Command::new(python).arg("-c").arg(script).args(args).output().unwrap();
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 fn blank_form() -> Vec<u8> {
-    render(&RenderOptions { send_to: "bareme@ac-montpellier.fr".into(), subscriber_number: None }).unwrap()
+    render(&RenderOptions {
+        send_to: "bareme@ac-montpellier.fr".into(),
+        subscriber_number: None,
+    })
+    .unwrap()
 }
 
 fn temp_dir() -> tempfile::TempDir {
@@ -109,7 +125,11 @@ print(json.dumps({name: [str(f.get("/FT")), str(f.get("/V", ""))] for name, f in
 "#;
 
 /// Fills the blank form with pypdf; returns the filled PDF's path.
-fn fill_with_pypdf(python: &Path, dir: &Path, incremental: bool) -> (PathBuf, BTreeMap<String, String>) {
+fn fill_with_pypdf(
+    python: &Path,
+    dir: &Path,
+    incremental: bool,
+) -> (PathBuf, BTreeMap<String, String>) {
     let blank = dir.join("blank.pdf");
     std::fs::write(&blank, blank_form()).unwrap();
     let filled = dir.join("filled.pdf");
@@ -119,7 +139,16 @@ fn fill_with_pypdf(python: &Path, dir: &Path, incremental: bool) -> (PathBuf, BT
     values.insert("situation_oubli".into(), "oui".into());
     let json = serde_json_like(&to_fill);
     let mode = if incremental { "incremental" } else { "full" };
-    run_python(python, FILL, &[blank.to_str().unwrap(), filled.to_str().unwrap(), &json, mode]);
+    run_python(
+        python,
+        FILL,
+        &[
+            blank.to_str().unwrap(),
+            filled.to_str().unwrap(),
+            &json,
+            mode,
+        ],
+    );
     (filled, values)
 }
 
@@ -137,7 +166,10 @@ fn serde_json_like(map: &BTreeMap<String, String>) -> String {
         out.push('"');
         out
     };
-    let pairs: Vec<String> = map.iter().map(|(k, v)| format!("{}: {}", quote(k), quote(v))).collect();
+    let pairs: Vec<String> = map
+        .iter()
+        .map(|(k, v)| format!("{}: {}", quote(k), quote(v)))
+        .collect();
     format!("{{{}}}", pairs.join(", "))
 }
 
@@ -152,21 +184,32 @@ fn outcome_values(outcome: &ReadOutcome) -> BTreeMap<String, String> {
 
 #[test]
 fn the_blank_form_passes_qpdf_check() {
-    let Some(mut qpdf) = system_tool("qpdf", "--version") else { return };
+    let Some(mut qpdf) = system_tool("qpdf", "--version") else {
+        return;
+    };
     let dir = temp_dir();
     let path = dir.path().join("blank.pdf");
     std::fs::write(&path, blank_form()).unwrap();
     let out = qpdf.arg("--check").arg(&path).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "qpdf --check: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("No syntax or stream encoding errors found"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "qpdf --check: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("No syntax or stream encoding errors found"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn the_form_is_an_a4_page_of_at_most_40_kb_with_an_acroform() {
     let pdf = blank_form();
     assert!(pdf.len() <= 40 * 1024, "{} bytes", pdf.len());
-    let Some(mut pdfinfo) = system_tool("pdfinfo", "-v") else { return };
+    let Some(mut pdfinfo) = system_tool("pdfinfo", "-v") else {
+        return;
+    };
     let dir = temp_dir();
     let path = dir.path().join("blank.pdf");
     std::fs::write(&path, &pdf).unwrap();
@@ -183,27 +226,38 @@ fn pypdf_lists_exactly_the_spec_field_names() {
     let path = dir.path().join("blank.pdf");
     std::fs::write(&path, blank_form()).unwrap();
     let listed = run_python(&python, LIST_FIELDS, &[path.to_str().unwrap()]);
-    let mut expected: Vec<String> = definition().fields().map(|f| format!("\"{}\": [\"", f.name)).collect();
+    let mut expected: Vec<String> = definition()
+        .fields()
+        .map(|f| format!("\"{}\": [\"", f.name))
+        .collect();
     expected.sort();
     let count = listed.matches(": [\"/").count();
     assert_eq!(count, 15, "{listed}");
     for name in expected {
         assert!(listed.contains(&name), "{name} missing from {listed}");
     }
-    assert!(listed.contains("\"situation_nouveau\": [\"/Btn\""), "{listed}");
+    assert!(
+        listed.contains("\"situation_nouveau\": [\"/Btn\""),
+        "{listed}"
+    );
     assert!(listed.contains("\"nom\": [\"/Tx\""), "{listed}");
 }
 
 #[test]
 fn pdftotext_of_the_blank_form_contains_the_accented_title() {
-    let Some(mut pdftotext) = system_tool("pdftotext", "-v") else { return };
+    let Some(mut pdftotext) = system_tool("pdftotext", "-v") else {
+        return;
+    };
     let dir = temp_dir();
     let path = dir.path().join("blank.pdf");
     std::fs::write(&path, blank_form()).unwrap();
     let out = pdftotext.arg(&path).arg("-").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(text.contains("Changement de l'adresse mél du gestionnaire responsable de la commande"), "{text}");
+    assert!(
+        text.contains("Changement de l'adresse mél du gestionnaire responsable de la commande"),
+        "{text}"
+    );
     assert!(text.contains("Division des affaires générales"));
     assert!(text.contains("bareme@ac-montpellier.fr"));
     assert!(text.contains("Toujours en poste, mot de passe oublié"));
@@ -211,16 +265,31 @@ fn pdftotext_of_the_blank_form_contains_the_accented_title() {
 
 #[test]
 fn the_pre_filled_form_carries_only_the_subscriber_number() {
-    let opts = RenderOptions { send_to: "bareme@ac-montpellier.fr".into(), subscriber_number: Some("12345".into()) };
+    let opts = RenderOptions {
+        send_to: "bareme@ac-montpellier.fr".into(),
+        subscriber_number: Some("12345".into()),
+    };
     let pdf = render(&opts).unwrap();
-    let ReadOutcome::AcroForm(values) = read_pdf(&pdf) else { panic!("{:?}", read_pdf(&pdf)) };
-    assert_eq!(values.iter().collect::<Vec<_>>(), vec![("numero_abonne", "12345")]);
-    assert_eq!(render(&opts).unwrap(), pdf, "the same options give the same bytes");
+    let ReadOutcome::AcroForm(values) = read_pdf(&pdf) else {
+        panic!("{:?}", read_pdf(&pdf))
+    };
+    assert_eq!(
+        values.iter().collect::<Vec<_>>(),
+        vec![("numero_abonne", "12345")]
+    );
+    assert_eq!(
+        render(&opts).unwrap(),
+        pdf,
+        "the same options give the same bytes"
+    );
 }
 
 #[test]
 fn the_blank_form_read_back_has_no_fields() {
-    assert!(matches!(read_pdf(&blank_form()), ReadOutcome::NoFields { .. }));
+    assert!(matches!(
+        read_pdf(&blank_form()),
+        ReadOutcome::NoFields { .. }
+    ));
 }
 
 // ---------------------------------------------------------------- reading
@@ -241,18 +310,28 @@ fn an_incremental_update_by_pypdf_is_read_back() {
     let dir = temp_dir();
     let (filled, expected) = fill_with_pypdf(&python, dir.path(), true);
     let bytes = std::fs::read(filled).unwrap();
-    assert!(bytes.windows(9).filter(|w| w == b"startxref").count() >= 2, "an incremental update");
+    assert!(
+        bytes.windows(9).filter(|w| w == b"startxref").count() >= 2,
+        "an incremental update"
+    );
     assert_eq!(outcome_values(&read_pdf(&bytes)), expected);
 }
 
 #[test]
 fn a_flattened_filled_copy_is_read_from_its_page_text() {
     let Some(python) = python() else { return };
-    let Some(mut pdftocairo) = system_tool("pdftocairo", "-v") else { return };
+    let Some(mut pdftocairo) = system_tool("pdftocairo", "-v") else {
+        return;
+    };
     let dir = temp_dir();
     let (filled, expected) = fill_with_pypdf(&python, dir.path(), false);
     let flat = dir.path().join("flat.pdf");
-    let status = pdftocairo.arg("-pdf").arg(&filled).arg(&flat).status().unwrap();
+    let status = pdftocairo
+        .arg("-pdf")
+        .arg(&filled)
+        .arg(&flat)
+        .status()
+        .unwrap();
     assert!(status.success());
     // The flattening really removed the fields.
     let listed = run_python(&python, LIST_FIELDS, &[flat.to_str().unwrap()]);
@@ -294,13 +373,22 @@ fn a_value_set_directly_in_the_pdf_is_read_like_one_from_another_tool() {
             _ => {}
         }
     }
-    let parent = doc.add_object(dictionary! { "T" => Object::string_literal("form1"), "Kids" => fields });
-    doc.catalog_mut().unwrap().set("AcroForm", dictionary! { "Fields" => vec![parent.into()] });
+    let parent =
+        doc.add_object(dictionary! { "T" => Object::string_literal("form1"), "Kids" => fields });
+    doc.catalog_mut()
+        .unwrap()
+        .set("AcroForm", dictionary! { "Fields" => vec![parent.into()] });
     let mut bytes = Vec::new();
     doc.save_to(&mut bytes).unwrap();
     let values = outcome_values(&read_pdf(&bytes));
-    assert_eq!(values.get("situation_nouveau").map(String::as_str), Some("oui"));
-    assert_eq!(values.get("nom").map(String::as_str), Some("Œuvre d’Hérault"));
+    assert_eq!(
+        values.get("situation_nouveau").map(String::as_str),
+        Some("oui")
+    );
+    assert_eq!(
+        values.get("nom").map(String::as_str),
+        Some("Œuvre d’Hérault")
+    );
 }
 
 /// Asserts that reading finishes quickly with no fields and no panic.
@@ -309,7 +397,10 @@ fn assert_no_fields_quickly(name: &str, bytes: &[u8]) {
     let outcome = read_pdf(bytes);
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_secs(5), "{name}: took {elapsed:?}");
-    assert!(matches!(outcome, ReadOutcome::NoFields { .. }), "{name}: {outcome:?}");
+    assert!(
+        matches!(outcome, ReadOutcome::NoFields { .. }),
+        "{name}: {outcome:?}"
+    );
 }
 
 #[test]
@@ -321,7 +412,9 @@ fn malformed_and_hostile_pdfs_give_no_fields_without_panic_or_hang() {
 
 #[test]
 fn an_encrypted_pdf_gives_no_fields() {
-    let Some(mut qpdf) = system_tool("qpdf", "--version") else { return };
+    let Some(mut qpdf) = system_tool("qpdf", "--version") else {
+        return;
+    };
     let dir = temp_dir();
     let plain = dir.path().join("plain.pdf");
     let locked = dir.path().join("locked.pdf");
@@ -338,7 +431,10 @@ fn an_encrypted_pdf_gives_no_fields() {
 
 #[test]
 fn javascript_and_open_actions_are_ignored_while_fields_are_read() {
-    let opts = RenderOptions { send_to: "bareme@ac-montpellier.fr".into(), subscriber_number: Some("777".into()) };
+    let opts = RenderOptions {
+        send_to: "bareme@ac-montpellier.fr".into(),
+        subscriber_number: Some("777".into()),
+    };
     let mut doc = Document::load_mem(&render(&opts).unwrap()).unwrap();
     let js = dictionary! { "S" => "JavaScript", "JS" => Object::string_literal("app.alert('x'); while(1){}") };
     let catalog = doc.catalog_mut().unwrap();
@@ -359,7 +455,9 @@ fn a_decompression_bomb_in_a_field_value_is_bounded() {
     let ids: Vec<_> = doc.objects.keys().copied().collect();
     for id in ids {
         if let Ok(dict) = doc.get_dictionary_mut(id)
-            && dict.get(b"T").is_ok_and(|t| t.as_str().is_ok_and(|t| t == b"organisme"))
+            && dict
+                .get(b"T")
+                .is_ok_and(|t| t.as_str().is_ok_and(|t| t == b"organisme"))
         {
             dict.set("V", bomb);
         }
@@ -369,12 +467,19 @@ fn a_decompression_bomb_in_a_field_value_is_bounded() {
     let started = Instant::now();
     let values = outcome_values(&read_pdf(&bytes));
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(values.get("organisme").is_none_or(|v| v.len() <= 4 * 1024), "{:?}", values.keys());
+    assert!(
+        values.get("organisme").is_none_or(|v| v.len() <= 4 * 1024),
+        "{:?}",
+        values.keys()
+    );
 }
 
 #[test]
 fn randomly_damaged_copies_never_panic_or_hang() {
-    let opts = RenderOptions { send_to: "bareme@ac-montpellier.fr".into(), subscriber_number: Some("12345".into()) };
+    let opts = RenderOptions {
+        send_to: "bareme@ac-montpellier.fr".into(),
+        subscriber_number: Some("12345".into()),
+    };
     let form = render(&opts).unwrap();
     for (i, bytes) in hostile::mutations(&form, 150).into_iter().enumerate() {
         let started = Instant::now();

@@ -3,6 +3,7 @@
 
 mod audit;
 mod inbox;
+mod ingest;
 mod requests;
 mod serve;
 mod staff;
@@ -152,7 +153,7 @@ async fn run(command: Command, settings: Settings) -> CliResult {
             println!("base à jour ({pending} migration(s) appliquée(s))");
             Ok(())
         }
-        Command::Ingest { .. } => Err(not_yet("ingest", EX_TEMPFAIL)),
+        Command::Ingest { maildir, files } => ingest::run(settings, maildir, files).await,
         Command::Inbox(c) => inbox::run(c, &open_migrated(&settings).await?).await,
         Command::Requests(c) => requests::run(c, &open_migrated(&settings).await?).await,
         Command::Staff(c) => staff::run(c, &open_migrated(&settings).await?).await,

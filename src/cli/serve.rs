@@ -27,16 +27,25 @@ pub async fn run(settings: Settings, demo: bool) -> CliResult {
         ))
     })?;
     let local = listener.local_addr()?;
+    let settings = Arc::new(settings);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = crate::intake::sources::spawn(settings.clone(), db.clone(), stopped);
     let state = web::AppState {
-        settings: Arc::new(settings),
+        settings,
         db,
         metrics: Arc::new(Metrics::default()),
     };
     tracing::info!(%local, "bareme-mel listening");
     eprintln!("bareme-mel écoute sur http://{local}");
     axum::serve(listener, web::router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        })
         .await?;
+    for worker in workers {
+        let _ = worker.await;
+    }
     tracing::info!("bareme-mel stopped");
     Ok(())
 }

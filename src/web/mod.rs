@@ -1,6 +1,7 @@
 //! HTTP: the router, shared state and middleware. Handlers stay thin:
 //! extract, call the store or domain, render.
 
+mod api;
 mod error;
 mod headers;
 mod ops;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
     });
     Router::new()
         .merge(ops::routes())
+        .merge(api::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             headers::security_headers,

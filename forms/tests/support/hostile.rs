@@ -14,12 +14,18 @@ fn raw_pdf(objects: &[Vec<u8>]) -> Vec<u8> {
         out.extend_from_slice(b"\nendobj\n");
     }
     let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for offset in offsets {
         out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
     }
     out.extend_from_slice(
-        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
     );
     out
 }
@@ -35,7 +41,10 @@ fn with_fields(build: impl FnOnce(&mut Document) -> Vec<Object>) -> Vec<u8> {
     let mut doc = Document::with_version("1.7");
     let pages = doc.new_object_id();
     let page = doc.add_object(dictionary! { "Type" => "Page", "Parent" => pages, "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()] });
-    doc.objects.insert(pages, dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 }.into());
+    doc.objects.insert(
+        pages,
+        dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 }.into(),
+    );
     let fields = build(&mut doc);
     let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages, "AcroForm" => dictionary! { "Fields" => fields } });
     doc.trailer.set("Root", catalog);
@@ -50,7 +59,10 @@ fn with_content(content: Vec<u8>) -> Vec<u8> {
     stream.compress().unwrap();
     let contents = doc.add_object(stream);
     let page = doc.add_object(dictionary! { "Type" => "Page", "Parent" => pages, "Contents" => contents, "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()] });
-    doc.objects.insert(pages, dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 }.into());
+    doc.objects.insert(
+        pages,
+        dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 }.into(),
+    );
     let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages });
     doc.trailer.set("Root", catalog);
     save(&mut doc)
@@ -62,8 +74,14 @@ pub fn all(blank_form: &[u8]) -> Vec<(String, Vec<u8>)> {
         ("empty".into(), Vec::new()),
         ("not a pdf".into(), b"GIF89a not a pdf at all".to_vec()),
         ("header only".into(), b"%PDF-1.7\n".to_vec()),
-        ("truncated form".into(), blank_form[..blank_form.len() / 2].to_vec()),
-        ("oversized input".into(), [b"%PDF-1.4\n".as_slice(), &vec![b' '; 21 * 1024 * 1024]].concat()),
+        (
+            "truncated form".into(),
+            blank_form[..blank_form.len() / 2].to_vec(),
+        ),
+        (
+            "oversized input".into(),
+            [b"%PDF-1.4\n".as_slice(), &vec![b' '; 21 * 1024 * 1024]].concat(),
+        ),
     ];
 
     // Cross-reference table pointing nowhere, and no cross-reference at all.
@@ -90,7 +108,12 @@ pub fn all(blank_form: &[u8]) -> Vec<(String, Vec<u8>)> {
         deep_dict.extend_from_slice(b">> ");
     }
     for (name, body) in [("deep array", deep_array), ("deep dictionary", deep_dict)] {
-        let catalog = [b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [3 0 R] >> /X ".as_slice(), &body, b" >>"].concat();
+        let catalog = [
+            b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [3 0 R] >> /X ".as_slice(),
+            &body,
+            b" >>",
+        ]
+        .concat();
         let objects = vec![
             catalog,
             b"<< /Type /Pages /Kids [] /Count 0 >>".to_vec(),
@@ -151,9 +174,18 @@ pub fn all(blank_form: &[u8]) -> Vec<(String, Vec<u8>)> {
     ));
 
     // Decompression bombs: page content and an object stream.
-    cases.push(("content bomb".into(), with_content(vec![b' '; 32 * 1024 * 1024])));
-    cases.push(("operator flood".into(), with_content(b"BT ET ".repeat(1_000_000))));
-    let mut bomb = Stream::new(dictionary! { "Type" => "ObjStm", "N" => 1, "First" => 4 }, [b"7 0 ".as_slice(), &vec![b' '; 32 * 1024 * 1024]].concat());
+    cases.push((
+        "content bomb".into(),
+        with_content(vec![b' '; 32 * 1024 * 1024]),
+    ));
+    cases.push((
+        "operator flood".into(),
+        with_content(b"BT ET ".repeat(1_000_000)),
+    ));
+    let mut bomb = Stream::new(
+        dictionary! { "Type" => "ObjStm", "N" => 1, "First" => 4 },
+        [b"7 0 ".as_slice(), &vec![b' '; 32 * 1024 * 1024]].concat(),
+    );
     bomb.compress().unwrap();
     let mut doc = Document::with_version("1.7");
     let bomb_id = doc.add_object(bomb);
