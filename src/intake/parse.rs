@@ -126,8 +126,13 @@ fn walk(message: &Message<'_>, depth: usize, mail: &mut ParsedMail, budget: &mut
             return;
         }
         *budget -= 1;
-        if let Some(text) = message.body_text(pos) {
-            push_text(mail, &text);
+        match message.text_part(pos as u32).map(|p| &p.body) {
+            Some(PartType::Html(html)) => push_text(mail, &html_to_text(html)),
+            _ => {
+                if let Some(text) = message.body_text(pos) {
+                    push_text(mail, &text);
+                }
+            }
         }
     }
     for part in message.attachments() {
@@ -146,6 +151,31 @@ fn walk(message: &Message<'_>, depth: usize, mail: &mut ParsedMail, budget: &mut
             }),
         }
     }
+}
+
+/// HTML to text, with a line break at the end of each block (rows, cells
+/// apart), so that labels and values laid out in tables stay readable.
+pub fn html_to_text(html: &str) -> String {
+    let mut marked = String::with_capacity(html.len() + html.len() / 8);
+    let lower = html.to_ascii_lowercase();
+    let mut last = 0;
+    for (at, _) in lower.match_indices('<') {
+        // Bytes, not str: the next 8 bytes may end inside a character.
+        let tag = &lower.as_bytes()[at..lower.len().min(at + 8)];
+        let block = [
+            "</tr", "</div", "</table", "<p", "</li", "</h", "<tr", "<div", "<table",
+        ]
+        .iter()
+        .any(|t| tag.starts_with(t.as_bytes()) && !tag.starts_with(b"<pre"));
+        let cell = tag.starts_with(b"</td") || tag.starts_with(b"</th");
+        if block || cell {
+            marked.push_str(&html[last..at]);
+            marked.push_str(if block { "<br>" } else { " " });
+            last = at;
+        }
+    }
+    marked.push_str(&html[last..]);
+    mail_parser::decoders::html::html_to_text(&marked)
 }
 
 fn push_text(mail: &mut ParsedMail, text: &str) {

@@ -7,6 +7,8 @@ mod harness;
 
 mod audit_log;
 mod cli;
+mod intake_corpus;
+mod intake_support;
 mod ops;
 mod requests;
 mod subscribers;
