@@ -7,6 +7,7 @@ mod harness;
 
 mod audit_log;
 mod cli;
+mod intake;
 mod intake_corpus;
 mod intake_support;
 mod ops;
