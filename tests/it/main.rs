@@ -9,6 +9,8 @@ mod audit_log;
 mod cli;
 mod intake;
 mod intake_corpus;
+mod intake_fuzz;
+mod intake_sources;
 mod intake_support;
 mod ops;
 mod requests;
