@@ -10,6 +10,8 @@ mod cli;
 mod intake;
 mod intake_corpus;
 mod intake_fuzz;
+mod intake_imap;
+mod intake_imap_support;
 mod intake_sources;
 mod intake_support;
 mod ops;
