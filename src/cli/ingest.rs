@@ -36,13 +36,13 @@ pub async fn run(settings: Settings, maildir: Option<PathBuf>, files: Vec<PathBu
             ));
         }
     }
-    if let Some(dir) = &maildir {
-        if !dir.is_dir() {
-            return Err(CliError::with_status(
-                format!("dossier Maildir introuvable : {}", dir.display()),
-                EX_USAGE,
-            ));
-        }
+    if let Some(dir) = &maildir
+        && !dir.is_dir()
+    {
+        return Err(CliError::with_status(
+            format!("dossier Maildir introuvable : {}", dir.display()),
+            EX_USAGE,
+        ));
     }
     let max = settings.intake.max_message_bytes;
     let db = open_migrated(&settings).await?;

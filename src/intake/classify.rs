@@ -53,7 +53,7 @@ pub fn classify(mail: &ParsedMail, own_addresses: &[String]) -> Option<Automatic
         );
     }
     let from = mail.from.as_deref().unwrap_or("").to_ascii_lowercase();
-    if !from.is_empty() && own_addresses.iter().any(|a| *a == from) {
+    if !from.is_empty() && own_addresses.contains(&from) {
         return found(
             AutoKind::OwnLoop,
             "expédié depuis notre propre adresse".into(),

@@ -18,6 +18,7 @@ pub mod notify;
 pub mod parse;
 pub mod pipeline;
 pub mod record;
+mod route;
 pub mod sources;
 pub mod thread;
 pub mod validate;

@@ -21,7 +21,7 @@ pub const OTHER_SENDER: &str = "expediteur_different";
 /// What threading found.
 #[derive(Debug)]
 pub enum Thread {
-    Request(change_request::Model),
+    Request(Box<change_request::Model>),
     /// A reference in the subject that matches no request.
     UnknownReference,
     None,
@@ -48,20 +48,19 @@ pub async fn find<C: ConnectionTrait>(
             .order_by_desc(outbox::Column::Id)
             .one(txn)
             .await?;
-        if let Some(request_id) = sent.and_then(|o| o.request_id) {
-            if let Some(r) = change_request::Entity::find_by_id(request_id)
+        if let Some(request_id) = sent.and_then(|o| o.request_id)
+            && let Some(r) = change_request::Entity::find_by_id(request_id)
                 .one(txn)
                 .await?
-            {
-                return Ok(Thread::Request(r));
-            }
+        {
+            return Ok(Thread::Request(Box::new(r)));
         }
     }
     let Some(reference) = mail.subject.as_deref().and_then(Reference::find_in) else {
         return Ok(Thread::None);
     };
     match requests::find(txn, &reference.to_string()).await {
-        Ok(r) => Ok(Thread::Request(r)),
+        Ok(r) => Ok(Thread::Request(Box::new(r))),
         Err(StoreError::NotFound(_)) => Ok(Thread::UnknownReference),
         Err(e) => Err(e),
     }

@@ -90,11 +90,10 @@ pub fn validate(values: &FormValues) -> Claim {
         }
     }
     match (&claim.new_address, get("nouvelle_adresse_mel_confirmation")) {
-        (Some(a), Some(c)) => {
-            if !MailAddress::parse(&c).is_ok_and(|c| c.same_mailbox(a)) {
-                raise(&mut claim, flag::CONFIRMATION_MISMATCH);
-            }
+        (Some(a), Some(c)) if !MailAddress::parse(&c).is_ok_and(|c| c.same_mailbox(a)) => {
+            raise(&mut claim, flag::CONFIRMATION_MISMATCH)
         }
+        (Some(_), Some(_)) => {}
         (Some(_), None) => raise(&mut claim, flag::CONFIRMATION_MISMATCH),
         _ => {}
     }

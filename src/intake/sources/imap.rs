@@ -87,14 +87,14 @@ pub async fn poll(
         .one(intake.db().conn())
         .await
         .map_err(StoreError::from)?;
-    if let Some(p) = &known {
-        if p.uid_validity != validity {
-            tracing::warn!(
-                old = p.uid_validity,
-                new = validity,
-                "IMAP UIDVALIDITY changed: mailbox rescanned"
-            );
-        }
+    if let Some(p) = &known
+        && p.uid_validity != validity
+    {
+        tracing::warn!(
+            old = p.uid_validity,
+            new = validity,
+            "IMAP UIDVALIDITY changed: mailbox rescanned"
+        );
     }
     let query = if imap.processed_folder.is_empty() {
         "UNSEEN"

@@ -71,10 +71,10 @@ pub async fn drain(
         } else {
             format!("{name}:2,S")
         };
-        if let Err(e) = std::fs::rename(&path, dir.join("cur").join(done)) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                return Err(e.into());
-            }
+        if let Err(e) = std::fs::rename(&path, dir.join("cur").join(done))
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(e.into());
         }
         each(&outcome);
         handled += 1;
