@@ -178,6 +178,8 @@ pub struct Intake {
     /// authserv-id of our own MTA; only its Authentication-Results are read.
     pub trusted_authserv_id: String,
     pub max_message_bytes: u64,
+    /// How often `serve` looks into `intake.maildir/new`, in seconds.
+    pub maildir_poll_secs: u64,
 }
 
 impl Default for Intake {
@@ -189,6 +191,7 @@ impl Default for Intake {
             api_token: Secret::default(),
             trusted_authserv_id: String::new(),
             max_message_bytes: 25 * 1024 * 1024,
+            maildir_poll_secs: 5,
         }
     }
 }
@@ -206,6 +209,9 @@ pub struct Imap {
     /// Folder processed mail is moved to; empty = only flag it `\Seen`.
     pub processed_folder: String,
     pub poll_interval_secs: u64,
+    /// Extra CA certificates (PEM) trusted for the IMAP server, besides the
+    /// Mozilla roots; for a server with a private or self-signed certificate.
+    pub ca_file: PathBuf,
 }
 
 impl Default for Imap {
@@ -219,6 +225,7 @@ impl Default for Imap {
             mailbox: "INBOX".into(),
             processed_folder: String::new(),
             poll_interval_secs: 60,
+            ca_file: PathBuf::new(),
         }
     }
 }

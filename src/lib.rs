@@ -7,6 +7,7 @@ pub mod backoffice;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod intake;
 pub mod mail;
 pub mod metrics;
 pub mod security;

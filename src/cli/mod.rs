@@ -4,6 +4,7 @@
 mod audit;
 mod form;
 mod inbox;
+mod ingest;
 mod mail;
 mod outbox;
 mod purge;
@@ -153,7 +154,7 @@ async fn run(command: Command, settings: Settings) -> CliResult {
             println!("base à jour ({pending} migration(s) appliquée(s))");
             Ok(())
         }
-        Command::Ingest { .. } => Err(not_yet("ingest", EX_TEMPFAIL)),
+        Command::Ingest { maildir, files } => ingest::run(settings, maildir, files).await,
         Command::Inbox(c) => inbox::run(c, &open_migrated(&settings).await?).await,
         Command::Requests(c) => requests::run(c, &open_migrated(&settings).await?).await,
         Command::Staff(c) => staff::run(c, &open_migrated(&settings).await?).await,
@@ -172,15 +173,6 @@ async fn run(command: Command, settings: Settings) -> CliResult {
         Command::Outbox(c) => outbox::run(c, &open_migrated(&settings).await?).await,
         Command::Mail(c) => mail::run(c, &settings).await,
     }
-}
-
-fn not_yet(command: &str, status: u8) -> CliError {
-    CliError::with_status(
-        format!(
-            "`bareme-mel {command}` n'est pas encore disponible dans cette version (not available yet)"
-        ),
-        status,
-    )
 }
 
 /// Connects to the configured database.

@@ -36,6 +36,8 @@ pub async fn run(settings: Settings, demo: bool) -> CliResult {
     let settings = Arc::new(settings);
     let outbox = mail::worker::spawn(db.clone(), settings.clone())
         .map_err(|e| CliError::with_status(format!("envoi des méls impossible : {e}"), 78))?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let intake = crate::intake::sources::spawn(settings.clone(), db.clone(), stopped);
     let state = web::AppState::new(settings, db);
     tracing::info!(%local, "bareme-mel listening");
     eprintln!("bareme-mel écoute sur http://{local}");
@@ -43,8 +45,14 @@ pub async fn run(settings: Settings, demo: bool) -> CliResult {
         listener,
         web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    })
     .await?;
+    for worker in intake {
+        let _ = worker.await;
+    }
     outbox.stop(std::time::Duration::from_secs(10)).await;
     tracing::info!("bareme-mel stopped");
     Ok(())

@@ -1,6 +1,7 @@
 //! HTTP: the router, shared state and middleware. Handlers stay thin:
 //! extract, call the store or domain, render.
 
+mod api;
 mod assets;
 pub mod client;
 pub mod cookies;
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             csrf::csrf_cookie,
         ))
+        .merge(api::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             headers::security_headers,

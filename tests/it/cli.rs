@@ -338,18 +338,6 @@ fn staff_accounts_are_managed_from_the_command_line() {
 }
 
 #[test]
-fn commands_of_later_versions_say_they_are_not_available_and_fail() {
-    let dir = tempfile::tempdir().unwrap();
-    let r = run({
-        let mut c = cmd(dir.path());
-        c.arg("ingest");
-        c
-    });
-    assert_eq!(r.status, 75, "the MTA must keep the message and retry");
-    assert!(r.stderr.contains("not available yet"), "{}", r.stderr);
-}
-
-#[test]
 fn the_form_command_writes_a_prefilled_pdf_and_refuses_a_bad_number() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("formulaire.pdf");

@@ -1,0 +1,72 @@
+//! `bareme-mel ingest [--maildir DIR] [FILE...]`: the MTA pipe (one message
+//! on stdin), files, or a Maildir, through the intake pipeline. One line per
+//! message on stdout: `<disposition> <reference or ->`. Exit status 0 when
+//! every message is handled, 75 on a temporary failure (the MTA retries),
+//! 64 on a usage error.
+
+use super::{CliError, CliResult, EX_TEMPFAIL, open_migrated};
+use crate::{
+    config::Settings,
+    intake::{Intake, IntakeError, Origin, Outcome, limit::read_limited, sources::maildir},
+};
+use std::{path::PathBuf, sync::Arc};
+
+/// sysexits.h: the command was used incorrectly.
+pub const EX_USAGE: u8 = 64;
+
+fn failed(e: IntakeError) -> CliError {
+    match e {
+        IntakeError::Unavailable(_) => {
+            CliError::with_status(format!("{e} — réessayez plus tard"), EX_TEMPFAIL)
+        }
+        IntakeError::Io(_) => CliError::with_status(e.to_string(), EX_TEMPFAIL),
+    }
+}
+
+fn print(outcome: &Outcome) {
+    println!("{}", outcome.line());
+}
+
+pub async fn run(settings: Settings, maildir: Option<PathBuf>, files: Vec<PathBuf>) -> CliResult {
+    for f in &files {
+        if !f.is_file() {
+            return Err(CliError::with_status(
+                format!("fichier introuvable : {}", f.display()),
+                EX_USAGE,
+            ));
+        }
+    }
+    if let Some(dir) = &maildir
+        && !dir.is_dir()
+    {
+        return Err(CliError::with_status(
+            format!("dossier Maildir introuvable : {}", dir.display()),
+            EX_USAGE,
+        ));
+    }
+    let max = settings.intake.max_message_bytes;
+    let db = open_migrated(&settings).await?;
+    let intake = Intake::new(db, Arc::new(settings));
+    if let Some(dir) = &maildir {
+        maildir::drain(&intake, dir, print).await.map_err(failed)?;
+    }
+    for f in &files {
+        let file = tokio::fs::File::open(f).await.map_err(|e| {
+            CliError::with_status(
+                format!("lecture de {} impossible : {e}", f.display()),
+                EX_USAGE,
+            )
+        })?;
+        let incoming = read_limited(file, max, Origin::new("file", None))
+            .await
+            .map_err(|e| failed(e.into()))?;
+        print(&intake.ingest(incoming).await.map_err(failed)?);
+    }
+    if maildir.is_none() && files.is_empty() {
+        let incoming = read_limited(tokio::io::stdin(), max, Origin::new("stdin", None))
+            .await
+            .map_err(|e| failed(e.into()))?;
+        print(&intake.ingest(incoming).await.map_err(failed)?);
+    }
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! Notify: the mails intake queues, in the message's transaction — the
+//! acknowledgement to the sender (at most one per sender per 24 h for mail
+//! that creates no request) and the alert to the registered address with
+//! its objection link — and the bounce marking of our own outgoing mail.
+
+use crate::{
+    config::Settings,
+    domain::MailAddress,
+    mail::{MailContext, MailKind, NewMail, enqueue},
+    store::{
+        StoreError,
+        entities::{change_request, outbox, subscriber},
+        tokens::{self, TokenKind, TokenOwner},
+    },
+};
+use chrono::{Duration, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+/// A Message-ID usable in In-Reply-To (no brackets, spaces or control characters).
+fn reply_id(id: Option<&str>) -> Option<String> {
+    id.filter(|id| !id.is_empty() && id.len() <= 250 && !id.contains(['<', '>', ' ']))
+        .filter(|id| !id.chars().any(char::is_control))
+        .map(str::to_string)
+}
+
+/// Queues the acknowledgement of `request` to `to`.
+pub async fn acknowledge<C: ConnectionTrait>(
+    txn: &C,
+    settings: &Settings,
+    to: &MailAddress,
+    request: &change_request::Model,
+    in_reply_to: Option<&str>,
+) -> Result<(), StoreError> {
+    let in_reply_to = reply_id(in_reply_to);
+    enqueue(
+        txn,
+        settings,
+        NewMail {
+            kind: MailKind::Acknowledgement,
+            to: to.clone(),
+            request_id: Some(request.id),
+            references: in_reply_to.iter().cloned().collect(),
+            in_reply_to,
+            context: MailContext {
+                reference: Some(request.reference.clone()),
+                subscriber_number: request.claimed_number.clone(),
+                ..Default::default()
+            },
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// True when `to` already got an acknowledgement in the last 24 hours.
+pub async fn acknowledged_recently<C: ConnectionTrait>(
+    txn: &C,
+    to: &MailAddress,
+) -> Result<bool, StoreError> {
+    let n = outbox::Entity::find()
+        .filter(outbox::Column::Recipient.eq(to.as_str()))
+        .filter(outbox::Column::Template.eq(MailKind::Acknowledgement.template()))
+        .filter(outbox::Column::CreatedAt.gt(Utc::now() - Duration::hours(24)))
+        .count(txn)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Queues the alert to the subscriber's registered address, with a fresh
+/// objection link. Does nothing when no usable address is registered.
+pub async fn alert_registered<C: ConnectionTrait>(
+    txn: &C,
+    settings: &Settings,
+    subscriber: &subscriber::Model,
+    request: &change_request::Model,
+) -> Result<bool, StoreError> {
+    let Some(registered) = subscriber
+        .email
+        .as_deref()
+        .and_then(|e| MailAddress::parse(e).ok())
+    else {
+        return Ok(false);
+    };
+    let ttl = Duration::days(i64::try_from(settings.tokens.objection_ttl_days).unwrap_or(30));
+    let token = tokens::issue(
+        txn,
+        TokenKind::Objection,
+        TokenOwner {
+            subscriber_id: Some(subscriber.id),
+            request_id: Some(request.id),
+            staff_id: None,
+        },
+        ttl,
+    )
+    .await?;
+    let expires = (Utc::now() + ttl).format("%d/%m/%Y").to_string();
+    enqueue(
+        txn,
+        settings,
+        NewMail {
+            kind: MailKind::RegisteredAddressAlert,
+            to: registered,
+            request_id: Some(request.id),
+            in_reply_to: None,
+            references: Vec::new(),
+            context: MailContext {
+                reference: Some(request.reference.clone()),
+                subscriber_number: Some(subscriber.number.clone()),
+                organisation: Some(subscriber.organisation.clone()),
+                link: Some(format!(
+                    "{}/opposition/{}",
+                    settings.public_url(),
+                    token.secret
+                )),
+                new_address: request.new_email.clone(),
+                expires: Some(expires),
+                ..Default::default()
+            },
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Marks our outgoing mails `ids` bounced; returns how many rows changed.
+/// Marks our outgoing mails named by a delivery report as bounced; returns how many.
+pub async fn mark_bounced<C: ConnectionTrait>(
+    txn: &C,
+    ids: &[String],
+    diagnostic: Option<&str>,
+) -> Result<u64, StoreError> {
+    let diagnostic = diagnostic
+        .and_then(|d| super::validate::clean_text(d, 500))
+        .unwrap_or_else(|| "adresse en échec (rapport de non-remise)".into());
+    let mut marked = 0;
+    for id in ids {
+        if crate::store::outbox::mark_bounced(txn, id, &diagnostic).await? {
+            marked += 1;
+        }
+    }
+    Ok(marked)
+}

@@ -1,0 +1,234 @@
+//! The pipeline: one message in, one recorded disposition out, all of its
+//! writes in one transaction. A database that cannot be reached gives
+//! [`IntakeError::Unavailable`] (the source keeps the message and retries);
+//! any other failure still records the message, quarantined with the reason,
+//! so that one bad message never blocks the next.
+
+use super::{
+    Incoming, IntakeError, Outcome, dedup, parse,
+    record::{self, NewInbound},
+};
+use crate::{
+    config::Settings,
+    store::{Db, StoreError, entities::change_request, inbox::Disposition},
+};
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait};
+use std::sync::Arc;
+
+/// The intake pipeline, cheap to clone, shared by every source.
+#[derive(Clone)]
+pub struct Intake {
+    db: Db,
+    pub(super) settings: Arc<Settings>,
+}
+
+/// What the steps decided before anything is written.
+pub(super) struct Draft<'a> {
+    pub(super) incoming: &'a Incoming,
+    pub(super) mail: Option<&'a parse::ParsedMail>,
+    pub(super) disposition: Disposition,
+    pub(super) reason: Option<String>,
+    pub(super) request_id: Option<i64>,
+    pub(super) auth: serde_json::Value,
+    pub(super) flags: Vec<String>,
+}
+
+impl Intake {
+    pub fn new(db: Db, settings: Arc<Settings>) -> Self {
+        Self { db, settings }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Runs one message through the pipeline.
+    pub async fn ingest(&self, incoming: Incoming) -> Result<Outcome, IntakeError> {
+        match self.run(&incoming).await {
+            Ok(outcome) => {
+                tracing::info!(
+                    source = incoming.origin.source,
+                    disposition = outcome.disposition.as_str(),
+                    reference = outcome.reference.as_deref().unwrap_or("-"),
+                    "incoming mail handled"
+                );
+                Ok(outcome)
+            }
+            Err(e) if e.is_unavailable() => Err(IntakeError::Unavailable(e)),
+            Err(e) => {
+                // A concurrent process may have recorded the same position first.
+                let position = incoming.origin.position.as_deref();
+                if let Ok(dedup::Seen::SamePosition { id, request_id, .. }) =
+                    dedup::check(self.db.conn(), position, None, "").await
+                {
+                    return self
+                        .same_position(id, request_id)
+                        .await
+                        .map_err(IntakeError::Unavailable);
+                }
+                tracing::warn!(error = %e, source = incoming.origin.source, "incoming mail failed, quarantined");
+                self.quarantine_after_error(&incoming, &e).await
+            }
+        }
+    }
+
+    async fn run(&self, incoming: &Incoming) -> Result<Outcome, StoreError> {
+        let mail = if incoming.oversize {
+            None
+        } else {
+            parse::parse(&incoming.bytes)
+        };
+        let txn = self.db.begin().await?;
+        let seen = dedup::check(
+            &txn,
+            incoming.origin.position.as_deref(),
+            mail.as_ref().and_then(|m| m.message_id.as_deref()),
+            &incoming.content_hash,
+        )
+        .await?;
+        if let dedup::Seen::SamePosition { id, request_id, .. } = seen {
+            txn.rollback().await?;
+            return self.same_position(id, request_id).await;
+        }
+        let mut draft = Draft {
+            incoming,
+            mail: mail.as_ref(),
+            disposition: Disposition::Quarantined,
+            reason: None,
+            request_id: None,
+            auth: serde_json::json!({}),
+            flags: Vec::new(),
+        };
+        let outcome = match (&mail, seen) {
+            _ if incoming.oversize => {
+                draft.reason = Some(format!(
+                    "message trop volumineux ({} octets, limite {}) : seul le début est conservé",
+                    incoming.size, self.settings.intake.max_message_bytes
+                ));
+                self.write(&txn, draft).await?
+            }
+            (None, _) => {
+                draft.reason = Some("message illisible : aucun en-tête de courriel reconnu".into());
+                self.write(&txn, draft).await?
+            }
+            (Some(_), dedup::Seen::SameContent { request_id }) => {
+                draft.disposition = Disposition::Duplicate;
+                draft.request_id = request_id;
+                draft.reason = Some("déjà reçu (même Message-ID, même contenu)".into());
+                self.write(&txn, draft).await?
+            }
+            (Some(mail), seen) => {
+                if seen == dedup::Seen::ReusedMessageId {
+                    draft.flags.push(dedup::REUSED_MESSAGE_ID.into());
+                }
+                self.route(&txn, mail, draft).await?
+            }
+        };
+        txn.commit().await?;
+        Ok(outcome)
+    }
+
+    pub(super) async fn insert(
+        &self,
+        txn: &DatabaseTransaction,
+        d: &Draft<'_>,
+    ) -> Result<i64, StoreError> {
+        let id = record::insert(
+            txn,
+            NewInbound {
+                received_at: Utc::now(),
+                source: d.incoming.origin.source,
+                position: d.incoming.origin.position.as_deref(),
+                message_id: d.mail.and_then(|m| m.message_id.as_deref()),
+                content_hash: &d.incoming.content_hash,
+                size: d.incoming.size,
+                raw: &d.incoming.bytes,
+                from: d.mail.and_then(|m| m.from.as_deref()),
+                subject: d.mail.and_then(|m| m.subject.as_deref()),
+                disposition: d.disposition,
+                reason: d.reason.clone(),
+                request_id: d.request_id,
+                auth_results: d.auth.clone(),
+                flags: &d.flags,
+            },
+        )
+        .await?;
+        if let Some(mail) = d.mail {
+            record::attachments(txn, id, &mail.attachments).await?;
+        }
+        Ok(id)
+    }
+
+    /// Records a message whose disposition is final as drafted.
+    pub(super) async fn write(
+        &self,
+        txn: &DatabaseTransaction,
+        d: Draft<'_>,
+    ) -> Result<Outcome, StoreError> {
+        let id = self.insert(txn, &d).await?;
+        let reference = match d.request_id {
+            Some(rid) => reference_of(txn, rid).await?,
+            None => None,
+        };
+        Ok(Outcome {
+            disposition: d.disposition,
+            reference,
+            inbound_id: Some(id),
+            recorded: true,
+        })
+    }
+
+    async fn same_position(&self, id: i64, request_id: Option<i64>) -> Result<Outcome, StoreError> {
+        let reference = match request_id {
+            Some(rid) => reference_of(self.db.conn(), rid).await?,
+            None => None,
+        };
+        Ok(Outcome {
+            disposition: Disposition::Duplicate,
+            reference,
+            inbound_id: Some(id),
+            recorded: false,
+        })
+    }
+
+    async fn quarantine_after_error(
+        &self,
+        incoming: &Incoming,
+        error: &StoreError,
+    ) -> Result<Outcome, IntakeError> {
+        let attempt = async {
+            let txn = self.db.begin().await?;
+            let draft = Draft {
+                incoming,
+                mail: None,
+                disposition: Disposition::Quarantined,
+                reason: Some(format!(
+                    "erreur de traitement : {}",
+                    error.to_string().chars().take(300).collect::<String>()
+                )),
+                request_id: None,
+                auth: serde_json::json!({}),
+                flags: vec!["erreur_traitement".into()],
+            };
+            let outcome = self.write(&txn, draft).await?;
+            txn.commit().await?;
+            Ok::<_, StoreError>(outcome)
+        };
+        attempt.await.map_err(IntakeError::Unavailable)
+    }
+}
+
+pub(super) async fn reference_of<C: ConnectionTrait>(
+    db: &C,
+    request_id: i64,
+) -> Result<Option<String>, StoreError> {
+    Ok(change_request::Entity::find_by_id(request_id)
+        .one(db)
+        .await?
+        .map(|r| r.reference))
+}

@@ -1,0 +1,188 @@
+//! IMAP source: polls `intake.imap.mailbox`, fetches each waiting message
+//! with `BODY.PEEK[]` (nothing is marked by reading), runs it through the
+//! pipeline, and only after the commit flags it `\Seen` or moves it to
+//! `intake.imap.processed_folder`. UIDVALIDITY/UID are kept in
+//! `imap_positions`; the position of a message (`imap:<account>:<validity>:<uid>`)
+//! makes a message seen again after a crash a no-op. One active poller per
+//! database (lease); reconnects with exponential backoff.
+
+use super::{imap_conn, lease};
+use crate::{
+    intake::{Incoming, Intake, IntakeError, Origin},
+    store::{StoreError, entities::imap_position},
+};
+use chrono::Utc;
+use futures_util::TryStreamExt;
+use sea_orm::{ActiveValue::Set, EntityTrait, sea_query::OnConflict};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Why a poll stopped; the loop waits and tries again.
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error("IMAP : {0}")]
+    Imap(#[from] async_imap::error::Error),
+    #[error("IMAP : {0}")]
+    Connect(String),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Polls until `stop` turns true.
+pub async fn run(intake: Intake, mut stop: watch::Receiver<bool>) {
+    let imap = intake.settings().intake.imap.clone();
+    let interval = Duration::from_secs(imap.poll_interval_secs.max(1));
+    let account = format!("{}@{}/{}", imap.username, imap.host, imap.mailbox);
+    let lease_name = format!("imap:{account}");
+    let holder = format!("{}:{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    let ttl = chrono::Duration::seconds(
+        i64::try_from(imap.poll_interval_secs).unwrap_or(60).max(1) * 3 + 60,
+    );
+    let mut backoff = Duration::from_secs(1);
+    tracing::info!(host = %imap.host, mailbox = %imap.mailbox, "IMAP poller started");
+    while !*stop.borrow() {
+        let wait = match lease::acquire(intake.db(), &lease_name, &holder, ttl).await {
+            Ok(false) => interval,
+            Ok(true) => match poll(&intake, &account, &stop).await {
+                Ok(n) => {
+                    backoff = Duration::from_secs(1);
+                    if n > 0 { Duration::ZERO } else { interval }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = backoff.as_secs(), "IMAP poll failed");
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(Duration::from_secs(300));
+                    wait
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "IMAP lease unavailable");
+                interval
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    let _ = lease::release(intake.db(), &lease_name, &holder).await;
+    tracing::info!("IMAP poller stopped");
+}
+
+/// One connection: handles every waiting message; returns how many.
+pub async fn poll(
+    intake: &Intake,
+    account: &str,
+    stop: &watch::Receiver<bool>,
+) -> Result<usize, PollError> {
+    let settings = intake.settings();
+    let imap = &settings.intake.imap;
+    let max = settings.intake.max_message_bytes;
+    let mut session = imap_conn::connect(imap).await?;
+    let mailbox = session.select(&imap.mailbox).await?;
+    let validity = i64::from(mailbox.uid_validity.unwrap_or(0));
+    let known = imap_position::Entity::find_by_id(account.to_string())
+        .one(intake.db().conn())
+        .await
+        .map_err(StoreError::from)?;
+    if let Some(p) = &known
+        && p.uid_validity != validity
+    {
+        tracing::warn!(
+            old = p.uid_validity,
+            new = validity,
+            "IMAP UIDVALIDITY changed: mailbox rescanned"
+        );
+    }
+    let query = if imap.processed_folder.is_empty() {
+        "UNSEEN"
+    } else {
+        "ALL"
+    };
+    let mut uids: Vec<u32> = session.uid_search(query).await?.into_iter().collect();
+    uids.sort_unstable();
+    let mut handled = 0;
+    for uid in uids.into_iter().take(200) {
+        if *stop.borrow() {
+            break;
+        }
+        let sizes: Vec<_> = session
+            .uid_fetch(uid.to_string(), "(UID RFC822.SIZE)")
+            .await?
+            .try_collect()
+            .await?;
+        let size = sizes
+            .iter()
+            .find_map(|f| f.size)
+            .map(u64::from)
+            .unwrap_or(0);
+        let oversize = size > max;
+        let item = if oversize {
+            "(UID BODY.PEEK[HEADER])"
+        } else {
+            "(UID BODY.PEEK[])"
+        };
+        let fetched: Vec<_> = session
+            .uid_fetch(uid.to_string(), item)
+            .await?
+            .try_collect()
+            .await?;
+        let Some(bytes) = fetched
+            .iter()
+            .find_map(|f| if oversize { f.header() } else { f.body() })
+        else {
+            continue; // expunged meanwhile
+        };
+        let origin = Origin::new("imap", Some(format!("imap:{account}:{validity}:{uid}")));
+        let mut incoming = Incoming::whole(bytes.to_vec(), origin);
+        if oversize {
+            incoming.oversize = true;
+            incoming.size = size;
+        }
+        intake.ingest(incoming).await?;
+        // Committed: now, and only now, the message may leave the mailbox.
+        if imap.processed_folder.is_empty() {
+            let _: Vec<_> = session
+                .uid_store(uid.to_string(), "+FLAGS.SILENT (\\Seen)")
+                .await?
+                .try_collect()
+                .await?;
+        } else {
+            session
+                .uid_mv(uid.to_string(), &imap.processed_folder)
+                .await?;
+        }
+        remember(intake, account, validity, uid).await?;
+        handled += 1;
+    }
+    let _ = session.logout().await;
+    Ok(handled)
+}
+
+async fn remember(
+    intake: &Intake,
+    account: &str,
+    validity: i64,
+    uid: u32,
+) -> Result<(), StoreError> {
+    imap_position::Entity::insert(imap_position::ActiveModel {
+        mailbox: Set(account.to_string()),
+        uid_validity: Set(validity),
+        last_uid: Set(i64::from(uid)),
+        updated_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::column(imap_position::Column::Mailbox)
+            .update_columns([
+                imap_position::Column::UidValidity,
+                imap_position::Column::LastUid,
+                imap_position::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(intake.db().conn())
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! Maildir source: each file of `new/` goes through the pipeline and is
+//! moved to `cur/` (flag `S`) only after its transaction committed. A file
+//! left in `new/` by a crash is seen again and answered by the dedup on its
+//! position (`maildir:<unique name>`), so nothing is done twice.
+
+use crate::intake::{Intake, IntakeError, Origin, Outcome, limit::read_limited};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+use tokio::sync::watch;
+
+/// Creates `new/`, `cur/` and `tmp/` under `dir` when missing.
+pub fn ensure(dir: &Path) -> std::io::Result<()> {
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub))?;
+    }
+    Ok(())
+}
+
+/// Files waiting in `new/`, oldest name first.
+fn waiting(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("new"))?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.'))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Handles every message waiting in `dir/new`; calls `each` with each
+/// outcome. Stops at the first database failure (the file stays in `new/`).
+pub async fn drain(
+    intake: &Intake,
+    dir: &Path,
+    mut each: impl FnMut(&Outcome),
+) -> Result<usize, IntakeError> {
+    ensure(dir)?;
+    let max = intake.settings().intake.max_message_bytes;
+    let mut handled = 0;
+    for path in waiting(dir)? {
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let unique = name.split(':').next().unwrap_or(&name).to_string();
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f,
+            // Taken by another process in the meantime.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let incoming = read_limited(
+            file,
+            max,
+            Origin::new("maildir", Some(format!("maildir:{unique}"))),
+        )
+        .await?;
+        let outcome = intake.ingest(incoming).await?;
+        let done = if name.contains(":2,") {
+            name.clone()
+        } else {
+            format!("{name}:2,S")
+        };
+        if let Err(e) = std::fs::rename(&path, dir.join("cur").join(done))
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(e.into());
+        }
+        each(&outcome);
+        handled += 1;
+    }
+    Ok(handled)
+}
+
+/// Watches `dir` every `interval` until `stop` turns true.
+pub async fn watch(
+    intake: Intake,
+    dir: PathBuf,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    tracing::info!(dir = %dir.display(), "maildir watcher started");
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        if let Err(e) = drain(&intake, &dir, |_| {}).await {
+            tracing::warn!(error = %e, dir = %dir.display(), "maildir intake paused");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    tracing::info!("maildir watcher stopped");
+}

@@ -1,0 +1,70 @@
+//! The fixture corpus: mail shaped like what Outlook, Thunderbird, Apple
+//! Mail, Gmail, iOS, Zimbra and Roundcube send, auto-replies, delivery
+//! reports, list mail, malformed and hostile mail. `expected.toml` gives
+//! each fixture's disposition, extracted fields and request flags.
+
+use crate::{harness::TestDb, intake_support::*};
+use bareme_mel::store::requests;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fixture_gets_its_expected_disposition_fields_and_flags() {
+    let t = TestDb::sqlite().await;
+    seed_subscriber(&t.db).await;
+    let table: toml::Table = toml::from_str(
+        &std::fs::read_to_string(fixture_dir().join("expected.toml")).expect("expected.toml"),
+    )
+    .expect("expected.toml parses");
+    let fixtures = table["fixture"].as_array().expect("[[fixture]] entries");
+    let mut failures = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for f in fixtures {
+        let name = f["file"].as_str().unwrap();
+        seen.insert(name.to_string());
+        let outcome = ingest(&t.db, &fixture(name)).await;
+        let mut problems = Vec::new();
+        let want = f["disposition"].as_str().unwrap();
+        if outcome.disposition.as_str() != want {
+            problems.push(format!(
+                "disposition {} instead of {want}",
+                outcome.disposition.as_str()
+            ));
+        }
+        if let Some(reference) = &outcome.reference {
+            let detail = requests::show(t.db.conn(), reference).await.unwrap();
+            if let Some(fields) = f.get("fields").and_then(|v| v.as_table()) {
+                for (k, v) in fields {
+                    let got = detail.fields.get(k).map(String::as_str);
+                    if got != v.as_str() {
+                        problems.push(format!("field {k} = {got:?}, expected {v}"));
+                    }
+                }
+            }
+            if let Some(flags) = f.get("flags").and_then(|v| v.as_array()) {
+                let mut want: Vec<&str> = flags.iter().filter_map(|v| v.as_str()).collect();
+                let mut got: Vec<&str> = detail.summary.flags.iter().map(String::as_str).collect();
+                want.sort();
+                got.sort();
+                if want != got {
+                    problems.push(format!("flags {got:?}, expected {want:?}"));
+                }
+            }
+            for field in detail.fields.values() {
+                if field.chars().any(char::is_control) {
+                    problems.push(format!("control character stored in {field:?}"));
+                }
+            }
+        } else if f.get("fields").is_some() {
+            problems.push("no request, but fields expected".into());
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{name}: {}", problems.join("; ")));
+        }
+    }
+    for entry in std::fs::read_dir(fixture_dir()).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".eml") {
+            assert!(seen.contains(&name), "{name} has no entry in expected.toml");
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
