@@ -19,7 +19,7 @@ fn webdriver_url() -> String {
 }
 
 /// A fresh headless Chromium, or `None` (skipped) without chromedriver.
-async fn browser() -> Option<(Client, tempfile::TempDir)> {
+pub(crate) async fn browser() -> Option<(Client, tempfile::TempDir)> {
     let profile = tempfile::tempdir().unwrap();
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -46,7 +46,7 @@ async fn browser() -> Option<(Client, tempfile::TempDir)> {
 }
 
 /// Runs axe-core on the current page; panics listing any violation.
-async fn assert_accessible(c: &Client, what: &str) {
+pub(crate) async fn assert_accessible(c: &Client, what: &str) {
     let loaded = c
         .execute("return typeof window.axe !== 'undefined';", vec![])
         .await
@@ -72,7 +72,7 @@ async fn assert_accessible(c: &Client, what: &str) {
 
 /// Clicks a submit button and waits until the next page has loaded. A
 /// button gone stale (the page was still settling) is looked up again.
-async fn click_button(c: &Client, label: &str) {
+pub(crate) async fn click_button(c: &Client, label: &str) {
     let xpath = format!("//button[normalize-space()=\"{label}\"]");
     let mut clicked = false;
     for _ in 0..20 {
@@ -102,7 +102,7 @@ async fn click_button(c: &Client, label: &str) {
     panic!("no new page after « {label} »");
 }
 
-async fn fill(c: &Client, id: &str, value: &str) {
+pub(crate) async fn fill(c: &Client, id: &str, value: &str) {
     c.find(Locator::Id(id))
         .await
         .unwrap()
@@ -112,7 +112,7 @@ async fn fill(c: &Client, id: &str, value: &str) {
 }
 
 /// Waits (5 s at most) until the request is in `state`.
-async fn wait_state(o: &Office, reference: &str, state: &str) {
+pub(crate) async fn wait_state(o: &Office, reference: &str, state: &str) {
     for _ in 0..100 {
         if o.state_of(reference).await == state {
             return;
@@ -122,7 +122,7 @@ async fn wait_state(o: &Office, reference: &str, state: &str) {
     panic!("{reference} never reached {state}");
 }
 
-async fn sign_in(c: &Client, o: &Office, username: &str) {
+pub(crate) async fn sign_in(c: &Client, o: &Office, username: &str) {
     c.goto(&format!("{}/gestion/connexion", o.app.base))
         .await
         .unwrap();
@@ -145,7 +145,7 @@ async fn sign_out(c: &Client, o: &Office) {
     wait_text(c, "Vous êtes déconnecté").await;
 }
 
-async fn text(c: &Client) -> String {
+pub(crate) async fn text(c: &Client) -> String {
     match c.find(Locator::Css("main")).await {
         Ok(main) => main.text().await.unwrap_or_default(),
         Err(_) => String::new(),
@@ -153,7 +153,7 @@ async fn text(c: &Client) -> String {
 }
 
 /// Waits (5 s at most) until the page's main content shows `needle`.
-async fn wait_text(c: &Client, needle: &str) {
+pub(crate) async fn wait_text(c: &Client, needle: &str) {
     let mut page = String::new();
     for _ in 0..100 {
         page = text(c).await;

@@ -20,6 +20,7 @@ mod intake_imap_support;
 mod intake_reliability;
 mod intake_sources;
 mod intake_support;
+mod journey;
 mod logs;
 mod ops;
 mod outbox;
