@@ -9,6 +9,7 @@ pub mod csv;
 pub mod decisions;
 pub mod demo;
 pub mod directory;
+pub mod mailhtml;
 pub mod mailview;
 pub mod quarantine;
 pub mod queue;

@@ -11,6 +11,7 @@ mod cli;
 mod gestion;
 mod gestion_actions;
 mod gestion_browser;
+mod gestion_mail;
 mod gestion_pages;
 mod ops;
 mod public;

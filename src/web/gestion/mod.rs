@@ -6,6 +6,7 @@
 mod actions;
 mod audit;
 mod auth;
+mod mail;
 mod quarantine;
 mod queue;
 mod request;
@@ -45,7 +46,8 @@ pub fn routes() -> Router<AppState> {
             "/demandes/{reference}/{action}",
             post(actions::request_action_post),
         )
-        .route("/pieces-jointes/{id}", get(request::attachment_get))
+        .route("/pieces-jointes/{id}", get(mail::attachment_get))
+        .route("/courriels/{id}/html", get(mail::mail_html_get))
         .route("/quarantaine", get(quarantine::quarantine_list_get))
         .route("/quarantaine/{id}", get(quarantine::quarantine_detail_get))
         .route(
