@@ -9,6 +9,7 @@ mod access_export;
 mod audit_log;
 mod cli;
 mod gestion;
+mod gestion_access;
 mod gestion_actions;
 mod gestion_browser;
 mod gestion_mail;

@@ -3,6 +3,7 @@
 //! Handlers are thin: extract, check the session, role and CSRF token, call
 //! `crate::backoffice`, render one askama page or redirect (POST → 303).
 
+mod access;
 mod actions;
 mod audit;
 mod auth;
@@ -61,6 +62,10 @@ pub fn routes() -> Router<AppState> {
             get(staff::staff_list_get).post(staff::staff_add_post),
         )
         .route("/agents/{id}/desactiver", post(staff::staff_disable_post))
+        .route(
+            "/droit-acces",
+            get(access::access_get).post(access::access_post),
+        )
         .route("/journal", get(audit::audit_log_get))
         .route("/journal.csv", get(audit::audit_csv_get))
 }
