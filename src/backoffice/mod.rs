@@ -13,6 +13,7 @@ pub mod mailhtml;
 pub mod mailview;
 pub mod quarantine;
 pub mod queue;
+pub mod second_factor;
 
 /// A date as staff read it: `26/11/2026 14:05` (UTC, like the audit log).
 pub fn fmt_date(at: chrono::DateTime<chrono::Utc>) -> String {

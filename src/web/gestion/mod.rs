@@ -4,6 +4,7 @@
 //! `crate::backoffice`, render one askama page or redirect (POST → 303).
 
 mod access;
+mod account;
 mod actions;
 mod audit;
 mod auth;
@@ -13,6 +14,7 @@ mod queue;
 mod request;
 mod staff;
 mod subscribers;
+mod two_factor;
 
 pub use auth::Staff;
 
@@ -37,7 +39,14 @@ pub fn routes() -> Router<AppState> {
             "/connexion",
             get(auth::sign_in_get).post(auth::sign_in_post),
         )
+        .route(
+            "/connexion/code",
+            get(two_factor::code_get).post(two_factor::code_post),
+        )
         .route("/deconnexion", post(auth::sign_out_post))
+        .route("/compte", get(account::account_get))
+        .route("/compte/totp", post(account::totp_enable_post))
+        .route("/compte/totp/desactiver", post(account::totp_disable_post))
         .route(
             "/premier-compte/{token}",
             get(auth::first_admin_get).post(auth::first_admin_post),
