@@ -21,7 +21,11 @@ async fn main() -> anyhow::Result<()> {
     let url = args
         .next()
         .ok_or_else(|| anyhow::anyhow!("usage: bench_seed DATABASE_URL [N] [SESSIONS]"))?;
-    let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100_000);
+    let n: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(100_000);
     let sessions: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(32);
     let db = Db::connect(&Database {
         url: Secret(url),

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_schema;
 mod m20261125_000002_add_staff_totp_step;
+mod m20261125_000003_create_request_time_indexes;
 
 pub use m20261125_000001_create_schema::GENESIS_HASH;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_schema::Migration),
             Box::new(m20261125_000002_add_staff_totp_step::Migration),
+            Box::new(m20261125_000003_create_request_time_indexes::Migration),
         ]
     }
 }

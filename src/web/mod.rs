@@ -31,6 +31,8 @@ pub struct AppState {
     pub db: Db,
     pub metrics: Arc<Metrics>,
     pub limits: Arc<ratelimit::Limits>,
+    /// Per-state counts of the queue page, recounted only after a change.
+    pub queue_counts: Arc<crate::backoffice::queue::CountsCache>,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
             db,
             metrics: Arc::new(Metrics::default()),
             limits: Arc::new(ratelimit::Limits::default()),
+            queue_counts: Arc::default(),
         }
     }
 }

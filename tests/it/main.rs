@@ -14,6 +14,7 @@ mod gestion_actions;
 mod gestion_browser;
 mod gestion_mail;
 mod gestion_pages;
+mod gestion_queue;
 mod gestion_totp;
 mod ops;
 mod public;

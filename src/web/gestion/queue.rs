@@ -122,7 +122,7 @@ pub async fn queue_get(
 ) -> Response {
     let filter = query.filter(staff.id);
     let (counts, page) = match tokio::try_join!(
-        queue::counts(state.db.conn()),
+        state.queue_counts.get(state.db.conn()),
         queue::page(state.db.conn(), &filter)
     ) {
         Ok(v) => v,
