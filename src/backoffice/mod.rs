@@ -13,6 +13,7 @@ pub mod mailhtml;
 pub mod mailview;
 pub mod quarantine;
 pub mod queue;
+pub mod queue_cache;
 pub mod second_factor;
 
 /// A date as staff read it: `26/11/2026 14:05` (UTC, like the audit log).

@@ -13,11 +13,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, Func},
 };
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration as StdDuration, Instant},
-};
+use std::collections::HashMap;
 
 pub const PAGE_SIZE: u64 = 50;
 
@@ -72,6 +68,7 @@ pub struct QueueRow {
 }
 
 /// One page of the queue and whether another follows.
+#[derive(Debug, Clone)]
 pub struct QueuePage {
     pub rows: Vec<QueueRow>,
     pub has_next: bool,
@@ -189,62 +186,6 @@ pub async fn counts<C: ConnectionTrait>(db: &C) -> Result<Vec<(RequestState, i64
         .into_iter()
         .map(|s| (s, map.get(s.as_str()).copied().unwrap_or(0)))
         .collect())
-}
-
-/// The per-state counts, recounted only when a request was created or
-/// changed (highest id or latest `updated_at` moved: two index lookups
-/// instead of counting the whole table on every queue page), and at least
-/// every [`CountsCache::MAX_AGE`] in case two writers committed out of order.
-#[derive(Debug, Default)]
-pub struct CountsCache {
-    last: Mutex<Option<(String, Instant, Vec<(RequestState, i64)>)>>,
-}
-
-impl CountsCache {
-    pub const MAX_AGE: StdDuration = StdDuration::from_secs(10);
-
-    pub async fn get<C: ConnectionTrait>(
-        &self,
-        db: &C,
-    ) -> Result<Vec<(RequestState, i64)>, StoreError> {
-        let key = change_key(db).await?;
-        if let Ok(last) = self.last.lock()
-            && let Some((k, at, counts)) = last.as_ref()
-            && *k == key
-            && at.elapsed() < Self::MAX_AGE
-        {
-            return Ok(counts.clone());
-        }
-        let fresh = counts(db).await?;
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some((key, Instant::now(), fresh.clone()));
-        }
-        Ok(fresh)
-    }
-}
-
-/// What changes whenever a request is created or its state changes.
-async fn change_key<C: ConnectionTrait>(db: &C) -> Result<String, StoreError> {
-    let sql = "SELECT CAST((SELECT MAX(id) FROM change_requests) AS TEXT) AS max_id, \
-               CAST((SELECT MAX(updated_at) FROM change_requests) AS TEXT) AS max_updated";
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            sql,
-        ))
-        .await?;
-    let (id, updated) = match row {
-        Some(r) => (
-            r.try_get::<Option<String>>("", "max_id")?,
-            r.try_get::<Option<String>>("", "max_updated")?,
-        ),
-        None => (None, None),
-    };
-    Ok(format!(
-        "{}|{}",
-        id.unwrap_or_default(),
-        updated.unwrap_or_default()
-    ))
 }
 
 /// Staff id → display name.

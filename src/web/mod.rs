@@ -31,8 +31,8 @@ pub struct AppState {
     pub db: Db,
     pub metrics: Arc<Metrics>,
     pub limits: Arc<ratelimit::Limits>,
-    /// Per-state counts of the queue page, recounted only after a change.
-    pub queue_counts: Arc<crate::backoffice::queue::CountsCache>,
+    /// The queue page's counts and rows, re-read only after a change.
+    pub queue_cache: Arc<crate::backoffice::queue_cache::QueueCache>,
 }
 
 impl AppState {
@@ -42,7 +42,7 @@ impl AppState {
             db,
             metrics: Arc::new(Metrics::default()),
             limits: Arc::new(ratelimit::Limits::default()),
-            queue_counts: Arc::default(),
+            queue_cache: Arc::default(),
         }
     }
 }
