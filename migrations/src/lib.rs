@@ -7,6 +7,8 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_schema;
+mod m20261125_000002_add_staff_totp_step;
+mod m20261125_000003_create_request_time_indexes;
 
 pub use m20261125_000001_create_schema::GENESIS_HASH;
 
@@ -16,6 +18,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_create_schema::Migration)]
+        vec![
+            Box::new(m20261125_000001_create_schema::Migration),
+            Box::new(m20261125_000002_add_staff_totp_step::Migration),
+            Box::new(m20261125_000003_create_request_time_indexes::Migration),
+        ]
     }
 }

@@ -1,7 +1,7 @@
-//! Incoming mail as staff may see it: plain text only (an HTML-only mail is
-//! shown as the text mail-parser derives from it), attachments listed by id,
-//! every value escaped by the templates. Nothing from the mail is ever
-//! rendered as markup.
+//! Incoming mail as staff may see it: plain text by default (an HTML-only
+//! mail is shown as the text mail-parser derives from it), attachments listed
+//! by id, every value escaped by the templates. The HTML part is only ever
+//! shown after `mailhtml::sanitize`, on a page of its own.
 
 use crate::store::{
     StoreError,
@@ -31,6 +31,8 @@ pub struct MessageView {
     pub reason: String,
     pub auth: Vec<(String, String)>,
     pub body: String,
+    /// The mail has an HTML part, viewable sanitised on its own page.
+    pub has_html: bool,
     pub attachments: Vec<AttachmentView>,
 }
 
@@ -100,6 +102,7 @@ pub async fn view<C: ConnectionTrait>(
             Some(raw) => body_text(raw),
             None => "(contenu purgé)".into(),
         },
+        has_html: m.raw.as_deref().is_some_and(super::mailhtml::has_html),
         attachments,
     })
 }

@@ -9,9 +9,12 @@ pub mod csv;
 pub mod decisions;
 pub mod demo;
 pub mod directory;
+pub mod mailhtml;
 pub mod mailview;
 pub mod quarantine;
 pub mod queue;
+pub mod queue_cache;
+pub mod second_factor;
 
 /// A date as staff read it: `26/11/2026 14:05` (UTC, like the audit log).
 pub fn fmt_date(at: chrono::DateTime<chrono::Utc>) -> String {

@@ -68,6 +68,7 @@ pub struct QueueRow {
 }
 
 /// One page of the queue and whether another follows.
+#[derive(Debug, Clone)]
 pub struct QueuePage {
     pub rows: Vec<QueueRow>,
     pub has_next: bool,

@@ -1,7 +1,8 @@
-//! `bareme-mel staff add|list|disable|reset-password`.
+//! `bareme-mel staff add|list|disable|reset-password|disable-totp`.
 
 use super::{CliError, CliResult, cli_actor, print_json};
 use crate::{
+    backoffice::second_factor,
     domain::{Role, check_password},
     security,
     store::{Db, staff},
@@ -31,12 +32,14 @@ pub enum StaffCommand {
     },
     /// Disable an account (it can no longer sign in).
     Disable { username: String },
-    /// Set a new password for an account.
+    /// Set a new password for an account (its second factor stays as it is).
     ResetPassword {
         username: String,
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Turn off the account's second factor (TOTP), e.g. after a lost phone.
+    DisableTotp { username: String },
 }
 
 pub async fn run(command: StaffCommand, db: &Db) -> CliResult {
@@ -104,6 +107,19 @@ pub async fn run(command: StaffCommand, db: &Db) -> CliResult {
             let hash = security::hash_password(password).await?;
             staff::set_password(db, &username, hash, &cli_actor()).await?;
             println!("mot de passe du compte « {username} » remplacé");
+            Ok(())
+        }
+        StaffCommand::DisableTotp { username } => {
+            if staff::find(db, &username).await?.is_none() {
+                return Err(CliError::new(format!(
+                    "aucun compte « {username} » (voir `bareme-mel staff list`)"
+                )));
+            }
+            if second_factor::disable(db, &username, &cli_actor()).await? {
+                println!("double authentification du compte « {username} » désactivée");
+            } else {
+                println!("le compte « {username} » n'avait pas de double authentification");
+            }
             Ok(())
         }
     }

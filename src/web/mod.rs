@@ -32,6 +32,8 @@ pub struct AppState {
     pub db: Db,
     pub metrics: Arc<Metrics>,
     pub limits: Arc<ratelimit::Limits>,
+    /// The queue page's counts and rows, re-read only after a change.
+    pub queue_cache: Arc<crate::backoffice::queue_cache::QueueCache>,
 }
 
 impl AppState {
@@ -41,6 +43,7 @@ impl AppState {
             db,
             metrics: Arc::new(Metrics::default()),
             limits: Arc::new(ratelimit::Limits::default()),
+            queue_cache: Arc::default(),
         }
     }
 }

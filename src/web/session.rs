@@ -20,6 +20,9 @@ pub const ABSOLUTE: Duration = Duration::hours(12);
 pub enum Principal {
     Subscriber(i64),
     Staff(i64),
+    /// A staff member who gave the right password and still owes the TOTP
+    /// code: grants nothing but the second step of sign-in.
+    StaffPending(i64),
 }
 
 impl Principal {
@@ -27,6 +30,7 @@ impl Principal {
         match self {
             Principal::Subscriber(id) => format!("sub:{id}:"),
             Principal::Staff(id) => format!("staff:{id}:"),
+            Principal::StaffPending(id) => format!("staff2fa:{id}:"),
         }
     }
 }

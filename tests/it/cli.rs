@@ -327,6 +327,15 @@ fn staff_accounts_are_managed_from_the_command_line() {
     let (status, _, err) = staff(&["disable", "personne"], "");
     assert_eq!(status, 1);
     assert!(err.contains("personne"), "{err}");
+    let (status, out, _) = staff(&["disable-totp", "marie.curie"], "");
+    assert_eq!(status, 0);
+    assert!(
+        out.contains("n'avait pas de double authentification"),
+        "{out}"
+    );
+    let (status, _, err) = staff(&["disable-totp", "personne"], "");
+    assert_eq!(status, 1);
+    assert!(err.contains("personne"), "{err}");
     // Every change is in the audit log, and the chain holds.
     let r = run({
         let mut c = cmd(dir.path());

@@ -13,7 +13,10 @@ pub struct Model {
     pub email: Option<String>,
     pub role: String,
     pub password_hash: String,
+    /// Base32 TOTP secret when the account uses a second factor.
     pub totp_secret: Option<String>,
+    /// The last TOTP time step accepted (a code works once).
+    pub totp_last_step: Option<i64>,
     pub disabled: bool,
     pub created_at: DateTimeUtc,
     pub last_login_at: Option<DateTimeUtc>,

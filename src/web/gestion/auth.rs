@@ -134,7 +134,7 @@ pub struct SignInForm {
     mot_de_passe: String,
 }
 
-const GENERIC: &str = "Identifiant ou mot de passe incorrect, ou trop de tentatives : réessayez dans quelques minutes.";
+pub(super) const GENERIC: &str = "Identifiant ou mot de passe incorrect, ou trop de tentatives : réessayez dans quelques minutes.";
 
 /// `POST /gestion/connexion`: one generic error whatever went wrong.
 pub async fn sign_in_post(
@@ -174,22 +174,34 @@ pub async fn sign_in_post(
         Ok(None) => return refused(StatusCode::UNAUTHORIZED),
         Err(e) => return super::fail(e, "/gestion/connexion"),
     };
-    // A new session id at every sign-in; the old cookie, if any, dies.
-    if let Some(old) = cookies::get(&headers, &cookie_name(&state)) {
+    if member.totp_secret.is_some() {
+        return super::two_factor::start(&state, &member).await;
+    }
+    open_session(&state, &headers, &member).await
+}
+
+/// The staff session itself, once every factor is checked: a new session id
+/// at every sign-in (the old cookie, if any, dies), the sign-in audited.
+pub(super) async fn open_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    member: &staff::Model,
+) -> Response {
+    if let Some(old) = cookies::get(headers, &cookie_name(state)) {
         let _ = session::destroy(state.db.conn(), &old).await;
     }
     let value = match session::create(state.db.conn(), Principal::Staff(member.id)).await {
         Ok(v) => v,
         Err(e) => return super::fail(e.into(), "/gestion/connexion"),
     };
-    if let Err(e) = accounts::signed_in(&state.db, &member).await {
+    if let Err(e) = accounts::signed_in(&state.db, member).await {
         return super::fail(e, "/gestion/connexion");
     }
     let secure = !state.settings.is_plain_http();
     let mut res = see_other("/gestion");
     res.headers_mut().append(
         header::SET_COOKIE,
-        cookies::set(&cookie_name(&state), &value, secure, "Strict", None),
+        cookies::set(&cookie_name(state), &value, secure, "Strict", None),
     );
     res
 }

@@ -3,14 +3,18 @@
 //! Handlers are thin: extract, check the session, role and CSRF token, call
 //! `crate::backoffice`, render one askama page or redirect (POST → 303).
 
+mod access;
+mod account;
 mod actions;
 mod audit;
 mod auth;
+mod mail;
 mod quarantine;
 mod queue;
 mod request;
 mod staff;
 mod subscribers;
+mod two_factor;
 
 pub use auth::Staff;
 
@@ -35,7 +39,14 @@ pub fn routes() -> Router<AppState> {
             "/connexion",
             get(auth::sign_in_get).post(auth::sign_in_post),
         )
+        .route(
+            "/connexion/code",
+            get(two_factor::code_get).post(two_factor::code_post),
+        )
         .route("/deconnexion", post(auth::sign_out_post))
+        .route("/compte", get(account::account_get))
+        .route("/compte/totp", post(account::totp_enable_post))
+        .route("/compte/totp/desactiver", post(account::totp_disable_post))
         .route(
             "/premier-compte/{token}",
             get(auth::first_admin_get).post(auth::first_admin_post),
@@ -45,7 +56,8 @@ pub fn routes() -> Router<AppState> {
             "/demandes/{reference}/{action}",
             post(actions::request_action_post),
         )
-        .route("/pieces-jointes/{id}", get(request::attachment_get))
+        .route("/pieces-jointes/{id}", get(mail::attachment_get))
+        .route("/courriels/{id}/html", get(mail::mail_html_get))
         .route("/quarantaine", get(quarantine::quarantine_list_get))
         .route("/quarantaine/{id}", get(quarantine::quarantine_detail_get))
         .route(
@@ -59,6 +71,10 @@ pub fn routes() -> Router<AppState> {
             get(staff::staff_list_get).post(staff::staff_add_post),
         )
         .route("/agents/{id}/desactiver", post(staff::staff_disable_post))
+        .route(
+            "/droit-acces",
+            get(access::access_get).post(access::access_post),
+        )
         .route("/journal", get(audit::audit_log_get))
         .route("/journal.csv", get(audit::audit_csv_get))
 }

@@ -121,10 +121,7 @@ pub async fn queue_get(
     Query(query): Query<QueueQuery>,
 ) -> Response {
     let filter = query.filter(staff.id);
-    let (counts, page) = match tokio::try_join!(
-        queue::counts(state.db.conn()),
-        queue::page(state.db.conn(), &filter)
-    ) {
+    let (counts, page) = match state.queue_cache.get(state.db.conn(), &filter).await {
         Ok(v) => v,
         Err(e) => return fail(e, "/gestion"),
     };

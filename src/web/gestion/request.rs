@@ -1,4 +1,4 @@
-//! The request page `/gestion/demandes/{reference}` and attachment downloads.
+//! The request page `/gestion/demandes/{reference}`.
 
 use super::{Chrome, Staff, fail};
 use crate::{
@@ -18,8 +18,8 @@ use crate::{
 use askama::Template;
 use axum::{
     extract::{Path, State},
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::Response,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -259,38 +259,4 @@ fn label(state: &str) -> &'static str {
     RequestState::parse(state)
         .map(RequestState::label)
         .unwrap_or("?")
-}
-
-/// `GET /gestion/pieces-jointes/{id}`: always a download, never rendered.
-pub async fn attachment_get(
-    State(state): State<AppState>,
-    _staff: Staff,
-    Path(id): Path<i64>,
-) -> Response {
-    match mailview::attachment_bytes(state.db.conn(), id).await {
-        Ok((name, bytes)) => {
-            let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-                .unwrap_or(HeaderValue::from_static("attachment"));
-            (
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/octet-stream"),
-                    ),
-                    (header::CONTENT_DISPOSITION, disposition),
-                    (
-                        header::X_CONTENT_TYPE_OPTIONS,
-                        HeaderValue::from_static("nosniff"),
-                    ),
-                    (
-                        header::CACHE_CONTROL,
-                        HeaderValue::from_static("private, no-store"),
-                    ),
-                ],
-                bytes,
-            )
-                .into_response()
-        }
-        Err(e) => fail(e, "/gestion"),
-    }
 }

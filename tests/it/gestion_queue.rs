@@ -1,0 +1,61 @@
+//! The queue page's counts and rows are cached, yet never stale after a
+//! request is created or changes state.
+
+use crate::on_both_databases;
+use bareme_mel::{
+    backoffice::{queue::QueueFilter, queue_cache::QueueCache},
+    domain::{Action, RequestState, Role},
+    store::{
+        Db,
+        requests::{self, Actor, NewRequest, TransitionInput},
+    },
+};
+
+async fn count_of(cache: &QueueCache, db: &Db, state: RequestState) -> i64 {
+    cache
+        .get(db.conn(), &QueueFilter::default())
+        .await
+        .unwrap()
+        .0
+        .into_iter()
+        .find(|(s, _)| *s == state)
+        .unwrap()
+        .1
+}
+
+on_both_databases!(
+    cached_counts_follow_every_creation_and_transition,
+    |db: Db| async move {
+        let cache = QueueCache::default();
+        assert_eq!(count_of(&cache, &db, RequestState::PendingReview).await, 0);
+        let r = requests::create(&db, NewRequest::default(), &Actor::System)
+            .await
+            .unwrap();
+        assert_eq!(count_of(&cache, &db, RequestState::PendingReview).await, 1);
+        assert_eq!(count_of(&cache, &db, RequestState::PendingReview).await, 1);
+        let input = TransitionInput {
+            verification_method: Some("appel au standard".into()),
+            reason: Some("confirmé".into()),
+            ..TransitionInput::new(Action::Verify)
+        };
+        let agent = Actor::Staff {
+            id: 1,
+            username: "alice".into(),
+            role: Role::Agent,
+        };
+        requests::transition(&db, &r.reference, None, &input, &agent, true)
+            .await
+            .unwrap();
+        assert_eq!(count_of(&cache, &db, RequestState::PendingReview).await, 0);
+        assert_eq!(count_of(&cache, &db, RequestState::Verified).await, 1);
+        let (_, page) = cache.get(db.conn(), &QueueFilter::default()).await.unwrap();
+        assert_eq!(page.rows.len(), 1);
+        assert_eq!(page.rows[0].state_label, RequestState::Verified.label());
+        let second = requests::create(&db, NewRequest::default(), &Actor::System)
+            .await
+            .unwrap();
+        let (_, page) = cache.get(db.conn(), &QueueFilter::default()).await.unwrap();
+        assert_eq!(page.rows.len(), 2, "a new request shows at once");
+        assert_eq!(page.rows[1].reference, second.reference);
+    }
+);
