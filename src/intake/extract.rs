@@ -46,9 +46,10 @@ pub fn is_pdf(a: &Attachment) -> bool {
         || a.filename
             .as_deref()
             .is_some_and(|f| f.to_ascii_lowercase().ends_with(".pdf"))
-        || a.data
-            .get(..1024.min(a.data.len()))
-            .is_some_and(|h| h.windows(5).any(|w| w == b"%PDF-"))
+        || (!super::tnef::is_tnef(&a.data)
+            && a.data
+                .get(..1024.min(a.data.len()))
+                .is_some_and(|h| h.windows(5).any(|w| w == b"%PDF-")))
 }
 
 fn is_image(a: &Attachment) -> bool {

@@ -3,10 +3,11 @@
 //! recorded disposition, its raw bytes kept.
 //!
 //! Steps, one file each: [`limit`] (size before full buffering) → [`parse`]
-//! → [`dedup`] → [`classify`] → [`thread`] → [`extract`] → [`validate`] →
-//! [`auth`] → [`matching`] → [`record`] and [`notify`] (request, thread,
-//! acknowledgement, alert, bounce), driven by [`pipeline`]. All of one
-//! message's writes happen in one transaction.
+//! (with [`tnef`] for Outlook's `winmail.dat`) → [`dedup`] → [`classify`] →
+//! [`thread`] → [`extract`] → [`validate`] → [`auth`] → [`matching`] →
+//! [`record`] and [`notify`] (request, thread, acknowledgement, alert,
+//! bounce), driven by [`pipeline`]. All of one message's writes happen in
+//! one transaction.
 
 pub mod auth;
 pub mod classify;
@@ -21,6 +22,7 @@ pub mod record;
 mod route;
 pub mod sources;
 pub mod thread;
+pub mod tnef;
 pub mod validate;
 
 pub use pipeline::Intake;

@@ -1,7 +1,8 @@
 //! Parse: raw bytes → [`ParsedMail`], an owned, bounded view of what the
 //! later steps need (headers, sender, subject, thread ids, text bodies,
 //! attachments, delivery-report details). Forwarded `message/rfc822` parts
-//! are walked too, to a bounded depth. Never panics; `None` means the bytes
+//! are walked too, to a bounded depth, and the files inside an Outlook
+//! `winmail.dat` are listed as attachments beside it. Never panics; `None` means the bytes
 //! are not a mail at all.
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
@@ -143,12 +144,19 @@ fn walk(message: &Message<'_>, depth: usize, mail: &mut ParsedMail, budget: &mut
         match &part.body {
             PartType::Message(inner) if depth < MAX_DEPTH => walk(inner, depth + 1, mail, budget),
             PartType::Message(_) => {}
-            _ => mail.attachments.push(Attachment {
-                filename: part.attachment_name().map(str::to_string),
-                content_type: content_type_of(part),
-                data: part.contents().to_vec(),
-                depth,
-            }),
+            _ => {
+                let a = Attachment {
+                    filename: part.attachment_name().map(str::to_string),
+                    content_type: content_type_of(part),
+                    data: part.contents().to_vec(),
+                    depth,
+                };
+                // Outlook's winmail.dat: its files count as attachments too.
+                let inner = super::tnef::inner_attachments(&a, *budget);
+                *budget = budget.saturating_sub(inner.len());
+                mail.attachments.push(a);
+                mail.attachments.extend(inner);
+            }
         }
     }
 }

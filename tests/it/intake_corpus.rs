@@ -4,7 +4,8 @@
 //! each fixture's disposition, extracted fields and request flags.
 
 use crate::{harness::TestDb, intake_support::*};
-use bareme_mel::store::requests;
+use bareme_mel::store::{entities::attachment, requests};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fixture_gets_its_expected_disposition_fields_and_flags() {
@@ -67,4 +68,38 @@ async fn every_fixture_gets_its_expected_disposition_fields_and_flags() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_files_inside_winmail_dat_are_stored_beside_it_for_staff() {
+    let t = TestDb::sqlite().await;
+    seed_subscriber(&t.db).await;
+    let outcome = ingest(&t.db, &fixture("outlook-winmail-dat.eml")).await;
+    let stored: Vec<(Option<String>, String)> = attachment::Entity::find()
+        .filter(attachment::Column::InboundMessageId.eq(outcome.inbound_id.unwrap()))
+        .order_by_asc(attachment::Column::Position)
+        .all(t.db.conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.filename, a.content_type))
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            (Some("winmail.dat".into()), "application/ms-tnef".into()),
+            (
+                Some("Formulaire signé.pdf".into()),
+                "application/pdf".into()
+            ),
+        ]
+    );
+    let form = std::fs::read(fixture_dir().join("form-filled.pdf")).unwrap();
+    let pdf = attachment::Entity::find()
+        .filter(attachment::Column::Filename.eq("Formulaire signé.pdf"))
+        .one(t.db.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pdf.sha256, bareme_mel::security::sha256_hex(&form));
 }
