@@ -79,6 +79,9 @@ impl Db {
             .min_connections(0)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
+            // A ping on every checkout is one more round trip per transaction;
+            // only a connection idle long enough to have been dropped is tested.
+            .test_before_acquire_if_idle_for(Duration::from_secs(30))
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)
