@@ -1,7 +1,8 @@
 //! Intake throughput: parse + extract of a mail carrying a filled one-page
 //! form, and end to end (mail → committed request + acknowledgement + alert)
 //! on SQLite and, when `BAREME_MEL_TEST_PG` or a local PostgreSQL answers,
-//! on PostgreSQL. `cargo bench --bench intake`.
+//! on PostgreSQL (with TLS when the server offers it, as sqlx prefers, and
+//! without). `cargo bench --bench intake`.
 
 use bareme_mel::{
     config::{Database, Secret, Settings},
@@ -24,9 +25,9 @@ fn fixture() -> Vec<u8> {
 }
 
 /// The fixture with a fresh Message-ID, so that dedup lets it through.
-fn unique(raw: &[u8], n: u64) -> Vec<u8> {
+fn unique(raw: &[u8], name: &str, n: u64) -> Vec<u8> {
     let text = String::from_utf8_lossy(raw);
-    text.replace("PR3P195MB0811A1B2C3D4@", &format!("bench{n}@"))
+    text.replace("PR3P195MB0811A1B2C3D4@", &format!("bench-{name}-{n}@"))
         .into_bytes()
 }
 
@@ -64,7 +65,7 @@ fn end_to_end(c: &mut Criterion, name: &str, db: Db, rt: &tokio::runtime::Runtim
     group.sample_size(30);
     group.bench_function(name, |b| {
         b.to_async(rt).iter(|| {
-            let bytes = unique(&raw, counter.fetch_add(1, Ordering::Relaxed));
+            let bytes = unique(&raw, name, counter.fetch_add(1, Ordering::Relaxed));
             let intake = intake.clone();
             async move {
                 let outcome = intake
@@ -123,7 +124,18 @@ fn benches(c: &mut Criterion) {
         Some(a) => {
             let pg = rt.block_on(seeded(&format!("{admin}/{name}")));
             end_to_end(c, "postgres", pg.clone(), &rt);
+            // The same database without TLS: sqlx 0.9.0 leaves Nagle on, and a
+            // statement over 16 KiB (the raw mail) split into two TLS records
+            // waits for the server's delayed ACK (README, "PostgreSQL").
+            let plain = rt
+                .block_on(Db::connect(&Database {
+                    url: Secret(format!("{admin}/{name}?sslmode=disable")),
+                    max_connections: 5,
+                }))
+                .expect("connect without TLS");
+            end_to_end(c, "postgres_no_tls", plain.clone(), &rt);
             rt.block_on(async {
+                let _ = plain.conn().clone().close().await;
                 let _ = pg.conn().clone().close().await;
                 let _ = a
                     .conn()

@@ -72,20 +72,15 @@ fn digest(prev: &str, m: &audit_event::Model) -> String {
 
 /// Appends `event` inside the caller's transaction and returns its sequence number.
 pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64, StoreError> {
-    // Taking the row lock first serialises concurrent appenders on PostgreSQL.
-    txn.execute(
-        Query::update()
-            .table("audit_head")
-            .value("seq", Expr::col("seq").add(1))
-            .and_where(Expr::col("id").eq(1)),
-    )
-    .await?;
+    // Taking the row lock first serialises concurrent appenders on PostgreSQL;
+    // the same statement reads the new sequence number and the previous hash.
     let row = txn
         .query_one(
-            Query::select()
-                .columns(["seq", "hash"])
-                .from("audit_head")
-                .and_where(Expr::col("id").eq(1)),
+            Query::update()
+                .table("audit_head")
+                .value("seq", Expr::col("seq").add(1))
+                .and_where(Expr::col("id").eq(1))
+                .returning(Query::returning().columns(["seq", "hash"])),
         )
         .await?
         .ok_or_else(|| {
