@@ -29,6 +29,7 @@ mod logs;
 mod ops;
 mod outbox;
 mod public;
+mod public_tokens;
 mod purge;
 mod requests;
 mod subscribers;
