@@ -47,6 +47,13 @@ pub fn verify_password_blocking(password: &str, stored: &str) -> bool {
     }
 }
 
+/// An argon2id hash to verify against when an account does not exist, so
+/// that known and unknown names cost the same time. Computed once.
+pub fn dummy_password_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password_blocking("bareme-mel dummy password").unwrap_or_default())
+}
+
 /// A fresh secret token: what goes in the link, and what is stored.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {

@@ -17,19 +17,9 @@ use chrono::{Duration, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr,
 };
-use std::sync::OnceLock;
 
 /// How long the first-admin link lives.
 pub const FIRST_ADMIN_TTL: Duration = Duration::hours(1);
-
-/// A hash verified when the username is unknown, so both answers cost the same.
-fn dummy_hash() -> String {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        security::hash_password_blocking("bareme-mel-dummy-password").unwrap_or_default()
-    })
-    .clone()
-}
 
 /// The enabled account matching `username` and `password`, if any.
 pub async fn authenticate(
@@ -43,7 +33,7 @@ pub async fn authenticate(
         .await?;
     let stored = match &found {
         Some(m) => m.password_hash.clone(),
-        None => tokio::task::spawn_blocking(dummy_hash)
+        None => tokio::task::spawn_blocking(|| security::dummy_password_hash().to_string())
             .await
             .unwrap_or_default(),
     };

@@ -10,6 +10,7 @@ use axum::{
     middleware::Next,
     response::Response,
 };
+use subtle::ConstantTimeEq;
 
 const COOKIE: &str = "bm_csrf";
 
@@ -59,7 +60,7 @@ pub fn verify(state: &AppState, headers: &HeaderMap, method: &Method, field: &st
     let Some(cookie) = cookies::get(headers, &cookies::name(COOKIE, secure)) else {
         return false;
     };
-    cookie.len() == 32 && constant_time_eq(cookie.as_bytes(), field.as_bytes())
+    cookie.len() == 32 && bool::from(cookie.as_bytes().ct_eq(field.as_bytes()))
 }
 
 /// Local runs reached as `localhost` while public_url says 127.0.0.1: accept the
@@ -70,11 +71,4 @@ fn same_host(headers: &HeaderMap, origin: &str) -> bool {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     !host.is_empty() && (origin == format!("http://{host}") || origin == format!("https://{host}"))
-}
-
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

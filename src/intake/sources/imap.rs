@@ -6,7 +6,8 @@
 //! makes a message seen again after a crash a no-op. One active poller per
 //! database (lease); reconnects with exponential backoff.
 
-use super::{imap_conn, lease};
+use super::imap_conn;
+use crate::store::leases;
 use crate::{
     intake::{Incoming, Intake, IntakeError, Origin},
     store::{StoreError, entities::imap_position},
@@ -43,7 +44,7 @@ pub async fn run(intake: Intake, mut stop: watch::Receiver<bool>) {
     let mut backoff = Duration::from_secs(1);
     tracing::info!(host = %imap.host, mailbox = %imap.mailbox, "IMAP poller started");
     while !*stop.borrow() {
-        let wait = match lease::acquire(intake.db(), &lease_name, &holder, ttl).await {
+        let wait = match leases::try_acquire(intake.db().conn(), &lease_name, &holder, ttl).await {
             Ok(false) => interval,
             Ok(true) => match poll(&intake, &account, &stop).await {
                 Ok(n) => {
@@ -67,7 +68,7 @@ pub async fn run(intake: Intake, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => {}
         }
     }
-    let _ = lease::release(intake.db(), &lease_name, &holder).await;
+    let _ = leases::release(intake.db().conn(), &lease_name, &holder).await;
     tracing::info!("IMAP poller stopped");
 }
 

@@ -4,7 +4,6 @@
 
 pub mod imap;
 pub mod imap_conn;
-pub mod lease;
 pub mod maildir;
 
 use crate::{config::Settings, intake::Intake, store::Db};

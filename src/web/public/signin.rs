@@ -22,7 +22,6 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
-use std::sync::OnceLock;
 
 /// Name of the subscriber session cookie (before the `__Host-` prefix).
 pub const COOKIE: &str = "bm_abonne";
@@ -57,15 +56,6 @@ pub struct SigninForm {
     numero: String,
     #[serde(default)]
     mot_de_passe: String,
-}
-
-/// A hash to verify against when the account does not exist, so that known
-/// and unknown numbers cost the same time.
-fn dummy_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        security::hash_password_blocking("bareme-mel dummy password").unwrap_or_default()
-    })
 }
 
 pub async fn signin_post(
@@ -115,7 +105,7 @@ pub async fn signin_post(
     let stored = subscriber
         .as_ref()
         .and_then(|s| s.password_hash.clone())
-        .unwrap_or_else(|| dummy_hash().to_string());
+        .unwrap_or_else(|| security::dummy_password_hash().to_string());
     let ok = security::verify_password(form.mot_de_passe, stored).await;
     let Some(subscriber) = subscriber.filter(|s| ok && s.password_hash.is_some() && !s.disabled)
     else {
