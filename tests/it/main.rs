@@ -31,6 +31,7 @@ mod outbox;
 mod public;
 mod public_tokens;
 mod purge;
+mod request_changes;
 mod requests;
 mod subscribers;
 mod tokens;
