@@ -235,11 +235,29 @@ impl Default for Imap {
 pub struct Approval {
     /// The approver must differ from the staff member who verified.
     pub four_eyes: bool,
+    /// Approval waits this many hours after the alert to the registered
+    /// address, so that it can object (0: no wait).
+    pub objection_window_hours: u64,
 }
 
 impl Default for Approval {
     fn default() -> Self {
-        Self { four_eyes: true }
+        Self {
+            four_eyes: true,
+            objection_window_hours: 0,
+        }
+    }
+}
+
+impl Approval {
+    /// The rules of [`crate::domain::decide`] these settings give.
+    pub fn rules(&self) -> crate::domain::Rules {
+        crate::domain::Rules {
+            four_eyes: self.four_eyes,
+            objection_window: chrono::Duration::hours(
+                i64::try_from(self.objection_window_hours.min(24 * 365)).unwrap_or(0),
+            ),
+        }
     }
 }
 

@@ -3,22 +3,25 @@
 //! every token and session of the subscriber voided, the old address told
 //! and the reset link queued to the new one.
 
-use super::decisions::{event, open, touch};
+use super::decisions::open;
 use crate::{
     config::Settings,
-    domain::{Action, MailAddress},
+    domain::{Action, Change, ChangeError, MailAddress},
     mail::{MailContext, MailKind, NewMail, enqueue},
     store::{
         Db, StoreError, audit,
-        entities::{change_request, subscriber},
-        requests::{self, Actor, TransitionInput},
+        entities::{change_request, subscriber, subscriber_address},
+        request_write::{self, Record},
+        requests::Actor,
         subscribers,
         tokens::{self, TokenKind, TokenOwner},
     },
     web::session::{self, Principal},
 };
 use chrono::{Duration, Utc};
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+};
 
 /// Every kind of token a subscriber can hold; all die when the address changes.
 const ALL_SUBSCRIBER_TOKENS: [TokenKind; 4] = [
@@ -33,7 +36,9 @@ async fn approval_target(
     txn: &DatabaseTransaction,
     current: &change_request::Model,
 ) -> Result<(subscriber::Model, MailAddress), StoreError> {
-    let sub_id = current.subscriber_id.ok_or_else(|| StoreError::Invalid("La demande n'est rattachée à aucun abonné : corrigez le numéro d'abonné avant d'approuver.".into()))?;
+    let sub_id = current
+        .subscriber_id
+        .ok_or(StoreError::Transition(ChangeError::NoSubscriber))?;
     let sub = subscribers::find_by_id(txn, sub_id)
         .await?
         .ok_or_else(|| StoreError::NotFound("abonné introuvable".into()))?;
@@ -41,13 +46,37 @@ async fn approval_target(
         .new_email
         .as_deref()
         .and_then(|e| MailAddress::parse(e).ok())
-        .ok_or_else(|| {
-            StoreError::Invalid(
-                "La nouvelle adresse mél est absente ou invalide : corrigez-la avant d'approuver."
-                    .into(),
-            )
-        })?;
+        .ok_or(StoreError::Transition(ChangeError::NoNewAddress))?;
     Ok((sub, new))
+}
+
+/// The subscriber and address that were approved: the address-history row
+/// the approval wrote. The request row itself is not trusted for this.
+async fn approved_target(
+    txn: &DatabaseTransaction,
+    current: &change_request::Model,
+) -> Result<(subscriber::Model, MailAddress), StoreError> {
+    let missing = || {
+        StoreError::Invalid(
+            "Aucune adresse approuvée n'est enregistrée pour cette demande : le lien ne peut pas être renvoyé.".into(),
+        )
+    };
+    let row = subscriber_address::Entity::find()
+        .filter(subscriber_address::Column::RequestId.eq(current.id))
+        .filter(subscriber_address::Column::Source.eq("approval"))
+        .order_by_asc(subscriber_address::Column::Id)
+        .one(txn)
+        .await?
+        .ok_or_else(missing)?;
+    let address = row
+        .email
+        .as_deref()
+        .and_then(|e| MailAddress::parse(e).ok())
+        .ok_or_else(missing)?;
+    let sub = subscribers::find_by_id(txn, row.subscriber_id)
+        .await?
+        .ok_or_else(missing)?;
+    Ok((sub, address))
 }
 
 /// Issues a fresh approval token and queues the reset link to `to`.
@@ -115,8 +144,16 @@ pub async fn approve(
     let txn = db.begin().await?;
     let current = open(&txn, reference, version).await?;
     let (sub, new) = approval_target(&txn, &current).await?;
-    let input = TransitionInput::new(Action::Approve);
-    requests::transition_in(&txn, &current, &input, actor, settings.approval.four_eyes).await?;
+    let approve = Change::Transition(Action::Approve);
+    request_write::apply(
+        &txn,
+        settings,
+        &current,
+        &approve,
+        actor,
+        &Record::default(),
+    )
+    .await?;
     let now = Utc::now();
     let old = sub
         .email
@@ -173,8 +210,9 @@ pub async fn approve(
     Ok(())
 }
 
-/// « Renvoyer le lien »: a fresh token to the (already replaced) address;
-/// issuing it voids the previous one.
+/// « Renvoyer le lien »: a fresh token for the subscriber and to the address
+/// that were approved (read from the address history the approval wrote,
+/// never from the request row); issuing it voids the previous one.
 pub async fn resend_link(
     db: &Db,
     settings: &Settings,
@@ -184,23 +222,10 @@ pub async fn resend_link(
 ) -> Result<(), StoreError> {
     let txn = db.begin().await?;
     let current = open(&txn, reference, version).await?;
-    if current.state != "approved" {
-        return Err(StoreError::Invalid(
-            "Le lien ne peut être renvoyé que pour une demande approuvée.".into(),
-        ));
-    }
-    let (sub, new) = approval_target(&txn, &current).await?;
-    touch(&txn, &current, vec![]).await?;
-    send_reset_link(&txn, settings, &current, &sub, &new).await?;
-    event(
-        &txn,
-        actor,
-        "reset_link_resent",
-        current.id,
-        None,
-        serde_json::json!({}),
-    )
-    .await?;
+    let resend = Change::ResendLink;
+    request_write::apply(&txn, settings, &current, &resend, actor, &Record::default()).await?;
+    let (sub, address) = approved_target(&txn, &current).await?;
+    send_reset_link(&txn, settings, &current, &sub, &address).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -1,40 +1,23 @@
 //! Staff decisions on one request. Each runs in ONE transaction: the page's
-//! `version` is checked (a stale page fails with `Conflict`), the state
-//! machine decides, the audit events are appended and the mails queued.
-//! Approval and the reset link live in [`super::approval`].
+//! `version` is checked (a stale page fails with `Conflict`), the domain
+//! decides and the store's one write path records it with its audit event;
+//! the mails the decision calls for are queued in the same transaction.
+//! Corrections of claimed data live in [`super::corrections`], approval and
+//! the reset link in [`super::approval`].
 
 use crate::{
     config::Settings,
-    domain::{Action, MailAddress},
+    domain::{Action, Change, FollowUp, MailAddress},
     mail::{MailContext, MailKind, NewMail, enqueue},
     store::{
-        Db, StoreError, audit,
+        Db, StoreError,
         entities::{change_request, inbound_message, note},
-        requests::{self, Actor, TransitionInput},
-        subscribers,
+        request_write::{self, Applied, Record},
+        requests::{self, Actor},
     },
 };
 use chrono::Utc;
-use sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    sea_query::{Expr, ExprTrait},
-};
-
-/// Extracted fields staff may correct (names of SPEC §3).
-pub const EDITABLE_FIELDS: [&str; 11] = [
-    "numero_abonne",
-    "organisme",
-    "nom",
-    "prenom",
-    "fonction",
-    "telephone",
-    "ancienne_adresse_mel",
-    "nouvelle_adresse_mel",
-    "signataire_nom",
-    "signataire_qualite",
-    "date",
-];
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait};
 
 /// Reads the request inside `txn` and checks the version the page showed.
 pub(super) async fn open(
@@ -49,56 +32,31 @@ pub(super) async fn open(
     Ok(current)
 }
 
-/// Bumps the version of `current` (optimistic lock) with extra column updates.
-pub(super) async fn touch(
-    txn: &DatabaseTransaction,
-    current: &change_request::Model,
-    cols: Vec<(change_request::Column, Expr)>,
-) -> Result<(), StoreError> {
-    let mut update = change_request::Entity::update_many()
-        .col_expr(
-            change_request::Column::Version,
-            Expr::col(change_request::Column::Version).add(1),
-        )
-        .col_expr(change_request::Column::UpdatedAt, Expr::value(Utc::now()));
-    for (col, value) in cols {
-        update = update.col_expr(col, value);
-    }
-    let res = update
-        .filter(change_request::Column::Id.eq(current.id))
-        .filter(change_request::Column::Version.eq(current.version))
-        .exec(txn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(StoreError::Conflict);
-    }
-    Ok(())
-}
-
-pub(super) async fn event(
-    txn: &DatabaseTransaction,
+/// Opens the request at `version`, applies `change` through the write path,
+/// queues the mails to the requester the decision calls for, and commits.
+pub(super) async fn change(
+    db: &Db,
+    settings: &Settings,
+    reference: &str,
+    version: i32,
+    change: Change,
     actor: &Actor,
-    action: &str,
-    request_id: i64,
-    reason: Option<String>,
-    details: serde_json::Value,
+    record: Record,
 ) -> Result<(), StoreError> {
-    audit::append(
-        txn,
-        audit::NewEvent {
-            actor: actor.audit_name(),
-            action: action.into(),
-            request_id: Some(request_id),
-            reason,
-            details,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let txn = db.begin().await?;
+    let current = open(&txn, reference, version).await?;
+    if change == Change::Transition(Action::RequestInformation) && requester(&current).is_none() {
+        return Err(StoreError::Invalid(
+            "L'adresse du demandeur est inconnue : impossible de lui écrire.".into(),
+        ));
+    }
+    let applied = request_write::apply(&txn, settings, &current, &change, actor, &record).await?;
+    reply_mails(&txn, settings, &current, &applied, &record).await?;
+    txn.commit().await?;
     Ok(())
 }
 
-fn required(text: &str, what: &str) -> Result<String, StoreError> {
+pub(super) fn required(text: &str, what: &str) -> Result<String, StoreError> {
     let t = text.trim();
     if t.is_empty() {
         return Err(StoreError::Invalid(format!("{what} est obligatoire.")));
@@ -116,33 +74,22 @@ fn required(text: &str, what: &str) -> Result<String, StoreError> {
 /// « Prendre en charge »: the request is assigned to the actor.
 pub async fn claim(
     db: &Db,
+    settings: &Settings,
     reference: &str,
     version: i32,
     actor: &Actor,
-    staff_id: i64,
 ) -> Result<(), StoreError> {
-    let txn = db.begin().await?;
-    let current = open(&txn, reference, version).await?;
-    touch(
-        &txn,
-        &current,
-        vec![(
-            change_request::Column::AssigneeId,
-            Expr::value(Some(staff_id)),
-        )],
-    )
-    .await?;
-    event(
-        &txn,
+    let record = Record::default();
+    change(
+        db,
+        settings,
+        reference,
+        version,
+        Change::Assign,
         actor,
-        "claimed",
-        current.id,
-        None,
-        serde_json::json!({}),
+        record,
     )
-    .await?;
-    txn.commit().await?;
-    Ok(())
+    .await
 }
 
 /// The Message-ID of the mail that created the request, to thread our answer.
@@ -167,33 +114,43 @@ fn requester(current: &change_request::Model) -> Option<MailAddress> {
         .and_then(|e| MailAddress::parse(e).ok())
 }
 
-async fn reply_to_requester(
+/// Queues the mails to the requester that the decision calls for.
+async fn reply_mails(
     txn: &DatabaseTransaction,
     settings: &Settings,
     current: &change_request::Model,
-    kind: MailKind,
-    to: MailAddress,
-    message: &str,
+    applied: &Applied,
+    record: &Record,
 ) -> Result<(), StoreError> {
-    let in_reply_to = origin_message_id(txn, current).await?;
-    enqueue(
-        txn,
-        settings,
-        NewMail {
-            kind,
-            to,
-            request_id: Some(current.id),
-            references: in_reply_to.iter().cloned().collect(),
-            in_reply_to,
-            context: MailContext {
-                reference: Some(current.reference.clone()),
-                subscriber_number: current.claimed_number.clone(),
-                message: Some(message.to_string()),
-                ..Default::default()
+    for follow in &applied.decision.mails {
+        let kind = match follow {
+            FollowUp::InformationRequest => MailKind::InformationRequest,
+            FollowUp::Rejection => MailKind::Rejection,
+            _ => continue,
+        };
+        let Some(to) = requester(current) else {
+            continue;
+        };
+        let in_reply_to = origin_message_id(txn, current).await?;
+        enqueue(
+            txn,
+            settings,
+            NewMail {
+                kind,
+                to,
+                request_id: Some(current.id),
+                references: in_reply_to.iter().cloned().collect(),
+                in_reply_to,
+                context: MailContext {
+                    reference: Some(current.reference.clone()),
+                    subscriber_number: current.claimed_number.clone(),
+                    message: record.message.clone(),
+                    ..Default::default()
+                },
             },
-        },
-    )
-    .await?;
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -208,30 +165,13 @@ pub async fn request_information(
     actor: &Actor,
 ) -> Result<(), StoreError> {
     let message = required(message, "Le message au demandeur")?;
-    let txn = db.begin().await?;
-    let current = open(&txn, reference, version).await?;
-    let to = requester(&current).ok_or_else(|| {
-        StoreError::Invalid(
-            "L'adresse du demandeur est inconnue : impossible de lui écrire.".into(),
-        )
-    })?;
-    let input = TransitionInput {
+    let record = Record {
         message: Some(message.clone()),
-        reason: Some(message.clone()),
-        ..TransitionInput::new(Action::RequestInformation)
+        reason: Some(message),
+        ..Record::default()
     };
-    requests::transition_in(&txn, &current, &input, actor, settings.approval.four_eyes).await?;
-    reply_to_requester(
-        &txn,
-        settings,
-        &current,
-        MailKind::InformationRequest,
-        to,
-        &message,
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(())
+    let change_ = Change::Transition(Action::RequestInformation);
+    change(db, settings, reference, version, change_, actor, record).await
 }
 
 /// « Marquer comme vérifiée »: how identity was checked, and a comment.
@@ -244,18 +184,13 @@ pub async fn verify(
     comment: &str,
     actor: &Actor,
 ) -> Result<(), StoreError> {
-    let method = required(method, "La méthode de vérification")?;
-    let comment = required(comment, "Le commentaire")?;
-    let txn = db.begin().await?;
-    let current = open(&txn, reference, version).await?;
-    let input = TransitionInput {
-        verification_method: Some(method),
-        reason: Some(comment),
-        ..TransitionInput::new(Action::Verify)
+    let record = Record {
+        verification_method: Some(required(method, "La méthode de vérification")?),
+        reason: Some(required(comment, "Le commentaire")?),
+        ..Record::default()
     };
-    requests::transition_in(&txn, &current, &input, actor, settings.approval.four_eyes).await?;
-    txn.commit().await?;
-    Ok(())
+    let change_ = Change::Transition(Action::Verify);
+    change(db, settings, reference, version, change_, actor, record).await
 }
 
 /// « Rejeter »: a reason code and a message to the requester.
@@ -268,22 +203,15 @@ pub async fn reject(
     message: &str,
     actor: &Actor,
 ) -> Result<(), StoreError> {
-    let code = required(code, "Le motif de rejet")?;
     let message = required(message, "Le message au demandeur")?;
-    let txn = db.begin().await?;
-    let current = open(&txn, reference, version).await?;
-    let input = TransitionInput {
-        rejection_code: Some(code),
+    let record = Record {
+        rejection_code: Some(required(code, "Le motif de rejet")?),
         message: Some(message.clone()),
-        reason: Some(message.clone()),
-        ..TransitionInput::new(Action::Reject)
+        reason: Some(message),
+        ..Record::default()
     };
-    requests::transition_in(&txn, &current, &input, actor, settings.approval.four_eyes).await?;
-    if let Some(to) = requester(&current) {
-        reply_to_requester(&txn, settings, &current, MailKind::Rejection, to, &message).await?;
-    }
-    txn.commit().await?;
-    Ok(())
+    let change_ = Change::Transition(Action::Reject);
+    change(db, settings, reference, version, change_, actor, record).await
 }
 
 /// « Classer sans suite » and « Remettre à instruire »: transitions with a comment.
@@ -296,138 +224,63 @@ pub async fn simple_transition(
     comment: &str,
     actor: &Actor,
 ) -> Result<(), StoreError> {
-    let comment = required(comment, "Le commentaire")?;
-    let txn = db.begin().await?;
-    let current = open(&txn, reference, version).await?;
-    let input = TransitionInput {
-        reason: Some(comment),
-        ..TransitionInput::new(action)
+    let record = Record {
+        reason: Some(required(comment, "Le commentaire")?),
+        ..Record::default()
     };
-    requests::transition_in(&txn, &current, &input, actor, settings.approval.four_eyes).await?;
-    txn.commit().await?;
-    Ok(())
+    let change_ = Change::Transition(action);
+    change(db, settings, reference, version, change_, actor, record).await
 }
 
 /// Lifts an objection (`contested`); the comment is required and audited.
 pub async fn lift_contest(
     db: &Db,
+    settings: &Settings,
     reference: &str,
     version: i32,
     comment: &str,
     actor: &Actor,
 ) -> Result<(), StoreError> {
-    let comment = required(comment, "Le commentaire")?;
-    let txn = db.begin().await?;
-    let current = open(&txn, reference, version).await?;
-    if !current.contested {
-        return Err(StoreError::Invalid(
-            "Aucune opposition n'est en cours sur cette demande.".into(),
-        ));
-    }
-    touch(
-        &txn,
-        &current,
-        vec![(change_request::Column::Contested, Expr::value(false))],
-    )
-    .await?;
-    event(
-        &txn,
+    let record = Record {
+        reason: Some(required(comment, "Le commentaire")?),
+        ..Record::default()
+    };
+    change(
+        db,
+        settings,
+        reference,
+        version,
+        Change::LiftContest,
         actor,
-        "contest_lifted",
-        current.id,
-        Some(comment),
-        serde_json::json!({}),
+        record,
     )
-    .await?;
-    txn.commit().await?;
-    Ok(())
-}
-
-/// Corrects one extracted field; the old and new values are audited. Fields
-/// that drive matching (number, new address) update their columns too.
-pub async fn edit_field(
-    db: &Db,
-    reference: &str,
-    version: i32,
-    field: &str,
-    value: &str,
-    actor: &Actor,
-) -> Result<(), StoreError> {
-    if !EDITABLE_FIELDS.contains(&field) {
-        return Err(StoreError::Invalid(format!("Champ inconnu : {field}")));
-    }
-    let value = value.trim().to_string();
-    if value.chars().any(char::is_control) || value.chars().count() > 200 {
-        return Err(StoreError::Invalid(
-            "Valeur refusée : 200 caractères au plus, sur une ligne.".into(),
-        ));
-    }
-    let txn = db.begin().await?;
-    let current = open(&txn, reference, version).await?;
-    if current.closed_at.is_some() {
-        return Err(StoreError::Invalid(
-            "Une demande close ne se modifie plus.".into(),
-        ));
-    }
-    let mut fields: std::collections::BTreeMap<String, String> =
-        serde_json::from_str(&current.fields).unwrap_or_default();
-    let old = fields.get(field).cloned();
-    if value.is_empty() {
-        fields.remove(field);
-    } else {
-        fields.insert(field.into(), value.clone());
-    }
-    let mut cols = vec![(
-        change_request::Column::Fields,
-        Expr::value(crate::store::to_json(&fields)),
-    )];
-    let opt = (!value.is_empty()).then(|| value.clone());
-    match field {
-        "nouvelle_adresse_mel" => {
-            if let Some(v) = &opt {
-                MailAddress::parse(v).map_err(|e| StoreError::Invalid(e.0))?;
-            }
-            cols.push((change_request::Column::NewEmail, Expr::value(opt)));
-        }
-        "numero_abonne" => {
-            let sub = match &opt {
-                Some(v) => {
-                    let n = crate::domain::SubscriberNumber::parse(v)
-                        .map_err(|e| StoreError::Invalid(e.0))?;
-                    subscribers::find_by_number(&txn, &n).await?.map(|s| s.id)
-                }
-                None => None,
-            };
-            cols.push((change_request::Column::ClaimedNumber, Expr::value(opt)));
-            cols.push((change_request::Column::SubscriberId, Expr::value(sub)));
-        }
-        _ => {}
-    }
-    touch(&txn, &current, cols).await?;
-    event(
-        &txn,
-        actor,
-        "field_edited",
-        current.id,
-        None,
-        serde_json::json!({ "field": field, "old": old, "new": value }),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(())
+    .await
 }
 
 /// Adds an internal note (never sent).
 pub async fn add_note(
     db: &Db,
+    settings: &Settings,
     reference: &str,
+    version: i32,
     body: &str,
     actor: &Actor,
-    staff_id: i64,
 ) -> Result<(), StoreError> {
     let body = required(body, "La note")?;
+    let staff_id = actor
+        .staff_id()
+        .ok_or_else(|| StoreError::Invalid("Seul un agent connecté ajoute une note.".into()))?;
     let txn = db.begin().await?;
-    let current = requests::find(&txn, reference).await?;
+    let current = open(&txn, reference, version).await?;
+    request_write::apply(
+        &txn,
+        settings,
+        &current,
+        &Change::AddNote,
+        actor,
+        &Record::default(),
+    )
+    .await?;
     note::Entity::insert(note::ActiveModel {
         request_id: Set(current.id),
         staff_id: Set(staff_id),
@@ -436,15 +289,6 @@ pub async fn add_note(
         ..Default::default()
     })
     .exec_without_returning(&txn)
-    .await?;
-    event(
-        &txn,
-        actor,
-        "note_added",
-        current.id,
-        None,
-        serde_json::json!({}),
-    )
     .await?;
     txn.commit().await?;
     Ok(())

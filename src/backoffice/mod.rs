@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod approval;
+pub mod corrections;
 pub mod csv;
 pub mod decisions;
 pub mod demo;

@@ -45,6 +45,14 @@ impl MailAddress {
         self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
     }
 
+    /// The address folded for comparison: lower case, the domain in its
+    /// ASCII (punycode) form, so `A@Élysée.fr` and `a@xn--lyse-9raa.fr` meet.
+    pub fn mailbox_key(&self) -> String {
+        let (local, domain) = self.0.rsplit_once('@').unwrap_or(("", &self.0));
+        let domain = idna::domain_to_ascii(domain).unwrap_or_else(|_| domain.to_lowercase());
+        format!("{}@{}", local.to_lowercase(), domain.to_ascii_lowercase())
+    }
+
     /// Case-insensitive equality, the way mail systems compare addresses in practice.
     pub fn same_mailbox(&self, other: &MailAddress) -> bool {
         self.0.eq_ignore_ascii_case(&other.0)
@@ -60,6 +68,14 @@ impl fmt::Display for MailAddress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mailbox_keys_fold_case_and_idn_domains() {
+        let a = MailAddress::parse("Secretariat@Lycée-Élysée.fr").unwrap();
+        let b = MailAddress::parse("SECRETARIAT@xn--lyce-lyse-d4acd.fr").unwrap();
+        assert_eq!(a.mailbox_key(), b.mailbox_key());
+        assert_eq!(a.mailbox_key(), "secretariat@xn--lyce-lyse-d4acd.fr");
+    }
 
     #[test]
     fn ordinary_addresses_are_accepted_with_the_domain_lowercased() {

@@ -1,16 +1,24 @@
 //! The pure domain: value types that can only hold valid values, the request
 //! state machine and the rules around it. No I/O here.
 
+mod change;
+mod claimed;
 mod mail_address;
 mod password;
 mod reference;
 mod state;
 mod subscriber_number;
 
+/// The refusals of [`decide`], under the name the store's error has long used.
+pub use change::ChangeError as TransitionError;
+pub use change::{
+    Change, ChangeError, Decision, FollowUp, RequestFacts, Rules, Who, approvable_at, decide,
+};
+pub use claimed::{Check, CheckOutcome, ClaimedData, ClaimedField, Flag};
 pub use mail_address::MailAddress;
 pub use password::check_password;
 pub use reference::Reference;
-pub use state::{Action, RequestState, Role, TransitionContext, TransitionError, transition};
+pub use state::{Action, RequestState, Role, next_state};
 pub use subscriber_number::SubscriberNumber;
 
 /// Why a value could not be accepted: a French message meant for the user.

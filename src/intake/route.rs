@@ -11,18 +11,17 @@ use super::{
     validate::{self, flag},
 };
 use crate::{
-    domain::{Action, MailAddress, RequestState},
+    domain::{Action, Change, Flag, MailAddress, RequestState},
     mail::outbox::message_id_domain,
     store::{
         StoreError,
         entities::change_request,
         inbox::Disposition,
-        requests::{self, Actor, NewRequest, TransitionInput},
+        request_write::{self, Record},
+        requests::{self, Actor, NewRequest},
     },
 };
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, sea_query::Expr,
-};
+use sea_orm::DatabaseTransaction;
 
 impl Intake {
     /// Classify, thread or create.
@@ -149,19 +148,23 @@ impl Intake {
         draft.request_id = Some(request.id);
         let outcome = self.write(txn, draft).await?;
         let mut current = request;
-        if current.state == RequestState::AwaitingRequester.as_str() {
-            let input = TransitionInput::new(Action::RequesterReplied);
-            current = requests::transition_in(
+        if RequestState::parse(&current.state) == Some(RequestState::AwaitingRequester) {
+            let replied = Change::Transition(Action::RequesterReplied);
+            current = request_write::apply(
                 txn,
+                &self.settings,
                 &current,
-                &input,
-                &Actor::System,
-                self.settings.approval.four_eyes,
+                &replied,
+                &Actor::Requester,
+                &Record::default(),
             )
-            .await?;
+            .await?
+            .request;
         }
         if !same_sender {
-            add_request_flag(txn, &current, thread::OTHER_SENDER).await?;
+            current = self
+                .add_request_flag(txn, current, thread::OTHER_SENDER)
+                .await?;
         }
         if !notify::acknowledged_recently(txn, sender).await? {
             notify::acknowledge(
@@ -180,24 +183,29 @@ impl Intake {
     }
 }
 
-/// Adds `flag` to a request's flags (no version bump: flags are not a decision).
-async fn add_request_flag<C: ConnectionTrait>(
-    txn: &C,
-    request: &change_request::Model,
-    flag: &str,
-) -> Result<(), StoreError> {
-    let mut flags: Vec<String> = serde_json::from_str(&request.flags).unwrap_or_default();
-    if flags.iter().any(|f| f == flag) {
-        return Ok(());
-    }
-    flags.push(flag.to_string());
-    change_request::Entity::update_many()
-        .col_expr(
-            change_request::Column::Flags,
-            Expr::value(crate::store::to_json(&flags)),
+impl Intake {
+    /// Adds `flag` to a request through the write path (the queue then shows it).
+    async fn add_request_flag(
+        &self,
+        txn: &DatabaseTransaction,
+        request: change_request::Model,
+        flag: &str,
+    ) -> Result<change_request::Model, StoreError> {
+        let flag = Flag::new(flag).map_err(|e| StoreError::Invalid(e.0))?;
+        let flags: Vec<String> = serde_json::from_str(&request.flags).unwrap_or_default();
+        if flags.iter().any(|f| f == flag.as_str()) {
+            return Ok(request);
+        }
+        let change = Change::AddFlag(flag);
+        let applied = request_write::apply(
+            txn,
+            &self.settings,
+            &request,
+            &change,
+            &Actor::System,
+            &Record::default(),
         )
-        .filter(change_request::Column::Id.eq(request.id))
-        .exec(txn)
         .await?;
-    Ok(())
+        Ok(applied.request)
+    }
 }

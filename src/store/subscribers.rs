@@ -7,9 +7,8 @@ use super::{
 use crate::domain::{MailAddress, SubscriberNumber};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, Func},
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::Expr,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -253,20 +252,14 @@ pub async fn address_history<C: ConnectionTrait>(
         .await?)
 }
 
-/// Number of subscribers whose address is `email`, other than `except`.
+/// True when a subscriber other than `except` has the address `email`
+/// (case-insensitive, IDN domains folded: see [`super::request_facts`]).
 pub async fn address_used_elsewhere<C: ConnectionTrait>(
     db: &C,
     email: &MailAddress,
     except: Option<i64>,
 ) -> Result<bool, StoreError> {
-    let mut q = subscriber::Entity::find().filter(
-        Expr::expr(Func::lower(Expr::col(subscriber::Column::Email)))
-            .eq(email.as_str().to_lowercase()),
-    );
-    if let Some(id) = except {
-        q = q.filter(subscriber::Column::Id.ne(id));
-    }
-    Ok(q.one(db).await?.is_some())
+    super::request_facts::address_taken(db, email, except).await
 }
 
 /// The subscriber with this id.

@@ -189,9 +189,15 @@ on_both_databases!(
         };
         let mut input = TransitionInput::new(Action::RequestInformation);
         input.message = Some("Merci de joindre le formulaire signé.".into());
-        let awaiting = requests::transition_in(&txn, &request, &input, &staff, true)
-            .await
-            .expect("request information");
+        let awaiting = requests::transition_in(
+            &txn,
+            &request,
+            &input,
+            &staff,
+            &bareme_mel::config::Settings::default(),
+        )
+        .await
+        .expect("request information");
         assert_eq!(awaiting.state, "awaiting_requester");
         txn.commit().await.unwrap();
         let ack = outbox_rows(&db, request.id)

@@ -103,8 +103,14 @@ on_both_databases!(
         // Even if the row were re-targeted behind the service's back, the
         // link follows what was approved.
         change_request::Entity::update_many()
-            .col_expr(change_request::Column::SubscriberId, Expr::value(Some(other)))
-            .col_expr(change_request::Column::NewEmail, Expr::value(Some(ATTACKER)))
+            .col_expr(
+                change_request::Column::SubscriberId,
+                Expr::value(Some(other)),
+            )
+            .col_expr(
+                change_request::Column::NewEmail,
+                Expr::value(Some(ATTACKER)),
+            )
             .filter(change_request::Column::Id.eq(m.id))
             .exec(o.db.conn())
             .await
@@ -118,7 +124,10 @@ on_both_databases!(
             .filter(|m| m.template == "approval_reset_link")
             .collect();
         assert_eq!(links.len(), 2);
-        assert!(links.iter().all(|l| l.recipient == NEW_ADDRESS), "{links:?}");
+        assert!(
+            links.iter().all(|l| l.recipient == NEW_ADDRESS),
+            "{links:?}"
+        );
         assert!(links.iter().all(|l| l.body_text.contains("12345")));
         let theirs = token::Entity::find()
             .filter(token::Column::SubscriberId.eq(other))
@@ -243,7 +252,10 @@ on_both_databases!(
         let (_, html) = agent.page(&format!("/gestion/quarantaine/{id}")).await;
         let csrf = input_value(&html, "csrf").unwrap();
         let res = agent
-            .post(&format!("/gestion/quarantaine/{id}/creer"), &[("csrf", &csrf)])
+            .post(
+                &format!("/gestion/quarantaine/{id}/creer"),
+                &[("csrf", &csrf)],
+            )
             .await;
         assert_eq!(res.status(), 303);
         let location = res.headers()["location"].to_str().unwrap().to_string();
@@ -257,7 +269,10 @@ on_both_databases!(
                 .await;
             assert_eq!(status, 303, "{body}");
         }
-        assert_eq!(o.model(&reference).await.subscriber_id, Some(o.subscriber_id));
+        assert_eq!(
+            o.model(&reference).await.subscriber_id,
+            Some(o.subscriber_id)
+        );
         let alerts: Vec<_> = o
             .mails(&reference)
             .await

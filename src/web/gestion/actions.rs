@@ -4,7 +4,7 @@
 
 use super::{Staff, check_csrf, fail, forbidden, request_url, see_other};
 use crate::{
-    backoffice::{approval, decisions},
+    backoffice::{approval, corrections, decisions},
     domain::Action,
     web::AppState,
 };
@@ -67,7 +67,7 @@ pub async fn request_action_post(
         form.version,
     );
     let result = match action.as_str() {
-        "prendre-en-charge" => decisions::claim(db, &reference, v, &actor, staff.id).await,
+        "prendre-en-charge" => decisions::claim(db, settings, &reference, v, &actor).await,
         "complement" => {
             decisions::request_information(db, settings, &reference, v, &form.message, &actor).await
         }
@@ -142,12 +142,13 @@ pub async fn request_action_post(
             .await
         }
         "lever-opposition" => {
-            decisions::lift_contest(db, &reference, v, &form.commentaire, &actor).await
+            decisions::lift_contest(db, settings, &reference, v, &form.commentaire, &actor).await
         }
         "champ" => {
-            decisions::edit_field(db, &reference, v, &form.champ, &form.valeur, &actor).await
+            let (field, value) = (&form.champ, &form.valeur);
+            corrections::edit_field(db, settings, &reference, v, field, value, &actor).await
         }
-        "note" => decisions::add_note(db, &reference, &form.commentaire, &actor, staff.id).await,
+        "note" => decisions::add_note(db, settings, &reference, v, &form.commentaire, &actor).await,
         _ => {
             return fail(
                 crate::store::StoreError::NotFound("action inconnue".into()),

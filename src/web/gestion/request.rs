@@ -3,7 +3,7 @@
 use super::{Chrome, Staff, fail};
 use crate::{
     backoffice::{
-        decisions::EDITABLE_FIELDS,
+        corrections::EDITABLE_FIELDS,
         fmt_date,
         mailview::{self, MessageView},
         queue::staff_names,
@@ -232,27 +232,10 @@ pub async fn request_detail_get(
         offers: offers(st, staff.role, model.closed_at.is_some()),
         editable: EDITABLE_FIELDS
             .iter()
-            .map(|f| (*f, static_label(f)))
+            .map(|f| (f.name(), f.label()))
             .collect(),
     };
     render(StatusCode::OK, &page)
-}
-
-fn static_label(name: &'static str) -> &'static str {
-    match name {
-        "numero_abonne" => "N° abonné",
-        "organisme" => "Organisme",
-        "nom" => "Nom",
-        "prenom" => "Prénom",
-        "fonction" => "Fonction",
-        "telephone" => "Téléphone",
-        "ancienne_adresse_mel" => "Ancienne adresse mél",
-        "nouvelle_adresse_mel" => "Nouvelle adresse mél",
-        "signataire_nom" => "Nom du signataire",
-        "signataire_qualite" => "Qualité du signataire",
-        "date" => "Date",
-        other => other,
-    }
 }
 
 fn label(state: &str) -> &'static str {

@@ -4,9 +4,12 @@
 
 use super::{csrf_of, csrf_refused};
 use crate::{
+    domain::Change,
     store::{
-        StoreError, audit,
+        StoreError,
         entities::{change_request, subscriber},
+        request_write::{self, Record},
+        requests::Actor,
         tokens::{self, TokenKind, TokenState},
     },
     web::{AppError, AppState, client::ClientIp, csrf, csrf::CsrfToken, pages},
@@ -18,10 +21,7 @@ use axum::{
     http::{HeaderMap, Method, StatusCode},
     response::Response,
 };
-use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter,
-    sea_query::{Expr, ExprTrait},
-};
+use sea_orm::EntityTrait;
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -111,37 +111,39 @@ pub async fn objection_post(
     let Some(request_id) = t.request_id else {
         return Ok(unusable());
     };
-    change_request::Entity::update_many()
-        .col_expr(change_request::Column::Contested, Expr::value(true))
-        .col_expr(
-            change_request::Column::Version,
-            Expr::col(change_request::Column::Version).add(1),
-        )
-        .col_expr(
-            change_request::Column::UpdatedAt,
-            Expr::value(chrono::Utc::now()),
-        )
-        .filter(change_request::Column::Id.eq(request_id))
-        .exec(&txn)
+    let Some(request) = change_request::Entity::find_by_id(request_id)
+        .one(&txn)
         .await
-        .map_err(StoreError::from)?;
+        .map_err(StoreError::from)?
+    else {
+        return Ok(unusable());
+    };
     let comment: String = form
         .commentaire
         .chars()
         .filter(|c| !c.is_control() || *c == '\n')
         .take(2000)
         .collect();
-    audit::append(
+    let record = Record {
+        reason: Some(comment).filter(|c| !c.trim().is_empty()),
+        ..Record::default()
+    };
+    let contest = Change::Contest;
+    match request_write::apply(
         &txn,
-        audit::NewEvent {
-            actor: "registered_address".into(),
-            action: "objection_raised".into(),
-            request_id: Some(request_id),
-            reason: Some(comment).filter(|c| !c.trim().is_empty()),
-            ..Default::default()
-        },
+        &state.settings,
+        &request,
+        &contest,
+        &Actor::RegisteredAddress,
+        &record,
     )
-    .await?;
+    .await
+    {
+        Ok(_) => {}
+        // A closed request has nothing left to object to.
+        Err(StoreError::Transition(_)) => return Ok(unusable()),
+        Err(e) => return Err(e.into()),
+    }
     txn.commit().await.map_err(StoreError::from)?;
     Ok(pages::render(
         StatusCode::OK,

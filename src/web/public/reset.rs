@@ -5,14 +5,13 @@
 
 use super::{csrf_of, csrf_refused};
 use crate::{
-    domain::{Action, MailAddress, RequestState, check_password},
+    domain::{MailAddress, check_password},
     mail::{self, MailContext, MailKind, NewMail},
     security,
     store::{
         StoreError, audit,
-        entities::{change_request, token},
-        requests::{self, Actor, TransitionInput},
-        subscribers,
+        entities::token,
+        requests, subscribers,
         tokens::{self, TokenKind, TokenState},
     },
     web::{
@@ -31,7 +30,6 @@ use axum::{
     http::{HeaderMap, Method, StatusCode},
     response::Response,
 };
-use sea_orm::EntityTrait;
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -233,21 +231,8 @@ async fn apply_new_password(
         )
         .await?;
     }
-    if let Some(request_id) = used.request_id
-        && let Some(request) = change_request::Entity::find_by_id(request_id)
-            .one(txn)
-            .await
-            .map_err(StoreError::from)?
-        && RequestState::parse(&request.state) == Some(RequestState::Approved)
-    {
-        requests::transition_in(
-            txn,
-            &request,
-            &TransitionInput::new(Action::Complete),
-            &Actor::System,
-            state.settings.approval.four_eyes,
-        )
-        .await?;
+    if let Some(request_id) = used.request_id {
+        requests::complete_in(txn, &state.settings, request_id).await?;
     }
     Ok(())
 }
