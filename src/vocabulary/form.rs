@@ -45,10 +45,6 @@ mod tests {
     #[test]
     fn the_signatory_is_worded_as_on_the_form() {
         let def = bareme_forms::definition();
-        assert!(
-            def.sections
-                .iter()
-                .any(|s| s.title.contains(SIGNATORY))
-        );
+        assert!(def.sections.iter().any(|s| s.title.contains(SIGNATORY)));
     }
 }

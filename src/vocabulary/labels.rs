@@ -63,7 +63,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("quarantine_discarded", "Courriel écarté"),
     ("password_changed", "Mot de passe modifié"),
     ("password_reset", "Mot de passe réinitialisé"),
-    ("self_service_reset_link_sent", "Lien de réinitialisation envoyé"),
+    (
+        "self_service_reset_link_sent",
+        "Lien de réinitialisation envoyé",
+    ),
     ("reactivation_link_sent", "Lien de réactivation envoyé"),
     ("tokens_voided", "Liens annulés"),
     ("staff_added", "Compte agent créé"),
@@ -95,7 +98,10 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("nouvelle_adresse_invalide", "Nouvelle adresse invalide"),
     ("ancienne_adresse_invalide", "Ancienne adresse invalide"),
     ("situation_ambigue", "Les deux situations sont cochées"),
-    ("champs_obligatoires_manquants", "Champs obligatoires manquants"),
+    (
+        "champs_obligatoires_manquants",
+        "Champs obligatoires manquants",
+    ),
     ("reference_inconnue", "Référence inconnue"),
     ("non_authentifie", "Expéditeur non authentifié"),
     ("ecarte", "Écarté"),
@@ -135,7 +141,10 @@ pub fn check_label(code: &str) -> String {
 
 /// Reason codes of « Rejeter ».
 pub const REJECTION_REASONS: &[(&str, &str)] = &[
-    ("identite_non_verifiee", "Identité du demandeur non vérifiée"),
+    (
+        "identite_non_verifiee",
+        "Identité du demandeur non vérifiée",
+    ),
     (
         "signature_absente",
         "Signature ou cachet du chef d'établissement ou du responsable de l'organisme absent",
@@ -144,6 +153,35 @@ pub const REJECTION_REASONS: &[(&str, &str)] = &[
     ("formulaire_incomplet", "Formulaire incomplet ou illisible"),
     ("opposition", "Opposition de l'adresse enregistrée"),
 ];
+
+/// States of an outgoing mail.
+pub const OUTBOX_STATES: &[(&str, &str)] = &[
+    ("pending", "En attente d'envoi"),
+    ("sending", "En cours d'envoi"),
+    ("sent", "Envoyé"),
+    ("failed", "Échec de l'envoi"),
+    ("bounced", "Rejeté par le destinataire"),
+];
+
+/// The words for an outgoing mail's state.
+pub fn outbox_state_label(code: &str) -> String {
+    lookup(OUTBOX_STATES, code)
+}
+
+/// What became of an incoming mail (SPEC §4 dispositions).
+pub const DISPOSITIONS: &[(&str, &str)] = &[
+    ("request_created", "Demande créée"),
+    ("threaded", "Rattaché à une demande"),
+    ("duplicate", "Doublon"),
+    ("auto_ignored", "Message automatique ignoré"),
+    ("not_a_request", "Pas une demande de changement"),
+    ("quarantined", "Non traité (quarantaine)"),
+];
+
+/// The words for a disposition.
+pub fn disposition_label(code: &str) -> String {
+    lookup(DISPOSITIONS, code)
+}
 
 /// « Agent », « Approbateur », « Administrateur ».
 pub fn role_label(role: Role) -> &'static str {
@@ -187,7 +225,14 @@ mod tests {
 
     #[test]
     fn no_label_carries_an_underscore_or_an_english_code() {
-        for table in [ACTIONS, FLAGS, CHECKS, REJECTION_REASONS] {
+        for table in [
+            ACTIONS,
+            FLAGS,
+            CHECKS,
+            REJECTION_REASONS,
+            OUTBOX_STATES,
+            DISPOSITIONS,
+        ] {
             for (code, words) in table {
                 assert!(!words.contains('_'), "{code}: {words}");
                 assert_ne!(code, words);
@@ -198,7 +243,10 @@ mod tests {
     #[test]
     fn staff_are_named_and_unknown_codes_made_readable() {
         let names = HashMap::from([("sebastien.fabre".to_string(), "Sébastien Fabre".to_string())]);
-        assert_eq!(actor_label("staff:sebastien.fabre", &names), "Sébastien Fabre");
+        assert_eq!(
+            actor_label("staff:sebastien.fabre", &names),
+            "Sébastien Fabre"
+        );
         assert_eq!(actor_label("system", &names), "Le service");
         assert_eq!(action_label("claimed"), "Prise en charge");
         assert_eq!(flag_label("nouveau_code"), "Nouveau code");

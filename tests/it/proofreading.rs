@@ -15,7 +15,7 @@ use bareme_mel::{
     vocabulary,
 };
 use chrono::{Duration, Utc};
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 /// The Paris rendering of `now + ttl`, allowing for a minute turning during the test.
 fn expiry_candidates(ttl: Duration) -> Vec<String> {
@@ -39,9 +39,9 @@ async fn the_self_service_reset_mail_says_until_when_in_paris_time() {
     );
     let expected = expiry_candidates(Duration::minutes(60));
     assert!(
-        expected
-            .iter()
-            .any(|e| mail.body_text.contains(&format!("valable 1 heure, jusqu'au {e}"))),
+        expected.iter().any(|e| mail
+            .body_text
+            .contains(&format!("valable 1 heure, jusqu'au {e}"))),
         "expected one of {expected:?} in:\n{}",
         mail.body_text
     );
@@ -68,9 +68,9 @@ async fn the_approval_mail_gives_the_expiry_in_paris_time_without_brackets_in_br
     }
     let expected = expiry_candidates(Duration::hours(24));
     assert!(
-        expected
-            .iter()
-            .any(|e| mail.body_text.contains(&format!("valable 24 heures, jusqu'au {e}"))),
+        expected.iter().any(|e| mail
+            .body_text
+            .contains(&format!("valable 24 heures, jusqu'au {e}"))),
         "expected one of {expected:?} in:\n{}",
         mail.body_text
     );
@@ -100,7 +100,10 @@ async fn the_request_page_names_the_situation_intake_stores_in_the_forms_words()
     let agent = o.client("agent").await;
     for (code, words) in [
         ("nouveau_sur_le_poste", "Nouveau sur le poste"),
-        ("mot_de_passe_oublie", "Toujours en poste, mot de passe oublié"),
+        (
+            "mot_de_passe_oublie",
+            "Toujours en poste, mot de passe oublié",
+        ),
     ] {
         let r = request_with(
             &o,
@@ -138,14 +141,22 @@ async fn request_from_mail(o: &crate::gestion::Office, from: &str, auth_json: &s
     .exec_with_returning(o.db.conn())
     .await
     .unwrap();
-    request_with(
+    let reference = request_with(
         o,
         NewRequest {
             origin_message_id: Some(msg.id),
             ..Default::default()
         },
     )
-    .await
+    .await;
+    let request_id = o.model(&reference).await.id;
+    inbound_message::Entity::update_many()
+        .col_expr(inbound_message::Column::RequestId, Expr::value(request_id))
+        .filter(inbound_message::Column::Id.eq(msg.id))
+        .exec(o.db.conn())
+        .await
+        .unwrap();
+    reference
 }
 
 #[tokio::test]
@@ -160,7 +171,10 @@ async fn the_sender_authentication_panel_says_in_words_what_was_found() {
     )
     .await;
     let (_, html) = agent.page(&format!("/gestion/demandes/{r}")).await;
-    assert!(!html.contains("AUTHSERV_ID"), "the authserv-id is shown as a verdict");
+    assert!(
+        !html.contains("AUTHSERV_ID"),
+        "the authserv-id is shown as a verdict"
+    );
     assert!(
         html.contains("Authentifié : DMARC pass, aligné sur lycee-jean-moulin.fr"),
         "{}",
@@ -174,7 +188,11 @@ async fn the_sender_authentication_panel_says_in_words_what_was_found() {
     )
     .await;
     let (_, html) = agent.page(&format!("/gestion/demandes/{r}")).await;
-    assert!(html.contains("Non authentifié"), "{}", region(&html, "Authentification de l"));
+    assert!(
+        html.contains("Non authentifié"),
+        "{}",
+        region(&html, "Authentification de l")
+    );
 }
 
 /// 600 characters of `html` from `marker` (empty when absent).
@@ -199,13 +217,20 @@ async fn the_verification_shows_its_method_and_comment_once_each() {
         .act(
             &r,
             "verifier",
-            &[("methode", "Appel au secrétariat"), ("commentaire", comment)],
+            &[
+                ("methode", "Appel au secrétariat"),
+                ("commentaire", comment),
+            ],
         )
         .await;
     assert_eq!(status, 303);
     let (_, html) = agent.page(&format!("/gestion/demandes/{r}")).await;
     let shown = region(&html, "Vérification d'identité");
-    assert_eq!(shown.matches("Identité vérifiée par téléphone").count(), 1, "{shown}");
+    assert_eq!(
+        shown.matches("Identité vérifiée par téléphone").count(),
+        1,
+        "{shown}"
+    );
     assert!(shown.contains("Méthode : Appel au secrétariat"), "{shown}");
     assert!(shown.contains("Vérifiée par agent (test)"), "{shown}");
 }
@@ -232,7 +257,10 @@ async fn the_claimed_data_table_shows_the_forms_labels_and_no_internal_key() {
     .await;
     let (_, html) = agent.page(&format!("/gestion/demandes/{r}")).await;
     let table = region(&html, "Déclaré dans la demande");
-    assert!(!table.contains("_source") && !table.contains("acroform"), "{table}");
+    assert!(
+        !table.contains("_source") && !table.contains("acroform"),
+        "{table}"
+    );
     assert!(table.contains(">Organisme abonné<"), "{table}");
     assert!(table.contains(">Date de signature<"), "{table}");
     // The correction form offers the same labels.
@@ -265,10 +293,18 @@ async fn step_one_of_the_procedure_sends_the_link_from_the_sign_in_page() {
     // « Renseigner le numéro d'abonné », « Cliquer sur réinitialisation ou mot
     // de passe oublié »: a second submit button of the sign-in form, without
     // JavaScript, and the password left empty.
-    let at = html.find("formaction=\"/mot-de-passe-oublie\"").expect("a second submit button");
-    let button: String = html[html[..at].rfind('<').unwrap_or(at)..].chars().take(300).collect();
+    let at = html
+        .find("formaction=\"/mot-de-passe-oublie\"")
+        .expect("a second submit button");
+    let button: String = html[html[..at].rfind('<').unwrap_or(at)..]
+        .chars()
+        .take(300)
+        .collect();
     assert!(button.contains("formnovalidate"), "{button}");
-    assert!(button.contains("Réinitialisation ou mot de passe oublié ?"), "{button}");
+    assert!(
+        button.contains("Réinitialisation ou mot de passe oublié ?"),
+        "{button}"
+    );
     let (status, answer) = post(
         &c,
         &app,
@@ -277,7 +313,9 @@ async fn step_one_of_the_procedure_sends_the_link_from_the_sign_in_page() {
     )
     .await;
     assert_eq!(status, 200);
-    assert!(answer.contains("Si vos identifiants sont corrects, un mail vient de vous être envoyé"));
+    assert!(
+        answer.contains("Si vos identifiants sont corrects, un mail vient de vous être envoyé")
+    );
     assert_eq!(mails_to(&t.db, "gestion@lycee-joffre.fr").await.len(), 1);
 }
 
@@ -306,7 +344,10 @@ async fn the_signatory_has_the_forms_wording_in_mails_and_on_the_help_page() {
         .iter()
         .filter(|t| t.contains(vocabulary::SIGNATORY))
         .count();
-    assert!(signed >= 3, "help page, acknowledgement and change notice name the signatory");
+    assert!(
+        signed >= 3,
+        "help page, acknowledgement and change notice name the signatory"
+    );
 }
 
 #[tokio::test]
@@ -316,16 +357,32 @@ async fn staff_read_french_words_and_names_not_codes() {
     let r = o.request().await;
     let appro = o.client("appro").await;
     let (_, refused) = appro.act(&r, "approuver", &[]).await;
-    assert!(!refused.contains("« approve »"), "{}", region(&refused, "Action impossible"));
-    assert!(refused.contains("« Approuver »"), "{}", region(&refused, "fr-alert"));
+    assert!(
+        !refused.contains("« approve »"),
+        "{}",
+        region(&refused, "Action impossible")
+    );
+    assert!(
+        refused.contains("« Approuver »"),
+        "{}",
+        region(&refused, "fr-alert")
+    );
     assert_eq!(appro.act(&r, "prendre-en-charge", &[]).await.0, 303);
     assert_eq!(appro.act(&r, "verifier", &VERIFY).await.0, 303);
     let (_, html) = appro.page(&format!("/gestion/demandes/{r}")).await;
     let timeline = region_of(&html, "Historique de la demande", 4000);
     for code in ["request_created", "claimed", "verify", "staff:", "system"] {
-        assert!(!timeline.contains(code), "« {code} » in the timeline: {timeline}");
+        assert!(
+            !timeline.contains(code),
+            "« {code} » in the timeline: {timeline}"
+        );
     }
-    for words in ["Demande enregistrée", "Prise en charge", "Identité vérifiée", "appro (test)"] {
+    for words in [
+        "Demande enregistrée",
+        "Prise en charge",
+        "Identité vérifiée",
+        "appro (test)",
+    ] {
         assert!(timeline.contains(words), "« {words} » missing: {timeline}");
     }
 }
