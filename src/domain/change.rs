@@ -107,7 +107,7 @@ pub struct Decision {
 /// Why a change is refused: each message tells staff what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChangeError {
-    #[error("Action impossible : on ne peut pas {} une demande « {} ».", .action.label(), .from.label())]
+    #[error("Action impossible : « {} » n'est pas possible pour une demande « {} ».", crate::vocabulary::labels::action_button(*.action), .from.label())]
     NotAllowed { from: RequestState, action: Action },
     #[error(
         "Une demande « {} » ne peut plus être modifiée : ce qui a été approuvé ne change plus. Pour un autre abonné ou une autre adresse, créez une nouvelle demande.",

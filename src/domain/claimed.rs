@@ -139,21 +139,9 @@ impl ClaimedField {
         }
     }
 
-    /// The French label shown to staff.
+    /// The French label shown to staff (the form definition's own words).
     pub fn label(self) -> &'static str {
-        match self {
-            Self::SubscriberNumber => "N° abonné",
-            Self::Organisation => "Organisme",
-            Self::LastName => "Nom",
-            Self::FirstName => "Prénom",
-            Self::Position => "Fonction",
-            Self::Phone => "Téléphone",
-            Self::OldAddress => "Ancienne adresse mél",
-            Self::NewAddress => "Nouvelle adresse mél",
-            Self::SignatoryName => "Nom du signataire",
-            Self::SignatoryTitle => "Qualité du signataire",
-            Self::Date => "Date",
-        }
+        crate::vocabulary::field_label(self.name()).unwrap_or(self.name())
     }
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -218,23 +206,23 @@ impl ClaimedData {
         if field == ClaimedField::NewAddress {
             next.nouvelle_adresse_mel_confirmation = next.nouvelle_adresse_mel.clone();
         }
-        if let Err(errors) = next.validate() {
-            if errors.field_errors().contains_key(field.name()) {
-                return Err(super::InvalidValue(format!(
-                    "Valeur refusée pour « {} » : {} caractères au plus, sur une ligne{}.",
-                    field.label(),
-                    if field == ClaimedField::SubscriberNumber {
-                        20
-                    } else {
-                        200
-                    },
-                    if matches!(field, ClaimedField::OldAddress | ClaimedField::NewAddress) {
-                        ", et une adresse mél valide (exemple : prenom.nom@etablissement.fr)"
-                    } else {
-                        ""
-                    }
-                )));
-            }
+        if let Err(errors) = next.validate()
+            && errors.field_errors().contains_key(field.name())
+        {
+            let max = if field == ClaimedField::SubscriberNumber {
+                20
+            } else {
+                200
+            };
+            let address = if matches!(field, ClaimedField::OldAddress | ClaimedField::NewAddress) {
+                ", et une adresse mél valide (exemple : prenom.nom@etablissement.fr)"
+            } else {
+                ""
+            };
+            return Err(super::InvalidValue(format!(
+                "Valeur refusée pour « {} » : {max} caractères au plus, sur une ligne{address}.",
+                field.label()
+            )));
         }
         Ok(next)
     }

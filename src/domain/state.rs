@@ -45,15 +45,7 @@ impl RequestState {
 
     /// The French label shown to staff.
     pub fn label(self) -> &'static str {
-        match self {
-            Self::PendingReview => "À instruire",
-            Self::AwaitingRequester => "En attente du demandeur",
-            Self::Verified => "Vérifiée",
-            Self::Approved => "Approuvée",
-            Self::Completed => "Terminée",
-            Self::Rejected => "Rejetée",
-            Self::Cancelled => "Classée sans suite",
-        }
+        crate::vocabulary::labels::state(self)
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -123,20 +115,6 @@ pub enum Action {
 }
 
 impl Action {
-    /// What staff call it, in French.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::RequestInformation => "demander un complément",
-            Self::RequesterReplied => "recevoir la réponse du demandeur",
-            Self::ReturnToReview => "remettre à instruire",
-            Self::Verify => "marquer comme vérifiée",
-            Self::Approve => "approuver",
-            Self::Complete => "terminer",
-            Self::Reject => "rejeter",
-            Self::Cancel => "classer sans suite",
-        }
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Self::RequestInformation => "request_information",

@@ -209,7 +209,6 @@ impl TransitionInput {
             verification_method: self.verification_method.clone(),
             rejection_code: self.rejection_code.clone(),
             message: self.message.clone(),
-            ..Record::default()
         }
     }
 }
