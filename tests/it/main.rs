@@ -26,6 +26,7 @@ mod intake_sources;
 mod intake_support;
 mod journey;
 mod logs;
+mod logs_plain;
 mod ops;
 mod outbox;
 mod public;
