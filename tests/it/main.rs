@@ -7,6 +7,7 @@ mod harness;
 
 mod access_export;
 mod audit_log;
+mod backup;
 mod cli;
 mod gestion;
 mod gestion_access;
