@@ -28,6 +28,7 @@ mod intake_support;
 mod journey;
 mod logs;
 mod logs_plain;
+mod monitoring;
 mod ops;
 mod outbox;
 mod public;
