@@ -31,6 +31,7 @@ mod logs_plain;
 mod monitoring;
 mod ops;
 mod outbox;
+mod proofreading;
 mod public;
 mod public_tokens;
 mod purge;
