@@ -17,9 +17,7 @@ use std::{path::PathBuf, process::Command};
 fn promtool() -> Option<PathBuf> {
     let candidate = std::env::var_os("BAREME_MEL_TEST_PROMTOOL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/promtool")
-        });
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/promtool"));
     match Command::new(&candidate).arg("--version").output() {
         Ok(o) if o.status.success() => Some(candidate),
         Ok(o) => skip_or_fail("promtool", String::from_utf8_lossy(&o.stderr)),
