@@ -56,7 +56,7 @@ pub async fn send_link(
         LinkKind::Forgot => TokenKind::SelfServiceReset,
         LinkKind::Reactivation => TokenKind::Reactivation,
     };
-    let ttl_minutes = settings.tokens.self_service_ttl_minutes;
+    let ttl = chrono::Duration::minutes(settings.tokens.self_service_ttl_minutes as i64);
     let txn = db.begin().await?;
     let issued = tokens::issue(
         &txn,
@@ -65,7 +65,7 @@ pub async fn send_link(
             subscriber_id: Some(s.id),
             ..Default::default()
         },
-        chrono::Duration::minutes(ttl_minutes as i64),
+        ttl,
     )
     .await?;
     let link = format!(
@@ -86,7 +86,7 @@ pub async fn send_link(
                 subscriber_number: Some(s.number.clone()),
                 organisation: Some(s.organisation.clone()),
                 link: Some(link),
-                expires: Some(format!("{ttl_minutes} minutes")),
+                expires: Some(chrono::Utc::now() + ttl),
                 ..Default::default()
             },
         },
