@@ -15,6 +15,7 @@ pub mod request_facts;
 pub mod request_views;
 pub mod request_write;
 pub mod requests;
+pub mod sessions;
 pub mod staff;
 pub mod subscribers;
 pub mod tokens;
@@ -54,6 +55,10 @@ impl StoreError {
         ) || matches!(self, StoreError::Db(e) if e.to_string().contains("os error") || e.to_string().contains("database is locked"))
     }
 }
+
+/// A write transaction from [`Db::begin`], for the callers that chain several
+/// store calls atomically without naming the storage library.
+pub type Txn = DatabaseTransaction;
 
 /// A handle on the database, cheap to clone.
 #[derive(Clone, Debug)]
@@ -135,7 +140,7 @@ impl Db {
 }
 
 /// The file path of a `sqlite:` URL, or `None` for an in-memory database.
-fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

@@ -290,3 +290,11 @@ pub async fn find<C: ConnectionTrait>(
             StoreError::NotFound(format!("aucune demande ne porte la référence {reference}"))
         })
 }
+
+/// The request with this id, if any.
+pub async fn find_by_id<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<change_request::Model>, StoreError> {
+    Ok(change_request::Entity::find_by_id(id).one(db).await?)
+}
