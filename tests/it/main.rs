@@ -28,6 +28,7 @@ mod journey;
 mod logs;
 mod ops;
 mod outbox;
+mod proofreading;
 mod public;
 mod public_tokens;
 mod purge;
