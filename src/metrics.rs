@@ -1,9 +1,7 @@
 //! Prometheus text exposition: process counters plus gauges read from the
 //! database at scrape time (requests per state, outbox and inbox backlogs).
 
-use crate::store::{Db, StoreError, requests};
-use sea_orm::sea_query::{Alias, Expr, Func};
-use sea_orm::{ConnectionTrait, sea_query::Query};
+use crate::store::{Db, StoreError, requests, stats};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -42,32 +40,23 @@ impl Metrics {
                 state.as_str()
             );
         }
-        for (table, column, metric, help) in [
+        for (column, metric, help, rows) in [
             (
-                "outbox",
                 "state",
                 "bareme_mel_outbox_mails",
                 "Outgoing mails by state.",
+                stats::outbox_by_state(db).await?,
             ),
             (
-                "inbound_messages",
                 "disposition",
                 "bareme_mel_inbound_messages",
                 "Incoming mails by disposition.",
+                stats::inbox_by_disposition(db).await?,
             ),
         ] {
             let _ = writeln!(out, "# HELP {metric} {help}");
             let _ = writeln!(out, "# TYPE {metric} gauge");
-            let stmt = Query::select()
-                .column(column)
-                .expr_as(Func::count(Expr::col(Alias::new(column))), "n")
-                .from(table)
-                .group_by_col(column)
-                .order_by(column, sea_orm::sea_query::Order::Asc)
-                .to_owned();
-            for row in db.conn().query_all(&stmt).await? {
-                let key: String = row.try_get("", column)?;
-                let n: i64 = row.try_get("", "n")?;
+            for (key, n) in rows {
                 let _ = writeln!(out, "{metric}{{{column}=\"{key}\"}} {n}");
             }
         }
