@@ -70,9 +70,6 @@ impl Metrics {
 /// The oldest open request of each state and the last mail received.
 async fn render_ages(db: &Db, out: &mut String) -> Result<(), StoreError> {
     use crate::domain::RequestState;
-    use crate::store::entities::{change_request, inbound_message};
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-    type Time = chrono::DateTime<chrono::Utc>;
     let now = chrono::Utc::now();
     let _ = writeln!(
         out,
@@ -83,14 +80,7 @@ async fn render_ages(db: &Db, out: &mut String) -> Result<(), StoreError> {
         "# TYPE bareme_mel_oldest_open_request_age_seconds gauge"
     );
     for state in RequestState::ALL.into_iter().filter(|s| !s.is_final()) {
-        let oldest = change_request::Entity::find()
-            .filter(change_request::Column::State.eq(state.as_str()))
-            .order_by_asc(change_request::Column::CreatedAt)
-            .select_only()
-            .column(change_request::Column::CreatedAt)
-            .into_tuple::<Time>()
-            .one(db.conn())
-            .await?;
+        let oldest = stats::oldest_request_in(db, state).await?;
         if let Some(created_at) = oldest {
             let age = (now - created_at).num_seconds().max(0);
             let _ = writeln!(
@@ -100,14 +90,7 @@ async fn render_ages(db: &Db, out: &mut String) -> Result<(), StoreError> {
             );
         }
     }
-    // Only the column: a message row carries the raw mail.
-    let last = inbound_message::Entity::find()
-        .order_by_desc(inbound_message::Column::ReceivedAt)
-        .select_only()
-        .column(inbound_message::Column::ReceivedAt)
-        .into_tuple::<Time>()
-        .one(db.conn())
-        .await?;
+    let last = stats::last_inbound_at(db).await?;
     if let Some(received_at) = last {
         let _ = writeln!(
             out,

@@ -1,9 +1,13 @@
-//! Counts read at scrape time for `/metrics`, and the cheap key the queue
+//! Counts and ages read at scrape time for `/metrics`, and the cheap key the queue
 //! page's cache compares to know whether any request changed.
 
-use super::{Db, StoreError};
+use super::{
+    Db, StoreError,
+    entities::{change_request, inbound_message},
+};
+use crate::domain::RequestState;
 use sea_orm::{
-    ConnectionTrait, Statement,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
     sea_query::{Alias, Expr, Func, Order, Query},
 };
 
@@ -51,4 +55,30 @@ pub async fn requests_change_key<C: ConnectionTrait>(db: &C) -> Result<String, S
         id.unwrap_or_default(),
         updated.unwrap_or_default()
     ))
+}
+
+type Time = chrono::DateTime<chrono::Utc>;
+
+/// When the oldest request now in `state` was created.
+pub async fn oldest_request_in(db: &Db, state: RequestState) -> Result<Option<Time>, StoreError> {
+    Ok(change_request::Entity::find()
+        .filter(change_request::Column::State.eq(state.as_str()))
+        .order_by_asc(change_request::Column::CreatedAt)
+        .select_only()
+        .column(change_request::Column::CreatedAt)
+        .into_tuple::<Time>()
+        .one(db.conn())
+        .await?)
+}
+
+/// When the last incoming mail was recorded.
+pub async fn last_inbound_at(db: &Db) -> Result<Option<Time>, StoreError> {
+    // Only the column: a message row carries the raw mail.
+    Ok(inbound_message::Entity::find()
+        .order_by_desc(inbound_message::Column::ReceivedAt)
+        .select_only()
+        .column(inbound_message::Column::ReceivedAt)
+        .into_tuple::<Time>()
+        .one(db.conn())
+        .await?)
 }
