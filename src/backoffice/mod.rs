@@ -11,6 +11,7 @@ pub mod demo;
 pub mod directory;
 pub mod mailhtml;
 pub mod mailview;
+pub mod other_mail;
 pub mod quarantine;
 pub mod queue;
 pub mod queue_cache;

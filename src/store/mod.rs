@@ -9,6 +9,7 @@ pub mod audit;
 pub mod entities;
 pub mod inbox;
 pub mod leases;
+pub mod other_mail;
 pub mod outbox;
 pub mod purge;
 pub mod requests;
