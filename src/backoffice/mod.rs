@@ -16,8 +16,9 @@ pub mod quarantine;
 pub mod queue;
 pub mod queue_cache;
 pub mod second_factor;
+pub mod sender_auth;
 
-/// A date as staff read it: `26/11/2026 14:05` (UTC, like the audit log).
+/// A date as staff read it: « 26/11/2026 à 15 h 05 », Paris time.
 pub fn fmt_date(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%d/%m/%Y %H:%M").to_string()
+    crate::vocabulary::date_time(at)
 }

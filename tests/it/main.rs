@@ -31,6 +31,7 @@ mod logs;
 mod not_a_request;
 mod ops;
 mod outbox;
+mod proofreading;
 mod public;
 mod public_tokens;
 mod purge;

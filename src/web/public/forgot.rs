@@ -194,10 +194,7 @@ async fn send_link(
                 subscriber_number: Some(s.number.clone()),
                 organisation: Some(s.organisation.clone()),
                 link: Some(link),
-                expires: Some(format!(
-                    "{} minutes",
-                    settings.tokens.self_service_ttl_minutes
-                )),
+                expires: Some(chrono::Utc::now() + ttl),
                 ..Default::default()
             },
         },
