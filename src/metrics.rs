@@ -1,5 +1,7 @@
 //! Prometheus text exposition: process counters plus gauges read from the
-//! database at scrape time (requests per state, outbox and inbox backlogs).
+//! database at scrape time (requests per state, outbox and inbox backlogs,
+//! the age of the oldest open request per state, the time of the last mail
+//! received) — what the rules of `packaging/prometheus/` alert on.
 
 use crate::store::{Db, StoreError, requests};
 use sea_orm::sea_query::{Alias, Expr, Func};
@@ -71,6 +73,66 @@ impl Metrics {
                 let _ = writeln!(out, "{metric}{{{column}=\"{key}\"}} {n}");
             }
         }
+        render_ages(db, &mut out).await?;
         Ok(out)
     }
+}
+
+/// The oldest open request of each state and the last mail received.
+async fn render_ages(db: &Db, out: &mut String) -> Result<(), StoreError> {
+    use crate::domain::RequestState;
+    use crate::store::entities::{change_request, inbound_message};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    type Time = chrono::DateTime<chrono::Utc>;
+    let now = chrono::Utc::now();
+    let _ = writeln!(
+        out,
+        "# HELP bareme_mel_oldest_open_request_age_seconds Age of the oldest request in each open state."
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE bareme_mel_oldest_open_request_age_seconds gauge"
+    );
+    for state in RequestState::ALL.into_iter().filter(|s| !s.is_final()) {
+        let oldest = change_request::Entity::find()
+            .filter(change_request::Column::State.eq(state.as_str()))
+            .order_by_asc(change_request::Column::CreatedAt)
+            .select_only()
+            .column(change_request::Column::CreatedAt)
+            .into_tuple::<Time>()
+            .one(db.conn())
+            .await?;
+        if let Some(created_at) = oldest {
+            let age = (now - created_at).num_seconds().max(0);
+            let _ = writeln!(
+                out,
+                "bareme_mel_oldest_open_request_age_seconds{{state=\"{}\"}} {age}",
+                state.as_str()
+            );
+        }
+    }
+    // Only the column: a message row carries the raw mail.
+    let last = inbound_message::Entity::find()
+        .order_by_desc(inbound_message::Column::ReceivedAt)
+        .select_only()
+        .column(inbound_message::Column::ReceivedAt)
+        .into_tuple::<Time>()
+        .one(db.conn())
+        .await?;
+    if let Some(received_at) = last {
+        let _ = writeln!(
+            out,
+            "# HELP bareme_mel_last_inbound_message_timestamp_seconds When the last incoming mail was recorded (Unix time)."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE bareme_mel_last_inbound_message_timestamp_seconds gauge"
+        );
+        let _ = writeln!(
+            out,
+            "bareme_mel_last_inbound_message_timestamp_seconds {}",
+            received_at.timestamp()
+        );
+    }
+    Ok(())
 }
