@@ -11,7 +11,7 @@ use crate::{
     intake::{auth, create, extract, parse},
     mail::{MailContext, MailKind, NewMail, outbox::enqueue_with_original},
     store::{
-        Db, StoreError, audit,
+        Conn, Db, StoreError, audit,
         other_mail::{self, FILED, FORWARDED},
         requests::Actor,
     },
@@ -19,7 +19,7 @@ use crate::{
 
 pub use crate::store::other_mail::{find, is_open, list_open};
 
-async fn event<C: sea_orm::ConnectionTrait>(
+async fn event<C: Conn>(
     txn: &C,
     actor: &Actor,
     action: &str,

@@ -10,10 +10,9 @@ use crate::{
     config::Settings,
     domain::MailAddress,
     mail::{MailContext, MailKind, NewMail, enqueue},
-    store::{StoreError, outbox::queued_since},
+    store::{Conn, StoreError, outbox::queued_since},
 };
 use chrono::{Duration, Utc};
-use sea_orm::ConnectionTrait;
 
 /// Whether the policy allows an answer at all (before the per-sender limit).
 pub fn allowed(settings: &Settings, sender_authenticated: bool) -> bool {
@@ -22,7 +21,7 @@ pub fn allowed(settings: &Settings, sender_authenticated: bool) -> bool {
 
 /// Queues the answer to `to` when allowed and none was queued to `to` in
 /// the period; returns whether one was queued.
-pub async fn not_a_request<C: ConnectionTrait>(
+pub async fn not_a_request<C: Conn>(
     txn: &C,
     settings: &Settings,
     to: &MailAddress,

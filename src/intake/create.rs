@@ -17,12 +17,11 @@ use crate::{
     config::Settings,
     domain::MailAddress,
     store::{
-        StoreError,
+        Conn, StoreError,
         entities::change_request,
         requests::{self, Actor, NewRequest},
     },
 };
-use sea_orm::ConnectionTrait;
 
 /// The recorded mail a request is made from.
 pub struct FromMail<'a> {
@@ -38,7 +37,7 @@ pub struct FromMail<'a> {
 }
 
 /// Creates the request and queues its mails; returns it.
-pub async fn request_from_mail<C: ConnectionTrait>(
+pub async fn request_from_mail<C: Conn>(
     txn: &C,
     settings: &Settings,
     m: FromMail<'_>,

@@ -103,10 +103,15 @@ pub async fn list<C: ConnectionTrait>(
         .collect())
 }
 
+/// The recorded incoming message with this id.
+pub async fn find_message<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<inbound_message::Model>, StoreError> {
+    Ok(inbound_message::Entity::find_by_id(id).one(db).await?)
+}
+
 /// The raw bytes kept for incoming message `id` (`None` once purged).
 pub async fn raw<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
-    Ok(inbound_message::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .and_then(|m| m.raw))
+    Ok(find_message(db, id).await?.and_then(|m| m.raw))
 }
