@@ -127,7 +127,7 @@ pub async fn enqueue<C: Conn>(
 
 /// [`enqueue`], with the raw bytes of the incoming message `original`
 /// (`inbound_messages.id`) attached when the mail is built (« Transférer »).
-pub async fn enqueue_with_original<C: ConnectionTrait>(
+pub async fn enqueue_with_original<C: Conn>(
     txn: &C,
     settings: &Settings,
     mail: NewMail,
