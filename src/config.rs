@@ -180,6 +180,13 @@ pub struct Intake {
     pub max_message_bytes: u64,
     /// How often `serve` looks into `intake.maildir/new`, in seconds.
     pub maildir_poll_secs: u64,
+    /// Answer a mail that is not a change request with the way to change the
+    /// manager's address (authenticated senders only, never auto-mail).
+    pub not_a_request_reply: bool,
+    /// At most one such answer per sender in this many hours.
+    pub not_a_request_reply_hours: u64,
+    /// Where « Transférer » sends a mail that is not a change request; empty = off.
+    pub forward_other_to: String,
 }
 
 impl Default for Intake {
@@ -192,6 +199,9 @@ impl Default for Intake {
             trusted_authserv_id: String::new(),
             max_message_bytes: 25 * 1024 * 1024,
             maildir_poll_secs: 5,
+            not_a_request_reply: true,
+            not_a_request_reply_hours: 24,
+            forward_other_to: String::new(),
         }
     }
 }
@@ -404,6 +414,12 @@ impl Settings {
             return Err(ConfigError::Invalid(
                 "server.public_url doit commencer par http:// ou https://".into(),
             ));
+        }
+        let forward = self.intake.forward_other_to.trim();
+        if !forward.is_empty() && crate::domain::MailAddress::parse(forward).is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "intake.forward_other_to « {forward} » n'est pas une adresse mél (exemple : dag-secretariat@ac-montpellier.fr), ou laissez-la vide"
+            )));
         }
         Ok(())
     }

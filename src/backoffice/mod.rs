@@ -13,6 +13,7 @@ pub mod decisions;
 pub mod demo;
 pub mod mailhtml;
 pub mod mailview;
+pub mod other_mail;
 pub mod quarantine;
 pub mod queue;
 pub mod queue_cache;

@@ -13,7 +13,7 @@ pub enum InboxCommand {
     List {
         #[arg(long)]
         json: bool,
-        /// Only this disposition (request_created, threaded, duplicate, auto_ignored, quarantined).
+        /// Only this disposition (request_created, threaded, duplicate, auto_ignored, not_a_request, quarantined).
         #[arg(long)]
         disposition: Option<String>,
         /// At most this many messages (0 = all).
@@ -31,8 +31,9 @@ pub async fn run(command: InboxCommand, db: &Db) -> CliResult {
     let disposition = match disposition {
         None => None,
         Some(d) => Some(Disposition::parse(&d).ok_or_else(|| {
+            let known: Vec<&str> = Disposition::ALL.iter().map(|d| d.as_str()).collect();
             CliError::with_status(
-                format!("disposition « {d} » inconnue : request_created, threaded, duplicate, auto_ignored ou quarantined"),
+                format!("disposition « {d} » inconnue : {}", known.join(", ")),
                 64,
             )
         })?),

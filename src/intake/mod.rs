@@ -9,8 +9,10 @@
 //! bounce), driven by [`pipeline`]. All of one message's writes happen in
 //! one transaction.
 
+pub mod answer;
 pub mod auth;
 pub mod classify;
+pub mod create;
 pub mod dedup;
 pub mod extract;
 pub mod limit;
@@ -23,6 +25,7 @@ mod route;
 pub mod sources;
 pub mod thread;
 pub mod tnef;
+pub mod triage;
 pub mod validate;
 
 pub use pipeline::Intake;

@@ -1,14 +1,14 @@
 //! Route: after parsing and dedup, the steps that decide what a message
-//! is — automatic (and a bounce to record), a reply on a request, or a new
-//! request with its checks, acknowledgement and alert.
+//! is — automatic (and a bounce to record), a reply on a request, a mail
+//! that is not a change request (triage), or a new request with its checks,
+//! acknowledgement and alert.
 
 use super::Outcome;
 use super::{
-    auth, classify, extract, matching, notify, parse,
+    answer, auth, classify, create, extract, notify, parse,
     pipeline::{Draft, Intake},
-    record,
     thread::{self, Thread},
-    validate::{self, flag},
+    triage,
 };
 use crate::{
     domain::{Action, Change, Flag, MailAddress, RequestState},
@@ -18,7 +18,7 @@ use crate::{
         entities::change_request,
         inbox::Disposition,
         request_write::{self, Record},
-        requests::{self, Actor, NewRequest},
+        requests::Actor,
     },
 };
 use sea_orm::DatabaseTransaction;
@@ -84,41 +84,32 @@ impl Intake {
             draft.reason = Some("aucun contenu exploitable (ni texte ni pièce jointe)".into());
             return self.write(txn, draft).await;
         }
-        let claim = validate::validate(&extraction.values);
-        let matched = matching::run(txn, &claim, Some(&sender), verdicts.as_ref()).await?;
-        let mut flags = draft.flags.clone();
-        flags.extend(claim.flags.iter().cloned());
-        let manual = extraction.source == extract::Source::Nothing;
-        if manual {
-            flags.push(flag::MANUAL_ENTRY.into());
+        let decision = triage::decide(mail, &extraction, &own);
+        if !decision.is_request() {
+            draft.disposition = Disposition::NotARequest;
+            draft.reason = Some(decision.reason().into());
+            let authenticated = verdicts.as_ref().and_then(|v| v.authenticated()) == Some(true);
+            answer::not_a_request(txn, s, &sender, authenticated, mail.message_id.as_deref())
+                .await?;
+            return self.write(txn, draft).await;
         }
         draft.disposition = Disposition::RequestCreated;
         draft.reason = extraction.notes.first().cloned();
         let inbound_id = self.insert(txn, &draft).await?;
-        let mut fields = claim.fields.clone();
-        fields.insert("_source".into(), extraction.source.as_str().into());
-        let request = requests::create_in(
+        let request = create::request_from_mail(
             txn,
-            NewRequest {
-                claimed_number: claim.number.as_ref().map(|n| n.to_string()),
-                subscriber_id: matched.subscriber.as_ref().map(|s| s.id),
-                requester_email: Some(sender.to_string()),
-                new_email: claim.new_address.as_ref().map(|a| a.to_string()),
-                situation: claim.situation.map(str::to_string),
-                fields,
-                checks: matched.checks,
-                flags,
-                manual_entry: manual,
-                origin_message_id: Some(inbound_id),
+            s,
+            create::FromMail {
+                mail,
+                extraction: &extraction,
+                sender: &sender,
+                verdicts: verdicts.as_ref(),
+                flags: draft.flags.clone(),
+                inbound_id,
+                actor: &Actor::System,
             },
-            &Actor::System,
         )
         .await?;
-        record::set_request(txn, inbound_id, request.id).await?;
-        notify::acknowledge(txn, s, &sender, &request, mail.message_id.as_deref()).await?;
-        if let Some(subscriber) = &matched.subscriber {
-            notify::alert_registered(txn, s, subscriber, &request).await?;
-        }
         Ok(Outcome {
             disposition: Disposition::RequestCreated,
             reference: Some(request.reference),

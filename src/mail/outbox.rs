@@ -32,10 +32,14 @@ pub enum MailKind {
     /// Self-service reset link (path II).
     SelfServiceResetLink,
     PasswordChanged,
+    /// The short answer to a mail that is not a change request.
+    NotARequestReply,
+    /// A mail that is not a change request, forwarded by staff with the original attached.
+    ForwardedMail,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 8] = [
+    pub const ALL: [MailKind; 10] = [
         Self::Acknowledgement,
         Self::RegisteredAddressAlert,
         Self::InformationRequest,
@@ -44,6 +48,8 @@ impl MailKind {
         Self::ApprovalResetLink,
         Self::SelfServiceResetLink,
         Self::PasswordChanged,
+        Self::NotARequestReply,
+        Self::ForwardedMail,
     ];
 
     /// The kind stored under `template` in the outbox.
@@ -62,13 +68,18 @@ impl MailKind {
             Self::ApprovalResetLink => "approval_reset_link",
             Self::SelfServiceResetLink => "self_service_reset_link",
             Self::PasswordChanged => "password_changed",
+            Self::NotARequestReply => "not_a_request_reply",
+            Self::ForwardedMail => "forwarded_mail",
         }
     }
 
     /// Answers to a mail someone wrote get `auto-replied`, the rest `auto-generated`.
     pub fn auto_submitted(self) -> &'static str {
         match self {
-            Self::Acknowledgement | Self::InformationRequest | Self::Rejection => "auto-replied",
+            Self::Acknowledgement
+            | Self::InformationRequest
+            | Self::Rejection
+            | Self::NotARequestReply => "auto-replied",
             _ => "auto-generated",
         }
     }
@@ -111,6 +122,17 @@ pub async fn enqueue<C: Conn>(
     settings: &Settings,
     mail: NewMail,
 ) -> Result<String, StoreError> {
+    enqueue_with_original(txn, settings, mail, None).await
+}
+
+/// [`enqueue`], with the raw bytes of the incoming message `original`
+/// (`inbound_messages.id`) attached when the mail is built (« Transférer »).
+pub async fn enqueue_with_original<C: Conn>(
+    txn: &C,
+    settings: &Settings,
+    mail: NewMail,
+    original: Option<i64>,
+) -> Result<String, StoreError> {
     for id in mail.in_reply_to.iter().chain(mail.references.iter()) {
         let id = id.trim().trim_start_matches('<').trim_end_matches('>');
         if id.is_empty()
@@ -146,6 +168,7 @@ pub async fn enqueue<C: Conn>(
         auto_submitted: mail.kind.auto_submitted().into(),
         in_reply_to: mail.in_reply_to.map(|i| bare_id(&i)),
         references: mail.references.iter().map(|r| bare_id(r)).collect(),
+        original,
     };
     outbox::insert(
         txn,
@@ -172,6 +195,9 @@ pub struct StoredHeaders {
     pub in_reply_to: Option<String>,
     #[serde(default)]
     pub references: Vec<String>,
+    /// An incoming message attached as `message/rfc822` when the mail is built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<i64>,
 }
 
 fn bare_id(id: &str) -> String {

@@ -33,6 +33,8 @@ pub struct View<'a> {
     pub privacy_url: String,
     pub form_url: String,
     pub signin_url: String,
+    /// The help page (`/aide`).
+    pub help_url: String,
     /// The rendered subject, for the HTML `<title>`.
     pub subject: String,
 }
@@ -85,6 +87,7 @@ pub fn render(
         privacy_url: format!("{base}/donnees-personnelles"),
         form_url: format!("{base}/formulaire/changement-adresse-mel.pdf"),
         signin_url: format!("{base}/"),
+        help_url: format!("{base}/aide"),
         subject: String::new(),
     };
     view.subject = Subject { v: &view }.render()?.trim().to_string();

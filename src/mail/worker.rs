@@ -97,7 +97,13 @@ impl Worker {
 
     async fn deliver(&self, row: outbox::Model) -> Result<Outcome, StoreError> {
         let conn = self.db.conn();
-        let result = match message::build(&row, &self.from) {
+        let headers: super::outbox::StoredHeaders =
+            serde_json::from_str(&row.headers).unwrap_or_default();
+        let original = match headers.original {
+            Some(id) => crate::store::inbox::raw(conn, id).await?,
+            None => None,
+        };
+        let result = match message::build(&row, &self.from, original.as_deref()) {
             Ok(msg) => self.mailer.send(msg).await,
             Err(e) => Err(SendError::Permanent(e)),
         };

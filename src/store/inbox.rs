@@ -14,15 +14,18 @@ pub enum Disposition {
     Threaded,
     Duplicate,
     AutoIgnored,
+    /// A human mail that is not a change request (invoice, order, question).
+    NotARequest,
     Quarantined,
 }
 
 impl Disposition {
-    pub const ALL: [Disposition; 5] = [
+    pub const ALL: [Disposition; 6] = [
         Self::RequestCreated,
         Self::Threaded,
         Self::Duplicate,
         Self::AutoIgnored,
+        Self::NotARequest,
         Self::Quarantined,
     ];
 
@@ -32,6 +35,7 @@ impl Disposition {
             Self::Threaded => "threaded",
             Self::Duplicate => "duplicate",
             Self::AutoIgnored => "auto_ignored",
+            Self::NotARequest => "not_a_request",
             Self::Quarantined => "quarantined",
         }
     }
@@ -105,4 +109,9 @@ pub async fn find_message<C: ConnectionTrait>(
     id: i64,
 ) -> Result<Option<inbound_message::Model>, StoreError> {
     Ok(inbound_message::Entity::find_by_id(id).one(db).await?)
+}
+
+/// The raw bytes kept for incoming message `id` (`None` once purged).
+pub async fn raw<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(find_message(db, id).await?.and_then(|m| m.raw))
 }

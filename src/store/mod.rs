@@ -11,6 +11,7 @@ pub mod entities;
 pub mod inbox;
 pub mod leases;
 pub mod notes;
+pub mod other_mail;
 pub mod outbox;
 pub mod purge;
 pub mod request_facts;

@@ -314,3 +314,21 @@ fn clean(s: &str) -> String {
     let squeezed = one_line.split_whitespace().collect::<Vec<_>>().join(" ");
     squeezed.chars().take(2000).collect()
 }
+
+/// True when a mail of `template` to `recipient` was queued since `since`
+/// (the « at most one per sender per period » rules of intake).
+pub async fn queued_since<C: ConnectionTrait>(
+    conn: &C,
+    recipient: &str,
+    template: &str,
+    since: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let n = outbox::Entity::find()
+        .filter(outbox::Column::Recipient.eq(recipient))
+        .filter(outbox::Column::Template.eq(template))
+        .filter(outbox::Column::CreatedAt.gt(since))
+        .count(conn)
+        .await?;
+    Ok(n > 0)
+}

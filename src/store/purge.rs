@@ -3,7 +3,7 @@
 //! - raw mail and attachments of closed requests, `retention.closed_request_days`
 //!   after closing; with them the extracted fields, staff notes and the
 //!   bodies of the mails we sent about the request;
-//! - ignored, duplicate and quarantined mail not linked to a request,
+//! - ignored, not-a-request, duplicate and quarantined mail not linked to a request,
 //!   `retention.ignored_mail_days` after reception;
 //! - the minimal record of each decision (reference, state, dates, who
 //!   decided) and the audit chain stay `retention.decision_record_years`;
@@ -37,7 +37,7 @@ pub struct PurgeReport {
 }
 
 const CLOSED: [&str; 3] = ["completed", "rejected", "cancelled"];
-const UNLINKED: [&str; 3] = ["auto_ignored", "quarantined", "duplicate"];
+const UNLINKED: [&str; 4] = ["auto_ignored", "not_a_request", "quarantined", "duplicate"];
 
 fn closed_before(cutoff: DateTime<Utc>) -> Condition {
     Condition::all()

@@ -63,6 +63,12 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("quarantine_to_request", "Courriel transformé en demande"),
     ("quarantine_attached", "Courriel rattaché à une demande"),
     ("quarantine_discarded", "Courriel écarté"),
+    (
+        "other_mail_to_request",
+        "Autre courriel transformé en demande",
+    ),
+    ("other_mail_forwarded", "Autre courriel transféré"),
+    ("other_mail_filed", "Autre courriel classé"),
     ("password_changed", "Mot de passe modifié"),
     ("password_reset", "Mot de passe réinitialisé"),
     (
@@ -111,6 +117,8 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("reference_inconnue", "Référence inconnue"),
     ("non_authentifie", "Expéditeur non authentifié"),
     ("ecarte", "Écarté"),
+    ("classe", "Classé"),
+    ("transfere", "Transféré"),
 ];
 
 /// The words for a flag code.

@@ -137,6 +137,7 @@ on_both_databases!(
             .await
             .unwrap();
         assert!(a.recorded && !b.recorded);
+        assert_eq!(a.disposition, Disposition::NotARequest);
         assert_eq!(b.disposition, Disposition::Duplicate);
         assert_eq!(messages(&db).await, before);
         assert_eq!(
@@ -144,7 +145,7 @@ on_both_databases!(
                 .await
                 .unwrap()
                 .len(),
-            2
+            1
         );
     }
 );
@@ -153,8 +154,8 @@ on_both_databases!(
     a_reused_message_id_with_other_content_is_processed_and_flagged,
     |db: Db| async move {
         seed_subscriber(&db).await;
-        let one = b"From: a@lycee-jean-moulin.fr\r\nSubject: x\r\nMessage-ID: <same@x>\r\n\r\nN\xc2\xb0 abonn\xc3\xa9 : 12345\r\n";
-        let two = b"From: a@lycee-jean-moulin.fr\r\nSubject: y\r\nMessage-ID: <same@x>\r\n\r\nN\xc2\xb0 abonn\xc3\xa9 : 12345 \r\n";
+        let one = b"From: a@lycee-jean-moulin.fr\r\nSubject: x\r\nMessage-ID: <same@x>\r\n\r\nN\xc2\xb0 abonn\xc3\xa9 : 12345\r\nNouvelle adresse m\xc3\xa9l : a@lycee-jean-moulin.fr\r\n";
+        let two = b"From: a@lycee-jean-moulin.fr\r\nSubject: y\r\nMessage-ID: <same@x>\r\n\r\nN\xc2\xb0 abonn\xc3\xa9 : 12345 \r\nNouvelle adresse m\xc3\xa9l : a@lycee-jean-moulin.fr\r\n";
         assert_eq!(
             ingest(&db, one).await.disposition,
             Disposition::RequestCreated

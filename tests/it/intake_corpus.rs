@@ -21,8 +21,12 @@ async fn every_fixture_gets_its_expected_disposition_fields_and_flags() {
     for f in fixtures {
         let name = f["file"].as_str().unwrap();
         seen.insert(name.to_string());
+        let acks_before = acknowledgements(&t.db).await;
         let outcome = ingest(&t.db, &fixture(name)).await;
         let mut problems = Vec::new();
+        if outcome.reference.is_none() && acknowledgements(&t.db).await != acks_before {
+            problems.push("a change-request acknowledgement for mail that made no request".into());
+        }
         let want = f["disposition"].as_str().unwrap();
         if outcome.disposition.as_str() != want {
             problems.push(format!(
@@ -68,6 +72,16 @@ async fn every_fixture_gets_its_expected_disposition_fields_and_flags() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+async fn acknowledgements(db: &bareme_mel::store::Db) -> usize {
+    use bareme_mel::store::entities::outbox;
+    outbox::Entity::find()
+        .filter(outbox::Column::Template.eq("acknowledgement"))
+        .all(db.conn())
+        .await
+        .unwrap()
+        .len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

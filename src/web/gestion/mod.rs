@@ -1,5 +1,6 @@
 //! The DAG back-office under `/gestion`: sign-in, the queue, the request
-//! page and its decisions, quarantine, subscribers, staff, the audit log.
+//! page and its decisions, quarantine, other mail (not a request),
+//! subscribers, staff, the audit log.
 //! Handlers are thin: extract, check the session, role and CSRF token, call
 //! `crate::backoffice`, render one askama page or redirect (POST → 303).
 
@@ -9,6 +10,7 @@ mod actions;
 mod audit;
 mod auth;
 mod mail;
+mod other_mail;
 mod quarantine;
 mod queue;
 mod request;
@@ -63,6 +65,12 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/quarantaine/{id}/{action}",
             post(quarantine::quarantine_action_post),
+        )
+        .route("/autres-courriels", get(other_mail::other_list_get))
+        .route("/autres-courriels/{id}", get(other_mail::other_detail_get))
+        .route(
+            "/autres-courriels/{id}/{action}",
+            post(other_mail::other_action_post),
         )
         .route("/abonnes", get(subscribers::subscribers_get))
         .route("/abonnes/{number}", get(subscribers::subscriber_detail_get))

@@ -4,7 +4,7 @@
 mod delivery;
 mod failures;
 mod processes;
-mod sink;
+pub(crate) mod sink;
 
 use bareme_mel::{
     config::{Settings, TlsMode, Transport},

@@ -1,0 +1,85 @@
+//! Create: a change request made from one recorded mail — the claim
+//! validated, matched against the subscribers (the checks of SPEC §4), the
+//! request written with its `inbound_messages` link, the acknowledgement to
+//! the sender and the alert to the registered address queued, all in the
+//! caller's transaction. Intake uses it for a new request; staff use it
+//! when they turn a mail that was not a request into one.
+
+use super::{
+    auth::Verdicts,
+    extract::{self, Extraction},
+    matching, notify,
+    parse::ParsedMail,
+    record,
+    validate::{self, flag},
+};
+use crate::{
+    config::Settings,
+    domain::MailAddress,
+    store::{
+        Conn, StoreError,
+        entities::change_request,
+        requests::{self, Actor, NewRequest},
+    },
+};
+
+/// The recorded mail a request is made from.
+pub struct FromMail<'a> {
+    pub mail: &'a ParsedMail,
+    pub extraction: &'a Extraction,
+    pub sender: &'a MailAddress,
+    pub verdicts: Option<&'a Verdicts>,
+    /// Flags already decided (reused Message-ID, unknown reference…).
+    pub flags: Vec<String>,
+    /// The `inbound_messages` row, already written.
+    pub inbound_id: i64,
+    pub actor: &'a Actor,
+}
+
+/// Creates the request and queues its mails; returns it.
+pub async fn request_from_mail<C: Conn>(
+    txn: &C,
+    settings: &Settings,
+    m: FromMail<'_>,
+) -> Result<change_request::Model, StoreError> {
+    let claim = validate::validate(&m.extraction.values);
+    let matched = matching::run(txn, &claim, Some(m.sender), m.verdicts).await?;
+    let mut flags = m.flags;
+    flags.extend(claim.flags.iter().cloned());
+    let manual = m.extraction.source == extract::Source::Nothing;
+    if manual {
+        flags.push(flag::MANUAL_ENTRY.into());
+    }
+    let mut fields = claim.fields.clone();
+    fields.insert("_source".into(), m.extraction.source.as_str().into());
+    let request = requests::create_in(
+        txn,
+        NewRequest {
+            claimed_number: claim.number.as_ref().map(|n| n.to_string()),
+            subscriber_id: matched.subscriber.as_ref().map(|s| s.id),
+            requester_email: Some(m.sender.to_string()),
+            new_email: claim.new_address.as_ref().map(|a| a.to_string()),
+            situation: claim.situation.map(str::to_string),
+            fields,
+            checks: matched.checks,
+            flags,
+            manual_entry: manual,
+            origin_message_id: Some(m.inbound_id),
+        },
+        m.actor,
+    )
+    .await?;
+    record::set_request(txn, m.inbound_id, request.id).await?;
+    notify::acknowledge(
+        txn,
+        settings,
+        m.sender,
+        &request,
+        m.mail.message_id.as_deref(),
+    )
+    .await?;
+    if let Some(subscriber) = &matched.subscriber {
+        notify::alert_registered(txn, settings, subscriber, &request).await?;
+    }
+    Ok(request)
+}
