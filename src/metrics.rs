@@ -3,9 +3,7 @@
 //! the age of the oldest open request per state, the time of the last mail
 //! received) — what the rules of `packaging/prometheus/` alert on.
 
-use crate::store::{Db, StoreError, requests};
-use sea_orm::sea_query::{Alias, Expr, Func};
-use sea_orm::{ConnectionTrait, sea_query::Query};
+use crate::store::{Db, StoreError, requests, stats};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -44,32 +42,23 @@ impl Metrics {
                 state.as_str()
             );
         }
-        for (table, column, metric, help) in [
+        for (column, metric, help, rows) in [
             (
-                "outbox",
                 "state",
                 "bareme_mel_outbox_mails",
                 "Outgoing mails by state.",
+                stats::outbox_by_state(db).await?,
             ),
             (
-                "inbound_messages",
                 "disposition",
                 "bareme_mel_inbound_messages",
                 "Incoming mails by disposition.",
+                stats::inbox_by_disposition(db).await?,
             ),
         ] {
             let _ = writeln!(out, "# HELP {metric} {help}");
             let _ = writeln!(out, "# TYPE {metric} gauge");
-            let stmt = Query::select()
-                .column(column)
-                .expr_as(Func::count(Expr::col(Alias::new(column))), "n")
-                .from(table)
-                .group_by_col(column)
-                .order_by(column, sea_orm::sea_query::Order::Asc)
-                .to_owned();
-            for row in db.conn().query_all(&stmt).await? {
-                let key: String = row.try_get("", column)?;
-                let n: i64 = row.try_get("", "n")?;
+            for (key, n) in rows {
                 let _ = writeln!(out, "{metric}{{{column}=\"{key}\"}} {n}");
             }
         }
@@ -81,9 +70,6 @@ impl Metrics {
 /// The oldest open request of each state and the last mail received.
 async fn render_ages(db: &Db, out: &mut String) -> Result<(), StoreError> {
     use crate::domain::RequestState;
-    use crate::store::entities::{change_request, inbound_message};
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-    type Time = chrono::DateTime<chrono::Utc>;
     let now = chrono::Utc::now();
     let _ = writeln!(
         out,
@@ -94,14 +80,7 @@ async fn render_ages(db: &Db, out: &mut String) -> Result<(), StoreError> {
         "# TYPE bareme_mel_oldest_open_request_age_seconds gauge"
     );
     for state in RequestState::ALL.into_iter().filter(|s| !s.is_final()) {
-        let oldest = change_request::Entity::find()
-            .filter(change_request::Column::State.eq(state.as_str()))
-            .order_by_asc(change_request::Column::CreatedAt)
-            .select_only()
-            .column(change_request::Column::CreatedAt)
-            .into_tuple::<Time>()
-            .one(db.conn())
-            .await?;
+        let oldest = stats::oldest_request_in(db, state).await?;
         if let Some(created_at) = oldest {
             let age = (now - created_at).num_seconds().max(0);
             let _ = writeln!(
@@ -111,14 +90,7 @@ async fn render_ages(db: &Db, out: &mut String) -> Result<(), StoreError> {
             );
         }
     }
-    // Only the column: a message row carries the raw mail.
-    let last = inbound_message::Entity::find()
-        .order_by_desc(inbound_message::Column::ReceivedAt)
-        .select_only()
-        .column(inbound_message::Column::ReceivedAt)
-        .into_tuple::<Time>()
-        .one(db.conn())
-        .await?;
+    let last = stats::last_inbound_at(db).await?;
     if let Some(received_at) = last {
         let _ = writeln!(
             out,

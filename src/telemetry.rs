@@ -18,8 +18,9 @@ pub fn init(settings: &Settings) {
         // The migrator announces every run at info level: keep that out of CLI output.
         .or_else(|| {
             EnvFilter::try_new(format!(
-                "{},sea_orm_migration=warn,sqlx=warn",
-                settings.log.level
+                "{},{}",
+                settings.log.level,
+                crate::store::QUIET_LOGS
             ))
             .ok()
         })
