@@ -28,7 +28,7 @@ done
 
 print_env() {
     local name value
-    for name in PG IMAP LMTP SMTP SMTP_SINK CHROMEDRIVER PYTHON PROMTOOL; do
+    for name in PG IMAP LMTP SMTP SMTP_SINK CHROMEDRIVER PYTHON PROMTOOL IMAPS IMAP_CA; do
         case $name in
             PG) value=postgres://postgres@127.0.0.1:5432 ;;
             IMAP) value=127.0.0.1:10143 ;;
@@ -38,6 +38,8 @@ print_env() {
             CHROMEDRIVER) value=http://127.0.0.1:9515 ;;
             PYTHON) value=$VENV_DIR/bin/python ;;
             PROMTOOL) value=$TOOLS_DIR/bin/promtool ;;
+            IMAPS) value=127.0.0.1:10993 ;;
+            IMAP_CA) value=$(bash "$HERE/dovecot.sh" dir)/ca.pem ;;
         esac
         printf 'export BAREME_MEL_TEST_%s=%q\n' "$name" "$value"
     done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A standalone Dovecot 2.3 for the tests (IMAP, IMAPS, LMTP on 127.0.0.1).
 #
-#   scripts/services/dovecot.sh start|stop|status [DIR]
+#   scripts/services/dovecot.sh start|stop|status|dir [DIR]
 #
 # DIR (default <repo>/.tools/dovecot) holds the config, users, certificate,
 # mail, sockets and log. Mail is owned by the system user `vmail` (created if
@@ -16,12 +16,13 @@ set -euo pipefail
 # shellcheck source=scripts/services/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-IMAP_PORT=10143
-IMAPS_PORT=10993
-LMTP_PORT=10024
+# Ports can be moved (e.g. a second instance): BAREME_MEL_DOVECOT_{IMAP,IMAPS,LMTP}_PORT.
+IMAP_PORT=${BAREME_MEL_DOVECOT_IMAP_PORT:-10143}
+IMAPS_PORT=${BAREME_MEL_DOVECOT_IMAPS_PORT:-10993}
+LMTP_PORT=${BAREME_MEL_DOVECOT_LMTP_PORT:-10024}
 HOST=127.0.0.1
 
-usage() { echo "usage: $0 start|stop|status [DIR]" >&2; exit 2; }
+usage() { echo "usage: $0 start|stop|status|dir [DIR]" >&2; exit 2; }
 
 # True if user "other" can reach $1: each existing ancestor has o+x.
 others_can_traverse() {
@@ -66,7 +67,7 @@ facts() {
     cat <<FACTS
 dovecot: running (pid $1), dir $DIR
   IMAP   $HOST:$IMAP_PORT  (plaintext LOGIN allowed; STARTTLS offered, not required)
-  IMAPS  $HOST:$IMAPS_PORT  (self-signed, CN=localhost: $DIR/cert.pem)
+  IMAPS  $HOST:$IMAPS_PORT  (CN=localhost, signed by the throw-away CA $DIR/ca.pem)
   LMTP   $HOST:$LMTP_PORT  (RCPT TO: bareme or alice, any domain)
   users  bareme / bareme-pass (functional mailbox), alice / alicepass
   mailboxes INBOX, Archive (auto-created, \\Archive), separator "/"
@@ -90,12 +91,19 @@ write_config() {
     install -d -m 755 "$DIR" "$DIR/run" "$DIR/state"
     install -d -m 750 -o vmail -g vmail "$DIR/mail"
 
-    if [ ! -s "$DIR/cert.pem" ] || [ ! -s "$DIR/key.pem" ]; then
-        log "dovecot: making a self-signed certificate"
-        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=localhost \
-            -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-            -keyout "$DIR/key.pem" -out "$DIR/cert.pem" 2>/dev/null
-        chmod 600 "$DIR/key.pem"
+    # A throw-away CA ($DIR/ca.pem, what intake.imap.ca_file names) signing
+    # the server certificate: rustls refuses a self-signed CA certificate
+    # used directly as the server's (CaUsedAsEndEntity).
+    if [ ! -s "$DIR/ca.pem" ] || [ ! -s "$DIR/cert.pem" ] || [ ! -s "$DIR/key.pem" ]; then
+        log "dovecot: making a throw-away CA and a certificate for localhost"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=bareme-mel test CA" \
+            -keyout "$DIR/ca.key" -out "$DIR/ca.pem" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+            -keyout "$DIR/key.pem" -out "$DIR/cert.csr" 2>/dev/null
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n' >"$DIR/cert.ext"
+        openssl x509 -req -in "$DIR/cert.csr" -CA "$DIR/ca.pem" -CAkey "$DIR/ca.key" \
+            -CAcreateserial -days 3650 -extfile "$DIR/cert.ext" -out "$DIR/cert.pem" 2>/dev/null
+        chmod 600 "$DIR/key.pem" "$DIR/ca.key"
     fi
 
     # Test passwords: the auth process (user dovecot) must read this file.
@@ -219,5 +227,6 @@ case "$CMD" in
     start) start ;;
     stop) stop ;;
     status) status ;;
+    dir) echo "$DIR" ;; # where the config and ca.pem are
     *) usage ;;
 esac

@@ -24,6 +24,7 @@ mod intake_corpus;
 mod intake_fuzz;
 mod intake_imap;
 mod intake_imap_support;
+mod intake_imaps;
 mod intake_reliability;
 mod intake_sources;
 mod intake_support;
