@@ -13,7 +13,8 @@ pub mod answer;
 pub mod auth;
 pub mod classify;
 pub mod create;
-pub mod dedup;
+/// Dedup is one query on the recorded messages: it lives in the store.
+pub use crate::store::dedup;
 pub mod extract;
 pub mod limit;
 pub mod matching;

@@ -4,7 +4,7 @@
 //! record with disposition `duplicate`; the same Message-ID with other
 //! content is processed normally and flagged.
 
-use crate::store::{StoreError, entities::inbound_message};
+use super::{StoreError, entities::inbound_message};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 /// Flag of a message whose Message-ID was already seen with other content.
