@@ -7,6 +7,7 @@ mod harness;
 
 mod access_export;
 mod audit_log;
+mod browser_widths;
 mod cli;
 mod gestion;
 mod gestion_access;
@@ -33,5 +34,6 @@ mod public;
 mod public_tokens;
 mod purge;
 mod requests;
+mod snapshots;
 mod subscribers;
 mod tokens;

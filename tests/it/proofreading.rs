@@ -76,7 +76,7 @@ async fn the_approval_mail_gives_the_expiry_in_paris_time_without_brackets_in_br
     );
 }
 
-async fn request_with(o: &crate::gestion::Office, new: NewRequest) -> String {
+pub(crate) async fn request_with(o: &crate::gestion::Office, new: NewRequest) -> String {
     requests::create(
         &o.db,
         NewRequest {
@@ -123,7 +123,11 @@ async fn the_request_page_names_the_situation_intake_stores_in_the_forms_words()
 }
 
 /// A request whose mail carries our MTA's verdicts.
-async fn request_from_mail(o: &crate::gestion::Office, from: &str, auth_json: &str) -> String {
+pub(crate) async fn request_from_mail(
+    o: &crate::gestion::Office,
+    from: &str,
+    auth_json: &str,
+) -> String {
     let raw = format!("From: {from}\r\nSubject: Changement\r\n\r\nBonjour\r\n");
     let msg = inbound_message::Entity::insert(inbound_message::ActiveModel {
         received_at: Set(Utc::now()),
