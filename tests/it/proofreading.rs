@@ -390,3 +390,33 @@ async fn staff_read_french_words_and_names_not_codes() {
         assert!(timeline.contains(words), "« {words} » missing: {timeline}");
     }
 }
+
+#[tokio::test]
+async fn a_sign_in_error_is_tied_to_its_fields_and_named_in_the_title() {
+    let t = TestDb::sqlite().await;
+    let app = spawn_app(Settings::default(), t.db.clone()).await;
+    let c = client();
+    let (_, _, csrf) = page(&c, &app, "/").await;
+    let (_, html) = post(
+        &c,
+        &app,
+        "/connexion",
+        &[
+            ("csrf", &csrf),
+            ("numero", "34012"),
+            ("mot_de_passe", "faux"),
+        ],
+    )
+    .await;
+    assert!(
+        html.contains("<title>Erreur — Connexion"),
+        "{}",
+        region(&html, "<title>")
+    );
+    assert!(html.contains(r#"id="connexion-erreur""#));
+    assert_eq!(
+        html.matches(r#"aria-describedby="connexion-erreur""#)
+            .count(),
+        2
+    );
+}

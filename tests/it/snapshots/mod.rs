@@ -56,6 +56,7 @@ pub fn visible_text(html: &str) -> String {
         .replace("&gt;", ">")
         .replace("&#62;", ">")
         .replace("&nbsp;", " ")
+        .replace("&#38;", "&")
         .replace("&amp;", "&");
     text.lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -75,10 +76,16 @@ pub fn stable(text: &str) -> String {
         Regex::new(r"/(reinitialisation|opposition|premier-compte)/[A-Za-z0-9_-]{16,}").unwrap()
     });
     static PORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"127\.0\.0\.1:\d+").unwrap());
+    static TOTP_KEY: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"[A-Z2-7]{4}( [A-Z2-7]{4}){3,}").unwrap());
+    static TOTP_SECRET: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"secret=[A-Z2-7]+").unwrap());
     let t = TIME.replace_all(text, "JJ/MM/AAAA à HH h MM");
     let t = DAY.replace_all(&t, "JJ/MM/AAAA");
     let t = REFERENCE.replace_all(&t, "BM-AAAA-");
     let t = TOKEN.replace_all(&t, "/$1/JETON");
+    let t = TOTP_KEY.replace_all(&t, "CLÉ SECRÈTE");
+    let t = TOTP_SECRET.replace_all(&t, "secret=CLÉ");
     PORT.replace_all(&t, "127.0.0.1:PORT").into_owned()
 }
 
