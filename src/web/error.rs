@@ -34,8 +34,17 @@ impl From<StoreError> for AppError {
     }
 }
 
-impl From<sea_orm::DbErr> for AppError {
-    fn from(e: sea_orm::DbErr) -> Self {
+impl From<crate::backoffice::ServiceError> for AppError {
+    fn from(e: crate::backoffice::ServiceError) -> Self {
+        match e {
+            crate::backoffice::ServiceError::Store(e) => e.into(),
+            crate::backoffice::ServiceError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<crate::store::DbErr> for AppError {
+    fn from(e: crate::store::DbErr) -> Self {
         StoreError::from(e).into()
     }
 }

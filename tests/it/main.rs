@@ -7,6 +7,7 @@ mod harness;
 
 mod access_export;
 mod audit_log;
+mod backup;
 mod browser_widths;
 mod cli;
 mod gestion;
@@ -27,6 +28,8 @@ mod intake_sources;
 mod intake_support;
 mod journey;
 mod logs;
+mod logs_plain;
+mod monitoring;
 mod ops;
 mod outbox;
 mod proofreading;

@@ -21,7 +21,6 @@ use axum::{
     http::{HeaderMap, StatusCode, header, request::Parts},
     response::{IntoResponse, Redirect, Response},
 };
-use sea_orm::EntityTrait;
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -67,7 +66,7 @@ impl FromRequestParts<AppState> for Staff {
         let Some(cookie) = cookies::get(&parts.headers, &cookie_name(state)) else {
             return Err(to_sign_in());
         };
-        let unavailable = |e: sea_orm::DbErr| {
+        let unavailable = |e: crate::store::StoreError| {
             tracing::warn!(error = %e, "session lookup failed");
             crate::web::AppError::Unavailable.into_response()
         };
@@ -80,8 +79,7 @@ impl FromRequestParts<AppState> for Staff {
         let Principal::Staff(id) = data.principal else {
             return Err(to_sign_in());
         };
-        let member = staff::Entity::find_by_id(id)
-            .one(state.db.conn())
+        let member = crate::store::staff::find_by_id(&state.db, id)
             .await
             .map_err(unavailable)?;
         let Some(member) = member.filter(|m| !m.disabled) else {
@@ -192,7 +190,7 @@ pub(super) async fn open_session(
     }
     let value = match session::create(state.db.conn(), Principal::Staff(member.id)).await {
         Ok(v) => v,
-        Err(e) => return super::fail(e.into(), "/gestion/connexion"),
+        Err(e) => return super::fail(e, "/gestion/connexion"),
     };
     if let Err(e) = accounts::signed_in(&state.db, member).await {
         return super::fail(e, "/gestion/connexion");

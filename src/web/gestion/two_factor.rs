@@ -21,7 +21,6 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
-use sea_orm::EntityTrait;
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -55,7 +54,7 @@ struct CodePage {
 pub async fn start(state: &AppState, member: &staff::Model) -> Response {
     let value = match session::create(state.db.conn(), Principal::StaffPending(member.id)).await {
         Ok(v) => v,
-        Err(e) => return super::fail(e.into(), "/gestion/connexion"),
+        Err(e) => return super::fail(e, "/gestion/connexion"),
     };
     let mut res = see_other("/gestion/connexion/code");
     res.headers_mut().append(
@@ -75,7 +74,7 @@ pub async fn start(state: &AppState, member: &staff::Model) -> Response {
 async fn pending(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<(staff::Model, String)>, sea_orm::DbErr> {
+) -> Result<Option<(staff::Model, String)>, crate::store::StoreError> {
     let Some(cookie) = cookies::get(headers, &cookie_name(state)) else {
         return Ok(None);
     };
@@ -89,7 +88,7 @@ async fn pending(
         session::destroy(state.db.conn(), &cookie).await?;
         return Ok(None);
     }
-    let member = staff::Entity::find_by_id(id).one(state.db.conn()).await?;
+    let member = crate::store::staff::find_by_id(&state.db, id).await?;
     Ok(member
         .filter(|m| !m.disabled && m.totp_secret.is_some())
         .map(|m| (m, cookie)))
@@ -114,7 +113,7 @@ pub async fn code_get(
             },
         ),
         Ok(None) => back_to_sign_in(),
-        Err(e) => super::fail(e.into(), "/gestion/connexion"),
+        Err(e) => super::fail(e, "/gestion/connexion"),
     }
 }
 
@@ -141,7 +140,7 @@ pub async fn code_post(
     let (member, cookie) = match pending(&state, &headers).await {
         Ok(Some(p)) => p,
         Ok(None) => return back_to_sign_in(),
-        Err(e) => return super::fail(e.into(), "/gestion/connexion"),
+        Err(e) => return super::fail(e, "/gestion/connexion"),
     };
     let refused = |status| {
         render(
