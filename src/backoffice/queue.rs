@@ -143,7 +143,11 @@ pub async fn page<C: ConnectionTrait>(
             claimed_number: m.claimed_number.unwrap_or_default(),
             requester_email: m.requester_email.unwrap_or_default(),
             new_email: m.new_email.unwrap_or_default(),
-            flags: serde_json::from_str(&m.flags).unwrap_or_default(),
+            flags: serde_json::from_str::<Vec<String>>(&m.flags)
+                .unwrap_or_default()
+                .iter()
+                .map(|f| crate::vocabulary::flag_label(f))
+                .collect(),
             contested: m.contested,
             assignee: m
                 .assignee_id

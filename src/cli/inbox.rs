@@ -47,13 +47,13 @@ pub async fn run(command: InboxCommand, db: &Db) -> CliResult {
         return Ok(());
     }
     println!(
-        "{:<20} {:<16} {:<14} {:<32} {:<40} MESSAGE-ID / MOTIF",
+        "{:<22} {:<16} {:<14} {:<32} {:<40} MESSAGE-ID / MOTIF",
         "REÇU LE", "DISPOSITION", "RÉFÉRENCE", "EXPÉDITEUR", "OBJET"
     );
     for e in entries {
         println!(
-            "{:<20} {:<16} {:<14} {:<32} {:<40} {}{}",
-            e.received_at.format("%Y-%m-%d %H:%M:%S"),
+            "{:<22} {:<16} {:<14} {:<32} {:<40} {}{}",
+            crate::vocabulary::date_time(e.received_at),
             e.disposition,
             e.reference.as_deref().unwrap_or("-"),
             clip(e.sender.as_deref().unwrap_or("-"), 32),

@@ -119,7 +119,7 @@ async fn list(db: &Db, state: Option<String>, json: bool, limit: u64) -> CliResu
         return Ok(());
     }
     println!(
-        "{:>6} {:<8} {:<20} {:>6} {:<26} {:<32} {:<72} RÉPONSE / ERREUR",
+        "{:>6} {:<8} {:<22} {:>6} {:<26} {:<32} {:<72} RÉPONSE / ERREUR",
         "ID", "ÉTAT", "CRÉÉ LE", "ESSAIS", "MODÈLE", "DESTINATAIRE", "MESSAGE-ID"
     );
     for e in entries {
@@ -129,10 +129,10 @@ async fn list(db: &Db, state: Option<String>, json: bool, limit: u64) -> CliResu
             .or(e.server_reply)
             .unwrap_or_else(|| "-".into());
         println!(
-            "{:>6} {:<8} {:<20} {:>6} {:<26} {:<32} {:<72} {}",
+            "{:>6} {:<8} {:<22} {:>6} {:<26} {:<32} {:<72} {}",
             e.id,
             e.state,
-            e.created_at.format("%Y-%m-%d %H:%M:%S"),
+            crate::vocabulary::date_time(e.created_at),
             e.attempts,
             e.template,
             clip(&e.recipient, 32),

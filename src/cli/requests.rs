@@ -6,6 +6,7 @@ use crate::store::{
     Db,
     requests::{self, CheckOutcome, ListFilter},
 };
+use crate::{backoffice::queue::staff_names_by_username, vocabulary};
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
@@ -67,18 +68,22 @@ pub async fn run(command: RequestsCommand, db: &Db) -> CliResult {
                 return Ok(());
             }
             println!(
-                "{:<14} {:<24} {:<12} {:<34} {:<17} SIGNALEMENTS",
+                "{:<14} {:<24} {:<12} {:<34} {:<22} SIGNALEMENTS",
                 "RÉFÉRENCE", "ÉTAT", "ABONNÉ", "NOUVELLE ADRESSE", "CRÉÉE LE"
             );
             for r in list {
                 println!(
-                    "{:<14} {:<24} {:<12} {:<34} {:<17} {}",
+                    "{:<14} {:<24} {:<12} {:<34} {:<22} {}",
                     r.reference,
                     r.state_label,
                     r.claimed_number.as_deref().unwrap_or("-"),
                     clip(r.new_email.as_deref().unwrap_or("-"), 34),
-                    r.created_at.format("%Y-%m-%d %H:%M"),
-                    r.flags.join(", "),
+                    vocabulary::date_time(r.created_at),
+                    r.flags
+                        .iter()
+                        .map(|f| vocabulary::flag_label(f))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 );
             }
             Ok(())
@@ -94,7 +99,7 @@ pub async fn run(command: RequestsCommand, db: &Db) -> CliResult {
             );
             println!(
                 "  créée le      {}",
-                d.summary.created_at.format("%Y-%m-%d %H:%M")
+                vocabulary::date_time(d.summary.created_at)
             );
             println!(
                 "  demandeur     {}",
@@ -114,7 +119,13 @@ pub async fn run(command: RequestsCommand, db: &Db) -> CliResult {
                 );
             }
             if !d.summary.flags.is_empty() {
-                println!("  signalements  {}", d.summary.flags.join(", "));
+                let flags: Vec<String> = d
+                    .summary
+                    .flags
+                    .iter()
+                    .map(|f| vocabulary::flag_label(f))
+                    .collect();
+                println!("  signalements  {}", flags.join(", "));
             }
             if let Some(s) = &d.subscriber {
                 println!(
@@ -126,8 +137,12 @@ pub async fn run(command: RequestsCommand, db: &Db) -> CliResult {
             }
             if !d.fields.is_empty() {
                 println!("Champs lus :");
-                for (k, v) in &d.fields {
-                    println!("  {k:<36} {}", clip(v, 80));
+                for f in bareme_forms::definition().fields() {
+                    if let (Some(v), Some(label)) =
+                        (d.fields.get(&f.name), vocabulary::field_label(&f.name))
+                    {
+                        println!("  {label:<40} {}", clip(v, 80));
+                    }
                 }
             }
             if !d.checks.is_empty() {
@@ -154,22 +169,32 @@ pub async fn run(command: RequestsCommand, db: &Db) -> CliResult {
                     let arrow = if t.direction == "in" { "←" } else { "→" };
                     println!(
                         "  {} {arrow} {:<32} {:<40} {}",
-                        t.at.format("%Y-%m-%d %H:%M"),
+                        vocabulary::date_time(t.at),
                         clip(t.party.as_deref().unwrap_or("-"), 32),
                         clip(t.subject.as_deref().unwrap_or("-"), 40),
-                        t.status
+                        if t.direction == "in" {
+                            vocabulary::labels::disposition_label(&t.status)
+                        } else {
+                            vocabulary::labels::outbox_state_label(&t.status)
+                        }
                     );
                 }
             }
             println!("Historique :");
+            let names = staff_names_by_username(db.conn()).await?;
+            let state = |s: &Option<String>| {
+                s.as_deref()
+                    .map(vocabulary::state_label)
+                    .unwrap_or_else(|| "-".into())
+            };
             for e in &d.timeline {
                 println!(
-                    "  {} {:<20} {:<20} {} → {}{}",
-                    e.at.format("%Y-%m-%d %H:%M"),
-                    clip(&e.actor, 20),
-                    e.action,
-                    e.from_state.as_deref().unwrap_or("-"),
-                    e.to_state.as_deref().unwrap_or("-"),
+                    "  {} {:<24} {:<28} {} → {}{}",
+                    vocabulary::date_time(e.at),
+                    clip(&vocabulary::actor_label(&e.actor, &names), 24),
+                    vocabulary::action_label(&e.action),
+                    state(&e.from_state),
+                    state(&e.to_state),
                     e.reason
                         .as_deref()
                         .map(|r| format!(" — {}", clip(r, 60)))

@@ -14,9 +14,10 @@ pub const MAX_CHARS: usize = 128;
 pub fn check_password(password: &str, personal: &[&str]) -> Result<(), InvalidValue> {
     let len = password.chars().count();
     if len < MIN_CHARS {
-        return Err(InvalidValue(
-            "Le mot de passe doit faire au moins 8 caractères.".into(),
-        ));
+        return Err(InvalidValue(format!(
+            "Ce mot de passe est trop court ({len} caractère{}) : il doit faire au moins 8 caractères.",
+            if len > 1 { "s" } else { "" }
+        )));
     }
     if len > MAX_CHARS {
         return Err(InvalidValue(

@@ -398,7 +398,7 @@ async fn the_queue_filters_searches_and_exports_with_formulas_escaped() {
             .text()
             .await
             .unwrap()
-            .starts_with("seq,date")
+            .starts_with("N°,Date (heure de Paris),Qui,Action")
     );
     let (status, html) = agent.page("/gestion/abonnes?q=joffre").await;
     assert_eq!(status, 200);

@@ -76,7 +76,7 @@ async fn the_approval_mail_gives_the_expiry_in_paris_time_without_brackets_in_br
     );
 }
 
-async fn request_with(o: &crate::gestion::Office, new: NewRequest) -> String {
+pub(crate) async fn request_with(o: &crate::gestion::Office, new: NewRequest) -> String {
     requests::create(
         &o.db,
         NewRequest {
@@ -123,7 +123,11 @@ async fn the_request_page_names_the_situation_intake_stores_in_the_forms_words()
 }
 
 /// A request whose mail carries our MTA's verdicts.
-async fn request_from_mail(o: &crate::gestion::Office, from: &str, auth_json: &str) -> String {
+pub(crate) async fn request_from_mail(
+    o: &crate::gestion::Office,
+    from: &str,
+    auth_json: &str,
+) -> String {
     let raw = format!("From: {from}\r\nSubject: Changement\r\n\r\nBonjour\r\n");
     let msg = inbound_message::Entity::insert(inbound_message::ActiveModel {
         received_at: Set(Utc::now()),
@@ -385,4 +389,34 @@ async fn staff_read_french_words_and_names_not_codes() {
     ] {
         assert!(timeline.contains(words), "« {words} » missing: {timeline}");
     }
+}
+
+#[tokio::test]
+async fn a_sign_in_error_is_tied_to_its_fields_and_named_in_the_title() {
+    let t = TestDb::sqlite().await;
+    let app = spawn_app(Settings::default(), t.db.clone()).await;
+    let c = client();
+    let (_, _, csrf) = page(&c, &app, "/").await;
+    let (_, html) = post(
+        &c,
+        &app,
+        "/connexion",
+        &[
+            ("csrf", &csrf),
+            ("numero", "34012"),
+            ("mot_de_passe", "faux"),
+        ],
+    )
+    .await;
+    assert!(
+        html.contains("<title>Erreur — Connexion"),
+        "{}",
+        region(&html, "<title>")
+    );
+    assert!(html.contains(r#"id="connexion-erreur""#));
+    assert_eq!(
+        html.matches(r#"aria-describedby="connexion-erreur""#)
+            .count(),
+        2
+    );
 }

@@ -2,8 +2,9 @@
 
 use super::{Chrome, Staff, fail};
 use crate::{
-    backoffice::{csv, fmt_date},
+    backoffice::{csv, fmt_date, queue::staff_names_by_username},
     store::audit,
+    vocabulary,
     web::{AppState, pages::render},
 };
 use askama::Template;
@@ -12,6 +13,7 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
+use std::collections::HashMap;
 
 pub struct EventRow {
     pub seq: i64,
@@ -32,10 +34,22 @@ struct AuditPage {
     problem: String,
 }
 
-fn about(e: &audit::Event) -> String {
+fn about(e: &audit::Event, names: &HashMap<String, String>) -> String {
     match (&e.request_id, &e.subject) {
         (Some(id), _) => format!("demande n°{id}"),
-        (None, Some(s)) => s.clone(),
+        (None, Some(s)) => vocabulary::actor_label(s, names),
+        _ => String::new(),
+    }
+}
+
+fn change(e: &audit::Event) -> String {
+    match (&e.from_state, &e.to_state) {
+        (Some(f), Some(t)) => format!(
+            "{} → {}",
+            vocabulary::state_label(f),
+            vocabulary::state_label(t)
+        ),
+        (None, Some(t)) => vocabulary::state_label(t),
         _ => String::new(),
     }
 }
@@ -43,7 +57,11 @@ fn about(e: &audit::Event) -> String {
 /// `GET /gestion/journal`: the 200 newest events and the state of the chain.
 pub async fn audit_log_get(State(state): State<AppState>, staff: Staff) -> Response {
     let db = state.db.conn();
-    let (events, check) = match tokio::try_join!(audit::recent(db, 200), audit::verify(db)) {
+    let (events, check, names) = match tokio::try_join!(
+        audit::recent(db, 200),
+        audit::verify(db),
+        staff_names_by_username(db)
+    ) {
         Ok(v) => v,
         Err(e) => return fail(e, "/gestion"),
     };
@@ -58,14 +76,10 @@ pub async fn audit_log_get(State(state): State<AppState>, staff: Staff) -> Respo
                 .map(|e| EventRow {
                     seq: e.seq,
                     at: fmt_date(e.at),
-                    actor: e.actor.clone(),
-                    action: e.action.clone(),
-                    about: about(e),
-                    change: match (&e.from_state, &e.to_state) {
-                        (Some(f), Some(t)) => format!("{f} → {t}"),
-                        (None, Some(t)) => t.clone(),
-                        _ => String::new(),
-                    },
+                    actor: vocabulary::actor_label(&e.actor, &names),
+                    action: vocabulary::action_label(&e.action),
+                    about: about(e, &names),
+                    change: change(e),
                     reason: e.reason.clone().unwrap_or_default(),
                 })
                 .collect(),
@@ -75,23 +89,38 @@ pub async fn audit_log_get(State(state): State<AppState>, staff: Staff) -> Respo
 
 /// `GET /gestion/journal.csv`: the newest 100 000 events, formula prefixes escaped.
 pub async fn audit_csv_get(State(state): State<AppState>, _staff: Staff) -> Response {
-    let events = match audit::recent(state.db.conn(), 100_000).await {
-        Ok(v) => v,
-        Err(e) => return fail(e, "/gestion/journal"),
-    };
+    let db = state.db.conn();
+    let (events, names) =
+        match tokio::try_join!(audit::recent(db, 100_000), staff_names_by_username(db)) {
+            Ok(v) => v,
+            Err(e) => return fail(e, "/gestion/journal"),
+        };
     let body = csv::write(
         &[
-            "seq", "date", "acteur", "action", "objet", "de", "vers", "motif",
+            "N°",
+            "Date (heure de Paris)",
+            "Qui",
+            "Action",
+            "Objet",
+            "De",
+            "Vers",
+            "Motif",
         ],
         events.iter().map(|e| {
             vec![
                 e.seq.to_string(),
-                e.at.to_rfc3339(),
-                e.actor.clone(),
-                e.action.clone(),
-                about(e),
-                e.from_state.clone().unwrap_or_default(),
-                e.to_state.clone().unwrap_or_default(),
+                vocabulary::spreadsheet(e.at),
+                vocabulary::actor_label(&e.actor, &names),
+                vocabulary::action_label(&e.action),
+                about(e, &names),
+                e.from_state
+                    .as_deref()
+                    .map(vocabulary::state_label)
+                    .unwrap_or_default(),
+                e.to_state
+                    .as_deref()
+                    .map(vocabulary::state_label)
+                    .unwrap_or_default(),
                 e.reason.clone().unwrap_or_default(),
             ]
         }),

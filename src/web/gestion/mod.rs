@@ -100,11 +100,7 @@ impl Chrome {
         Self {
             csrf: staff.csrf.clone(),
             name: staff.display_name.clone(),
-            role_label: match staff.role {
-                crate::domain::Role::Agent => "Agent",
-                crate::domain::Role::Approbateur => "Approbateur",
-                crate::domain::Role::Admin => "Administrateur",
-            },
+            role_label: crate::vocabulary::role_label(staff.role),
             is_admin: staff.role == crate::domain::Role::Admin,
         }
     }

@@ -7,6 +7,7 @@ use crate::{
         queue::{self, Assignee, QueueFilter, QueueRow},
     },
     domain::RequestState,
+    vocabulary,
     web::{AppState, pages::render},
 };
 use askama::Template;
@@ -171,31 +172,34 @@ pub async fn export_csv_get(
     };
     let body = csv::write(
         &[
-            "reference",
-            "etat",
-            "numero_abonne",
-            "demandeur",
-            "nouvelle_adresse",
-            "signalements",
-            "opposition",
-            "cree_le",
+            "Référence",
+            "État",
+            "N° abonné",
+            "Demandeur",
+            "Nouvelle adresse mél",
+            "Signalements",
+            "Opposition",
+            "Reçue le (heure de Paris)",
         ],
         rows.into_iter().map(|m| {
             vec![
                 m.reference,
-                m.state,
+                vocabulary::state_label(&m.state),
                 m.claimed_number.unwrap_or_default(),
                 m.requester_email.unwrap_or_default(),
                 m.new_email.unwrap_or_default(),
                 serde_json::from_str::<Vec<String>>(&m.flags)
                     .unwrap_or_default()
-                    .join(" "),
+                    .iter()
+                    .map(|f| vocabulary::flag_label(f))
+                    .collect::<Vec<_>>()
+                    .join(" ; "),
                 if m.contested {
                     "oui".into()
                 } else {
                     "non".into()
                 },
-                m.created_at.to_rfc3339(),
+                vocabulary::spreadsheet(m.created_at),
             ]
         }),
     );

@@ -56,7 +56,10 @@ pub async fn staff_list_get(State(state): State<AppState>, me: Staff) -> Respons
                         id: s.id,
                         username: s.username,
                         name: s.display_name,
-                        role: s.role,
+                        role: crate::domain::Role::parse(&s.role)
+                            .map(crate::vocabulary::role_label)
+                            .unwrap_or("?")
+                            .to_string(),
                         disabled: s.disabled,
                         last_login: s
                             .last_login_at

@@ -52,7 +52,7 @@ impl Flow {
     fn page(self, csrf: String, done: Option<&'static str>) -> AskNumberPage {
         match self {
             Flow::Forgot => AskNumberPage {
-                title: "Réinitialisation du mot de passe",
+                title: "Mot de passe oublié",
                 intro: "Renseignez votre numéro d'abonné : un lien pour choisir un nouveau mot de passe sera envoyé à l'adresse mél enregistrée pour votre compte.",
                 action: "/mot-de-passe-oublie",
                 csrf,
