@@ -13,4 +13,5 @@ pub mod metrics;
 pub mod security;
 pub mod store;
 pub mod telemetry;
+pub mod vocabulary;
 pub mod web;

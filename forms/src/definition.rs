@@ -67,6 +67,10 @@ pub struct FieldDef {
     pub name: String,
     /// French label, as printed on the form.
     pub label: String,
+    /// The label shown to staff when the printed one needs its context
+    /// (« Le » → « Date de signature »); `label` otherwise.
+    #[serde(default)]
+    pub staff_label: Option<String>,
     /// Text field or check box.
     pub kind: FieldKind,
     /// Whether the manager must fill it in.

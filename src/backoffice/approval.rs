@@ -90,10 +90,7 @@ async fn send_reset_link(
                     issued.secret
                 )),
                 new_address: Some(to.to_string()),
-                expires: Some(format!(
-                    "{} (heure UTC)",
-                    expires.format("%d/%m/%Y à %H:%M")
-                )),
+                expires: Some(expires),
                 ..Default::default()
             },
         },

@@ -29,7 +29,7 @@ pub struct MessageView {
     pub subject: String,
     pub disposition: String,
     pub reason: String,
-    pub auth: Vec<(String, String)>,
+    pub auth: super::sender_auth::SenderAuth,
     pub body: String,
     /// The mail has an HTML part, viewable sanitised on its own page.
     pub has_html: bool,
@@ -53,26 +53,6 @@ pub fn body_text(raw: &[u8]) -> String {
     text
 }
 
-/// The sender-authentication verdicts stored by intake (`spf`, `dkim`, `dmarc`).
-pub fn auth_verdicts(json: &str) -> Vec<(String, String)> {
-    let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    value
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| {
-                    (
-                        k.to_uppercase(),
-                        v.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| v.to_string()),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 pub async fn view<C: ConnectionTrait>(
     db: &C,
     m: inbound_message::Model,
@@ -90,6 +70,10 @@ pub async fn view<C: ConnectionTrait>(
             size: a.size,
         })
         .collect();
+    let auth = super::sender_auth::describe(
+        &m.auth_results,
+        m.from_address.as_deref().unwrap_or_default(),
+    );
     Ok(MessageView {
         id: m.id,
         received_at: super::fmt_date(m.received_at),
@@ -97,7 +81,7 @@ pub async fn view<C: ConnectionTrait>(
         subject: m.subject.unwrap_or_default(),
         disposition: m.disposition,
         reason: m.reason.unwrap_or_default(),
-        auth: auth_verdicts(&m.auth_results),
+        auth,
         body: match &m.raw {
             Some(raw) => body_text(raw),
             None => "(contenu purgé)".into(),

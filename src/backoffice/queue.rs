@@ -197,3 +197,16 @@ pub async fn staff_names<C: ConnectionTrait>(db: &C) -> Result<HashMap<i64, Stri
         .map(|s| (s.id, s.display_name))
         .collect())
 }
+
+/// Staff display names by username: the audit log names its actors
+/// `staff:{username}`, people read the name.
+pub async fn staff_names_by_username<C: ConnectionTrait>(
+    db: &C,
+) -> Result<HashMap<String, String>, StoreError> {
+    Ok(staff::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.username, s.display_name))
+        .collect())
+}

@@ -45,15 +45,7 @@ impl RequestState {
 
     /// The French label shown to staff.
     pub fn label(self) -> &'static str {
-        match self {
-            Self::PendingReview => "À instruire",
-            Self::AwaitingRequester => "En attente du demandeur",
-            Self::Verified => "Vérifiée",
-            Self::Approved => "Approuvée",
-            Self::Completed => "Terminée",
-            Self::Rejected => "Rejetée",
-            Self::Cancelled => "Classée sans suite",
-        }
+        crate::vocabulary::labels::state(self)
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -150,7 +142,7 @@ pub struct TransitionContext {
 /// Why a transition was refused: each message tells staff what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
-    #[error("Action impossible : une demande « {} » ne peut pas être « {} ».", .from.label(), .action.as_str())]
+    #[error("Action impossible : « {} » n'est pas possible pour une demande « {} ».", crate::vocabulary::labels::action_button(*.action), .from.label())]
     NotAllowed { from: RequestState, action: Action },
     #[error("Cette action est réservée aux agents de la DAG connectés.")]
     StaffOnly,

@@ -100,7 +100,7 @@ pub async fn alert_registered<C: ConnectionTrait>(
         ttl,
     )
     .await?;
-    let expires = (Utc::now() + ttl).format("%d/%m/%Y").to_string();
+    let expires = Utc::now() + ttl;
     enqueue(
         txn,
         settings,

@@ -87,8 +87,8 @@ pub struct MailContext {
     /// Free text written by staff (information request, rejection).
     pub message: Option<String>,
     pub new_address: Option<String>,
-    /// When the link expires, already formatted in French.
-    pub expires: Option<String>,
+    /// When the link expires; mails show it in Paris time.
+    pub expires: Option<chrono::DateTime<Utc>>,
 }
 
 /// A mail to queue.
@@ -194,7 +194,6 @@ fn check_context(ctx: &MailContext) -> Result<(), StoreError> {
         ("organisation", &ctx.organisation),
         ("link", &ctx.link),
         ("new_address", &ctx.new_address),
-        ("expires", &ctx.expires),
     ];
     for (name, value) in one_line {
         if value.as_deref().is_some_and(has_control_chars) {

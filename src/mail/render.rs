@@ -25,7 +25,8 @@ pub struct View<'a> {
     pub link: &'a str,
     pub message: &'a str,
     pub new_address: &'a str,
-    pub expires: &'a str,
+    /// When the link expires, « 26/11/2026 à 15 h 00 » (Paris), or empty.
+    pub expires: String,
     pub approval_ttl: String,
     pub self_service_ttl: String,
     pub contact: &'a str,
@@ -74,7 +75,10 @@ pub fn render(
         link: text(&ctx.link),
         message: text(&ctx.message),
         new_address: text(&ctx.new_address),
-        expires: text(&ctx.expires),
+        expires: ctx
+            .expires
+            .map(crate::vocabulary::date_time)
+            .unwrap_or_default(),
         approval_ttl: hours_fr(settings.tokens.approval_ttl_hours),
         self_service_ttl: minutes_fr(settings.tokens.self_service_ttl_minutes),
         contact: &settings.intake.address,
@@ -131,7 +135,9 @@ mod tests {
                 "Merci de joindre le formulaire signé.\n<script>alert(1)</script>".into(),
             ),
             new_address: Some("nouveau@lycee.fr".into()),
-            expires: Some("26/11/2026 à 14 h 00".into()),
+            expires: Some(
+                chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 26, 14, 0, 0).unwrap(),
+            ),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod leases;
 pub mod outbox;
 pub mod purge;
 pub mod requests;
+pub mod sessions;
 pub mod staff;
 pub mod subscribers;
 pub mod tokens;
@@ -51,6 +52,10 @@ impl StoreError {
         ) || matches!(self, StoreError::Db(e) if e.to_string().contains("os error") || e.to_string().contains("database is locked"))
     }
 }
+
+/// A write transaction from [`Db::begin`], for the callers that chain several
+/// store calls atomically without naming the storage library.
+pub type Txn = DatabaseTransaction;
 
 /// A handle on the database, cheap to clone.
 #[derive(Clone, Debug)]

@@ -352,6 +352,14 @@ pub async fn find<C: ConnectionTrait>(
         })
 }
 
+/// The request with this id, if any.
+pub async fn find_by_id<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<change_request::Model>, StoreError> {
+    Ok(change_request::Entity::find_by_id(id).one(db).await?)
+}
+
 /// One line of a list of requests.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {

@@ -34,6 +34,15 @@ impl From<StoreError> for AppError {
     }
 }
 
+impl From<crate::backoffice::ServiceError> for AppError {
+    fn from(e: crate::backoffice::ServiceError) -> Self {
+        match e {
+            crate::backoffice::ServiceError::Store(e) => e.into(),
+            crate::backoffice::ServiceError::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
 impl From<sea_orm::DbErr> for AppError {
     fn from(e: sea_orm::DbErr) -> Self {
         StoreError::from(e).into()

@@ -31,6 +31,7 @@ mod logs;
 mod ops;
 mod outbox;
 mod pdf_bomb;
+mod proofreading;
 mod public;
 mod public_tokens;
 mod purge;

@@ -35,19 +35,7 @@ pub struct ActionForm {
 }
 
 /// Reason codes of « Rejeter »: (code, French label).
-pub const REJECTION_CODES: [(&str, &str); 5] = [
-    (
-        "identite_non_verifiee",
-        "Identité du demandeur non vérifiée",
-    ),
-    (
-        "signature_absente",
-        "Signature ou cachet du chef d'établissement absent",
-    ),
-    ("abonne_inconnu", "Numéro d'abonné inconnu"),
-    ("formulaire_incomplet", "Formulaire incomplet ou illisible"),
-    ("opposition", "Opposition de l'adresse enregistrée"),
-];
+pub use crate::vocabulary::labels::REJECTION_REASONS as REJECTION_CODES;
 
 pub async fn request_action_post(
     State(state): State<AppState>,

@@ -67,7 +67,7 @@ impl FromRequestParts<AppState> for Staff {
         let Some(cookie) = cookies::get(&parts.headers, &cookie_name(state)) else {
             return Err(to_sign_in());
         };
-        let unavailable = |e: sea_orm::DbErr| {
+        let unavailable = |e: crate::store::StoreError| {
             tracing::warn!(error = %e, "session lookup failed");
             crate::web::AppError::Unavailable.into_response()
         };
@@ -83,7 +83,7 @@ impl FromRequestParts<AppState> for Staff {
         let member = staff::Entity::find_by_id(id)
             .one(state.db.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| unavailable(e.into()))?;
         let Some(member) = member.filter(|m| !m.disabled) else {
             session::destroy(state.db.conn(), &cookie)
                 .await
@@ -192,7 +192,7 @@ pub(super) async fn open_session(
     }
     let value = match session::create(state.db.conn(), Principal::Staff(member.id)).await {
         Ok(v) => v,
-        Err(e) => return super::fail(e.into(), "/gestion/connexion"),
+        Err(e) => return super::fail(e, "/gestion/connexion"),
     };
     if let Err(e) = accounts::signed_in(&state.db, member).await {
         return super::fail(e, "/gestion/connexion");

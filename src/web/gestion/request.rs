@@ -6,13 +6,15 @@ use crate::{
         decisions::EDITABLE_FIELDS,
         fmt_date,
         mailview::{self, MessageView},
-        queue::staff_names,
+        queue::{staff_names, staff_names_by_username},
+        sender_auth::SenderAuth,
     },
     domain::{RequestState, Role},
     store::{
         entities::note,
         requests::{self, CheckOutcome, SubscriberRecord},
     },
+    vocabulary,
     web::{AppState, pages::render},
 };
 use askama::Template;
@@ -23,26 +25,10 @@ use axum::{
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-/// French labels of the form fields (SPEC §3 names).
-pub fn field_label(name: &str) -> &str {
-    match name {
-        "numero_abonne" => "N° abonné",
-        "organisme" => "Organisme",
-        "situation_nouveau" => "Nouveau sur le poste",
-        "situation_oubli" => "Toujours en poste, mot de passe oublié",
-        "nom" => "Nom",
-        "prenom" => "Prénom",
-        "fonction" => "Fonction",
-        "telephone" => "Téléphone",
-        "ancienne_adresse_mel" => "Ancienne adresse mél",
-        "nouvelle_adresse_mel" => "Nouvelle adresse mél",
-        "nouvelle_adresse_mel_confirmation" => "Confirmation de la nouvelle adresse",
-        "signataire_nom" => "Nom du signataire",
-        "signataire_qualite" => "Qualité du signataire",
-        "fait_a" => "Fait à",
-        "date" => "Date",
-        other => other,
-    }
+/// The label staff read for a claimed field: the form definition's, or
+/// `None` for keys that are not form fields (`_source`…), never shown.
+pub fn field_label(name: &str) -> Option<&'static str> {
+    crate::vocabulary::field_label(name)
 }
 
 pub struct CheckView {
@@ -95,14 +81,22 @@ struct RequestPage {
     claimed: Vec<(String, String)>,
     subscriber: Option<SubscriberRecord>,
     checks: Vec<CheckView>,
-    auth: Vec<(String, String)>,
-    verification: Option<(String, String, String)>,
+    auth: SenderAuth,
+    verification: Option<VerificationView>,
     messages: Vec<MessageView>,
     outgoing: Vec<OutView>,
     notes: Vec<(String, String, String)>,
     timeline: Vec<EventView>,
     offers: Offers,
     editable: Vec<(&'static str, &'static str)>,
+    rejection_reasons: &'static [(&'static str, &'static str)],
+}
+
+/// « Vérification d'identité »: who, how, and the comment, each said once.
+pub struct VerificationView {
+    pub by: String,
+    pub method: String,
+    pub comment: String,
 }
 
 fn offers(state: RequestState, role: Role, closed: bool) -> Offers {
@@ -138,9 +132,10 @@ pub async fn request_detail_get(
             .all(db)
             .await?;
         let names = staff_names(db).await?;
-        Ok::<_, crate::store::StoreError>((model, detail, messages, notes, names))
+        let usernames = staff_names_by_username(db).await?;
+        Ok::<_, crate::store::StoreError>((model, detail, messages, notes, names, usernames))
     };
-    let (model, detail, messages, notes, names) = match load.await {
+    let (model, detail, messages, notes, names, usernames) = match load.await {
         Ok(v) => v,
         Err(e) => return fail(e, "/gestion"),
     };
@@ -151,7 +146,7 @@ pub async fn request_detail_get(
         .and_then(|id| messages.iter().find(|m| m.id == id))
         .or(messages.first())
         .map(|m| m.auth.clone())
-        .unwrap_or_default();
+        .unwrap_or_else(|| crate::backoffice::sender_auth::describe("", ""));
     let page = RequestPage {
         chrome: staff.chrome(),
         url: super::request_url(&model.reference),
@@ -160,17 +155,25 @@ pub async fn request_detail_get(
         state_label: st.label(),
         assignee: name(model.assignee_id),
         contested: model.contested,
-        flags: detail.summary.flags.clone(),
+        flags: detail
+            .summary
+            .flags
+            .iter()
+            .map(|f| vocabulary::flag_label(f))
+            .collect(),
         situation: match detail.situation.as_deref() {
-            Some("nouveau") => "Nouveau sur le poste".into(),
-            Some("oubli") => "Toujours en poste, mot de passe oublié".into(),
-            Some(other) => other.into(),
+            Some(code) => vocabulary::situation_label(code)
+                .map(str::to_string)
+                .unwrap_or_else(|| vocabulary::readable(code)),
             None => "Non précisée".into(),
         },
-        claimed: detail
-            .fields
-            .iter()
-            .map(|(k, v)| (field_label(k).to_string(), v.clone()))
+        // In the form's order, form fields only.
+        claimed: bareme_forms::definition()
+            .fields()
+            .filter_map(|f| {
+                let value = detail.fields.get(&f.name)?;
+                Some((field_label(&f.name)?.to_string(), value.clone()))
+            })
             .collect(),
         subscriber: detail.subscriber.clone(),
         checks: detail
@@ -191,13 +194,14 @@ pub async fn request_detail_get(
             })
             .collect(),
         auth,
-        verification: detail.verification_method.clone().map(|m| {
-            (
-                m,
-                detail.verification_comment.clone().unwrap_or_default(),
-                name(model.verified_by),
-            )
-        }),
+        verification: detail
+            .verification_method
+            .clone()
+            .map(|method| VerificationView {
+                by: name(model.verified_by),
+                method,
+                comment: detail.verification_comment.clone().unwrap_or_default(),
+            }),
         messages,
         outgoing: detail
             .thread
@@ -207,7 +211,7 @@ pub async fn request_detail_get(
                 at: fmt_date(t.at),
                 to: t.party.clone().unwrap_or_default(),
                 subject: t.subject.clone().unwrap_or_default(),
-                status: t.status.clone(),
+                status: vocabulary::labels::outbox_state_label(&t.status),
             })
             .collect(),
         notes: notes
@@ -219,8 +223,8 @@ pub async fn request_detail_get(
             .iter()
             .map(|e| EventView {
                 at: fmt_date(e.at),
-                actor: e.actor.clone(),
-                action: e.action.clone(),
+                actor: vocabulary::actor_label(&e.actor, &usernames),
+                action: vocabulary::action_label(&e.action),
                 change: match (&e.from_state, &e.to_state) {
                     (Some(f), Some(t)) => format!("{} → {}", label(f), label(t)),
                     (None, Some(t)) => label(t).to_string(),
@@ -232,27 +236,11 @@ pub async fn request_detail_get(
         offers: offers(st, staff.role, model.closed_at.is_some()),
         editable: EDITABLE_FIELDS
             .iter()
-            .map(|f| (*f, static_label(f)))
+            .filter_map(|f| Some((*f, field_label(f)?)))
             .collect(),
+        rejection_reasons: vocabulary::labels::REJECTION_REASONS,
     };
     render(StatusCode::OK, &page)
-}
-
-fn static_label(name: &'static str) -> &'static str {
-    match name {
-        "numero_abonne" => "N° abonné",
-        "organisme" => "Organisme",
-        "nom" => "Nom",
-        "prenom" => "Prénom",
-        "fonction" => "Fonction",
-        "telephone" => "Téléphone",
-        "ancienne_adresse_mel" => "Ancienne adresse mél",
-        "nouvelle_adresse_mel" => "Nouvelle adresse mél",
-        "signataire_nom" => "Nom du signataire",
-        "signataire_qualite" => "Qualité du signataire",
-        "date" => "Date",
-        other => other,
-    }
 }
 
 fn label(state: &str) -> &'static str {

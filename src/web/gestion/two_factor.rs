@@ -55,7 +55,7 @@ struct CodePage {
 pub async fn start(state: &AppState, member: &staff::Model) -> Response {
     let value = match session::create(state.db.conn(), Principal::StaffPending(member.id)).await {
         Ok(v) => v,
-        Err(e) => return super::fail(e.into(), "/gestion/connexion"),
+        Err(e) => return super::fail(e, "/gestion/connexion"),
     };
     let mut res = see_other("/gestion/connexion/code");
     res.headers_mut().append(
@@ -75,7 +75,7 @@ pub async fn start(state: &AppState, member: &staff::Model) -> Response {
 async fn pending(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<(staff::Model, String)>, sea_orm::DbErr> {
+) -> Result<Option<(staff::Model, String)>, crate::store::StoreError> {
     let Some(cookie) = cookies::get(headers, &cookie_name(state)) else {
         return Ok(None);
     };
@@ -114,7 +114,7 @@ pub async fn code_get(
             },
         ),
         Ok(None) => back_to_sign_in(),
-        Err(e) => super::fail(e.into(), "/gestion/connexion"),
+        Err(e) => super::fail(e, "/gestion/connexion"),
     }
 }
 
@@ -141,7 +141,7 @@ pub async fn code_post(
     let (member, cookie) = match pending(&state, &headers).await {
         Ok(Some(p)) => p,
         Ok(None) => return back_to_sign_in(),
-        Err(e) => return super::fail(e.into(), "/gestion/connexion"),
+        Err(e) => return super::fail(e, "/gestion/connexion"),
     };
     let refused = |status| {
         render(

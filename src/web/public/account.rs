@@ -2,15 +2,8 @@
 
 use super::{csrf_of, csrf_refused, signin::COOKIE};
 use crate::{
-    domain::check_password,
-    security,
-    store::{StoreError, audit, entities::subscriber, subscribers, tokens},
-    web::{
-        AppError, AppState, cookies, csrf,
-        csrf::CsrfToken,
-        pages,
-        session::{self, Principal},
-    },
+    backoffice::subscriber_account::{self, PasswordChange, SubscriberAccount},
+    web::{AppError, AppState, cookies, csrf, csrf::CsrfToken, pages},
 };
 use askama::Template;
 use axum::{
@@ -19,7 +12,6 @@ use axum::{
     http::{HeaderMap, Method, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -37,27 +29,16 @@ struct AccountPage {
 async fn current(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<subscriber::Model>, AppError> {
+) -> Result<Option<SubscriberAccount>, AppError> {
     let name = cookies::name(COOKIE, !state.settings.is_plain_http());
     let Some(cookie) = cookies::get(headers, &name) else {
         return Ok(None);
     };
-    let Some(data) = session::load(state.db.conn(), &cookie)
-        .await
-        .map_err(StoreError::from)?
-    else {
-        return Ok(None);
-    };
-    let Principal::Subscriber(id) = data.principal else {
-        return Ok(None);
-    };
-    Ok(subscribers::find_by_id(state.db.conn(), id)
-        .await?
-        .filter(|s| !s.disabled))
+    Ok(subscriber_account::current(&state.db, &cookie).await?)
 }
 
 fn page(
-    s: &subscriber::Model,
+    s: &SubscriberAccount,
     csrf: String,
     notice: Option<&'static str>,
     error: Option<String>,
@@ -111,48 +92,33 @@ pub async fn password_post(
     let Some(s) = current(&state, &headers).await? else {
         return Ok(Redirect::to("/").into_response());
     };
-    let refuse = |msg: String| {
-        pages::render(
-            StatusCode::BAD_REQUEST,
-            &page(&s, csrf_of(token.clone()), None, Some(msg)),
-        )
-    };
-    let stored = s.password_hash.clone().unwrap_or_default();
-    if !security::verify_password(form.actuel, stored).await {
-        return Ok(refuse("Le mot de passe actuel est incorrect.".into()));
-    }
-    if form.mot_de_passe != form.repetition {
-        return Ok(refuse("Les deux mots de passe sont différents.".into()));
-    }
-    if let Err(e) = check_password(&form.mot_de_passe, &[&s.number, &s.organisation]) {
-        return Ok(refuse(e.0));
-    }
-    let hash = security::hash_password(form.mot_de_passe)
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
-    let now = chrono::Utc::now();
-    let txn = state.db.conn().begin().await.map_err(StoreError::from)?;
-    subscribers::set_password_in(&txn, s.id, hash, now).await?;
-    tokens::void_for_subscriber(&txn, s.id, &tokens::TokenKind::PASSWORD_SETTING, now).await?;
-    audit::append(
-        &txn,
-        audit::NewEvent {
-            actor: format!("subscriber:{}", s.number),
-            action: "password_changed".into(),
-            subject: Some(format!("subscriber:{}", s.number)),
-            ..Default::default()
-        },
+    let refused = match subscriber_account::change_password(
+        &state.db,
+        &s,
+        form.actuel,
+        form.mot_de_passe,
+        &form.repetition,
     )
-    .await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    .await?
+    {
+        PasswordChange::Done => {
+            return Ok(pages::render(
+                StatusCode::OK,
+                &page(
+                    &s,
+                    csrf_of(token),
+                    Some("Votre mot de passe a été modifié."),
+                    None,
+                ),
+            ));
+        }
+        PasswordChange::WrongCurrent => "Le mot de passe actuel est incorrect.".to_string(),
+        PasswordChange::Mismatch => "Les deux mots de passe sont différents.".to_string(),
+        PasswordChange::Weak(why) => why,
+    };
     Ok(pages::render(
-        StatusCode::OK,
-        &page(
-            &s,
-            csrf_of(token),
-            Some("Votre mot de passe a été modifié."),
-            None,
-        ),
+        StatusCode::BAD_REQUEST,
+        &page(&s, csrf_of(token), None, Some(refused)),
     ))
 }
 
@@ -174,9 +140,7 @@ pub async fn signout_post(
     let secure = !state.settings.is_plain_http();
     let name = cookies::name(COOKIE, secure);
     if let Some(cookie) = cookies::get(&headers, &name) {
-        session::destroy(state.db.conn(), &cookie)
-            .await
-            .map_err(StoreError::from)?;
+        subscriber_account::sign_out(&state.db, &cookie).await?;
     }
     let mut res = Redirect::to("/").into_response();
     res.headers_mut().append(

@@ -5,9 +5,8 @@
 
 use super::{csrf_of, csrf_refused};
 use crate::{
-    domain::{MailAddress, SubscriberNumber},
-    mail::{self, MailContext, MailKind, NewMail},
-    store::{StoreError, audit, subscribers, tokens},
+    backoffice::self_service::{self, LinkKind},
+    domain::SubscriberNumber,
     web::{AppState, client::ClientIp, csrf, csrf::CsrfToken, pages},
 };
 use askama::Template;
@@ -43,6 +42,13 @@ enum Flow {
 }
 
 impl Flow {
+    fn kind(self) -> LinkKind {
+        match self {
+            Flow::Forgot => LinkKind::Forgot,
+            Flow::Reactivation => LinkKind::Reactivation,
+        }
+    }
+
     fn page(self, csrf: String, done: Option<&'static str>) -> AskNumberPage {
         match self {
             Flow::Forgot => AskNumberPage {
@@ -124,95 +130,12 @@ async fn answer(
             .allow(&format!("forgot:{}", form.numero.trim()));
     if allowed
         && let Ok(number) = SubscriberNumber::parse(&form.numero)
-        && let Err(e) = send_link(&state, &number, flow).await
+        && let Err(e) =
+            self_service::send_link(&state.db, &state.settings, &number, flow.kind()).await
     {
         // Logged without the number's owner data; the answer stays the same.
         tracing::error!(error = %e, "reset link could not be queued");
     }
     tokio::time::sleep_until(deadline).await;
     pages::render(StatusCode::OK, &flow.page(csrf_of(token), Some(SENT)))
-}
-
-/// Issues the token and queues the mail in one transaction, when the account qualifies.
-async fn send_link(
-    state: &AppState,
-    number: &SubscriberNumber,
-    flow: Flow,
-) -> Result<(), StoreError> {
-    let Some(s) = subscribers::find_by_number(state.db.conn(), number).await? else {
-        return Ok(());
-    };
-    let qualifies = match flow {
-        Flow::Forgot => !s.disabled,
-        Flow::Reactivation => s.disabled,
-    };
-    let Some(to) = s
-        .email
-        .as_deref()
-        .and_then(|e| MailAddress::parse(e).ok())
-        .filter(|_| qualifies)
-    else {
-        return Ok(());
-    };
-    let settings = &state.settings;
-    let (kind, ttl) = match flow {
-        Flow::Forgot => (
-            tokens::TokenKind::SelfServiceReset,
-            chrono::Duration::minutes(settings.tokens.self_service_ttl_minutes as i64),
-        ),
-        Flow::Reactivation => (
-            tokens::TokenKind::Reactivation,
-            chrono::Duration::minutes(settings.tokens.self_service_ttl_minutes as i64),
-        ),
-    };
-    let txn = state.db.begin().await?;
-    let issued = tokens::issue(
-        &txn,
-        kind,
-        tokens::TokenOwner {
-            subscriber_id: Some(s.id),
-            ..Default::default()
-        },
-        ttl,
-    )
-    .await?;
-    let link = format!(
-        "{}/reinitialisation/{}",
-        settings.public_url(),
-        issued.secret
-    );
-    mail::enqueue(
-        &txn,
-        settings,
-        NewMail {
-            kind: MailKind::SelfServiceResetLink,
-            to,
-            request_id: None,
-            in_reply_to: None,
-            references: Vec::new(),
-            context: MailContext {
-                subscriber_number: Some(s.number.clone()),
-                organisation: Some(s.organisation.clone()),
-                link: Some(link),
-                expires: Some(format!(
-                    "{} minutes",
-                    settings.tokens.self_service_ttl_minutes
-                )),
-                ..Default::default()
-            },
-        },
-    )
-    .await?;
-    audit::append(
-        &txn,
-        audit::NewEvent {
-            actor: "system".into(),
-            action: kind.as_str().to_string() + "_link_sent",
-            subject: Some(format!("subscriber:{}", s.number)),
-            ..Default::default()
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(())
 }

@@ -2,17 +2,9 @@
 
 use super::{csrf_of, csrf_refused};
 use crate::{
+    backoffice::subscriber_account,
     domain::SubscriberNumber,
-    security,
-    store::subscribers,
-    web::{
-        AppError, AppState,
-        client::ClientIp,
-        cookies, csrf,
-        csrf::CsrfToken,
-        pages,
-        session::{self, Principal},
-    },
+    web::{AppError, AppState, client::ClientIp, cookies, csrf, csrf::CsrfToken, pages},
 };
 use askama::Template;
 use axum::{
@@ -98,22 +90,12 @@ pub async fn signin_post(
             },
         ));
     }
-    let subscriber = match SubscriberNumber::parse(&numero) {
-        Ok(n) => subscribers::find_by_number(state.db.conn(), &n).await?,
-        Err(_) => None,
-    };
-    let stored = subscriber
-        .as_ref()
-        .and_then(|s| s.password_hash.clone())
-        .unwrap_or_else(|| security::dummy_password_hash().to_string());
-    let ok = security::verify_password(form.mot_de_passe, stored).await;
-    let Some(subscriber) = subscriber.filter(|s| ok && s.password_hash.is_some() && !s.disabled)
+    let number = SubscriberNumber::parse(&numero).ok();
+    let Some(cookie) =
+        subscriber_account::sign_in(&state.db, number.as_ref(), form.mot_de_passe).await?
     else {
         return Ok(again(BAD_CREDENTIALS));
     };
-    let cookie = session::create(state.db.conn(), Principal::Subscriber(subscriber.id))
-        .await
-        .map_err(crate::store::StoreError::from)?;
     let secure = !state.settings.is_plain_http();
     let mut res = Redirect::to("/compte").into_response();
     res.headers_mut().append(

@@ -40,7 +40,9 @@ pub fn full_context() -> MailContext {
         link: Some("https://bareme.example.fr/reinitialisation/abcDEF123".into()),
         message: Some("Merci de joindre le formulaire signé.\n<b>Pas de balise</b> & co".into()),
         new_address: Some("nouvelle.gestionnaire@lycee-jean-moulin.fr".into()),
-        expires: Some("26 novembre 2026 à 14 h 00".into()),
+        expires: Some(
+            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 26, 13, 0, 0).unwrap(),
+        ),
     }
 }
 

@@ -1,0 +1,132 @@
+//! Server-side sessions in the `sessions` table. The cookie holds a random
+//! 128-bit secret; the table keeps only its SHA-256, prefixed with the
+//! principal so that every session of one account can be ended at once
+//! (password change). Idle and absolute expiry; a new id at each sign-in.
+
+use super::{StoreError, entities::session};
+use crate::security;
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr,
+};
+use serde::{Deserialize, Serialize};
+
+pub const IDLE: Duration = Duration::minutes(30);
+pub const ABSOLUTE: Duration = Duration::hours(12);
+
+/// Who a session belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Principal {
+    Subscriber(i64),
+    Staff(i64),
+    /// A staff member who gave the right password and still owes the TOTP
+    /// code: grants nothing but the second step of sign-in.
+    StaffPending(i64),
+}
+
+impl Principal {
+    fn prefix(self) -> String {
+        match self {
+            Principal::Subscriber(id) => format!("sub:{id}:"),
+            Principal::Staff(id) => format!("staff:{id}:"),
+            Principal::StaffPending(id) => format!("staff2fa:{id}:"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionData {
+    pub principal: Principal,
+    pub created_at: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// The cookie value is `<prefix><secret>`; the stored id is `<prefix><sha256(secret)>`.
+fn stored_id(cookie: &str) -> Option<String> {
+    let (prefix, secret) = cookie.rsplit_once(':')?;
+    if secret.len() != 32 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some(format!("{prefix}:{}", security::token_hash(secret)))
+}
+
+/// Opens a new session and returns the cookie value.
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    principal: Principal,
+) -> Result<String, StoreError> {
+    let token =
+        security::new_token().map_err(|e| StoreError::Db(sea_orm::DbErr::Custom(e.to_string())))?;
+    let now = Utc::now();
+    let data = SessionData {
+        principal,
+        created_at: now,
+        last_seen: now,
+    };
+    session::Entity::insert(session::ActiveModel {
+        id: Set(format!("{}{}", principal.prefix(), token.hash)),
+        data: Set(serde_json::to_string(&data).unwrap_or_default()),
+        expires_at: Set(now + IDLE),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(format!("{}{}", principal.prefix(), token.secret))
+}
+
+/// The live session behind a cookie value; refreshes its idle deadline.
+pub async fn load<C: ConnectionTrait>(
+    db: &C,
+    cookie: &str,
+) -> Result<Option<SessionData>, StoreError> {
+    let Some(id) = stored_id(cookie) else {
+        return Ok(None);
+    };
+    let Some(row) = session::Entity::find_by_id(id.clone()).one(db).await? else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    let Ok(mut data) = serde_json::from_str::<SessionData>(&row.data) else {
+        return Ok(None);
+    };
+    if row.expires_at <= now || data.created_at + ABSOLUTE <= now {
+        session::Entity::delete_by_id(id).exec(db).await?;
+        return Ok(None);
+    }
+    if now - data.last_seen > Duration::minutes(1) {
+        data.last_seen = now;
+        session::Entity::update_many()
+            .col_expr(
+                session::Column::Data,
+                Expr::value(serde_json::to_string(&data).unwrap_or_default()),
+            )
+            .col_expr(
+                session::Column::ExpiresAt,
+                Expr::value((now + IDLE).min(data.created_at + ABSOLUTE)),
+            )
+            .filter(session::Column::Id.eq(id))
+            .exec(db)
+            .await?;
+    }
+    Ok(Some(data))
+}
+
+/// Ends one session (sign-out).
+pub async fn destroy<C: ConnectionTrait>(db: &C, cookie: &str) -> Result<(), StoreError> {
+    if let Some(id) = stored_id(cookie) {
+        session::Entity::delete_by_id(id).exec(db).await?;
+    }
+    Ok(())
+}
+
+/// Ends every session of one account (password change, account disabled).
+pub async fn destroy_all<C: ConnectionTrait>(
+    db: &C,
+    principal: Principal,
+) -> Result<u64, StoreError> {
+    let res = session::Entity::delete_many()
+        .filter(session::Column::Id.starts_with(principal.prefix()))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
