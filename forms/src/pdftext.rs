@@ -142,7 +142,7 @@ impl<'a> Walk<'a> {
         for op in &content.operations {
             self.operations += 1;
             if self.operations > self.limits.max_operations
-                || (self.operations % 1024 == 0 && !budget::ok())
+                || (self.operations.is_multiple_of(1024) && !budget::ok())
             {
                 return;
             }
