@@ -1,9 +1,9 @@
 //! Prometheus text exposition: process counters plus gauges read from the
-//! database at scrape time (requests per state, outbox and inbox backlogs).
+//! database at scrape time (requests per state, outbox and inbox backlogs,
+//! the age of the oldest open request per state, the time of the last mail
+//! received) — what the rules of `packaging/prometheus/` alert on.
 
-use crate::store::{Db, StoreError, requests};
-use sea_orm::sea_query::{Alias, Expr, Func};
-use sea_orm::{ConnectionTrait, sea_query::Query};
+use crate::store::{Db, StoreError, requests, stats};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -42,35 +42,69 @@ impl Metrics {
                 state.as_str()
             );
         }
-        for (table, column, metric, help) in [
+        for (column, metric, help, rows) in [
             (
-                "outbox",
                 "state",
                 "bareme_mel_outbox_mails",
                 "Outgoing mails by state.",
+                stats::outbox_by_state(db).await?,
             ),
             (
-                "inbound_messages",
                 "disposition",
                 "bareme_mel_inbound_messages",
                 "Incoming mails by disposition.",
+                stats::inbox_by_disposition(db).await?,
             ),
         ] {
             let _ = writeln!(out, "# HELP {metric} {help}");
             let _ = writeln!(out, "# TYPE {metric} gauge");
-            let stmt = Query::select()
-                .column(column)
-                .expr_as(Func::count(Expr::col(Alias::new(column))), "n")
-                .from(table)
-                .group_by_col(column)
-                .order_by(column, sea_orm::sea_query::Order::Asc)
-                .to_owned();
-            for row in db.conn().query_all(&stmt).await? {
-                let key: String = row.try_get("", column)?;
-                let n: i64 = row.try_get("", "n")?;
+            for (key, n) in rows {
                 let _ = writeln!(out, "{metric}{{{column}=\"{key}\"}} {n}");
             }
         }
+        render_ages(db, &mut out).await?;
         Ok(out)
     }
+}
+
+/// The oldest open request of each state and the last mail received.
+async fn render_ages(db: &Db, out: &mut String) -> Result<(), StoreError> {
+    use crate::domain::RequestState;
+    let now = chrono::Utc::now();
+    let _ = writeln!(
+        out,
+        "# HELP bareme_mel_oldest_open_request_age_seconds Age of the oldest request in each open state."
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE bareme_mel_oldest_open_request_age_seconds gauge"
+    );
+    for state in RequestState::ALL.into_iter().filter(|s| !s.is_final()) {
+        let oldest = stats::oldest_request_in(db, state).await?;
+        if let Some(created_at) = oldest {
+            let age = (now - created_at).num_seconds().max(0);
+            let _ = writeln!(
+                out,
+                "bareme_mel_oldest_open_request_age_seconds{{state=\"{}\"}} {age}",
+                state.as_str()
+            );
+        }
+    }
+    let last = stats::last_inbound_at(db).await?;
+    if let Some(received_at) = last {
+        let _ = writeln!(
+            out,
+            "# HELP bareme_mel_last_inbound_message_timestamp_seconds When the last incoming mail was recorded (Unix time)."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE bareme_mel_last_inbound_message_timestamp_seconds gauge"
+        );
+        let _ = writeln!(
+            out,
+            "bareme_mel_last_inbound_message_timestamp_seconds {}",
+            received_at.timestamp()
+        );
+    }
+    Ok(())
 }

@@ -28,7 +28,7 @@ done
 
 print_env() {
     local name value
-    for name in PG IMAP LMTP SMTP SMTP_SINK CHROMEDRIVER PYTHON; do
+    for name in PG IMAP LMTP SMTP SMTP_SINK CHROMEDRIVER PYTHON PROMTOOL; do
         case $name in
             PG) value=postgres://postgres@127.0.0.1:5432 ;;
             IMAP) value=127.0.0.1:10143 ;;
@@ -37,6 +37,7 @@ print_env() {
             SMTP_SINK) value=$TOOLS_DIR/smtp-sink/sink ;;
             CHROMEDRIVER) value=http://127.0.0.1:9515 ;;
             PYTHON) value=$VENV_DIR/bin/python ;;
+            PROMTOOL) value=$TOOLS_DIR/bin/promtool ;;
         esac
         printf 'export BAREME_MEL_TEST_%s=%q\n' "$name" "$value"
     done

@@ -17,6 +17,8 @@ PACKAGES=(
     python3 python3-venv        # the tools venv (pypdf, aiosmtpd)
     curl                        # chromedriver readiness probe
     postgresql-client           # psql for the CI sanity check
+    postfix                     # the pipe transport to `bareme-mel ingest` (scripts/deploy)
+    nginx-light                 # TLS reverse proxy in front of serve (scripts/deploy)
 )
 
 missing=()
@@ -44,6 +46,8 @@ else
         chmod 755 /usr/sbin/policy-rc.d
         added_policy=1
     fi
+    # Postfix asks its configuration type: local only (scripts/deploy configures the rest).
+    echo "postfix postfix/main_mailer_type select Local only" | as_root debconf-set-selections
     rc=0
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
         --no-install-recommends "${missing[@]}" >&2 || rc=$?
@@ -55,3 +59,19 @@ fi
 t2=$SECONDS
 ensure_venv
 log "venv: ready in $((SECONDS - t2)) s ($VENV_DIR)"
+
+# promtool (checks the Prometheus rules) without the Prometheus server and its
+# web assets: the Debian package (19 MB) is downloaded and only its promtool
+# (a static binary) is extracted into .tools/bin.
+if [ ! -x "$TOOLS_DIR/bin/promtool" ]; then
+    t3=$SECONDS
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download -q prometheus >&2) || {
+        as_root apt-get update -q >&2
+        (cd "$tmp" && apt-get download -q prometheus >&2)
+    }
+    dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+    install -D -m 755 "$tmp/x/usr/bin/promtool" "$TOOLS_DIR/bin/promtool"
+    rm -rf "$tmp"
+    log "promtool: extracted in $((SECONDS - t3)) s"
+fi

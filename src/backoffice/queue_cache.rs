@@ -7,7 +7,6 @@
 
 use super::queue::{self, QueueFilter, QueuePage};
 use crate::{domain::RequestState, store::StoreError};
-use sea_orm::ConnectionTrait;
 use std::{
     collections::HashMap,
     sync::Mutex,
@@ -29,12 +28,12 @@ impl QueueCache {
     pub const MAX_AGE: Duration = Duration::from_secs(10);
 
     /// The counts per state and the page of `filter`, as the database holds them.
-    pub async fn get<C: ConnectionTrait>(
+    pub async fn get<C: crate::store::Conn>(
         &self,
         db: &C,
         filter: &QueueFilter,
     ) -> Result<(Counts, QueuePage), StoreError> {
-        let key = change_key(db).await?;
+        let key = crate::store::stats::requests_change_key(db).await?;
         let fresh = |k: &String, at: &Instant| *k == key && at.elapsed() < Self::MAX_AGE;
         let counts = self.counts.lock().ok().and_then(|c| {
             c.as_ref()
@@ -72,28 +71,4 @@ impl QueueCache {
         };
         Ok((counts, page))
     }
-}
-
-/// What changes whenever a request is created or changed in any way.
-async fn change_key<C: ConnectionTrait>(db: &C) -> Result<String, StoreError> {
-    let sql = "SELECT CAST((SELECT MAX(id) FROM change_requests) AS TEXT) AS max_id, \
-               CAST((SELECT MAX(updated_at) FROM change_requests) AS TEXT) AS max_updated";
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            sql,
-        ))
-        .await?;
-    let (id, updated) = match row {
-        Some(r) => (
-            r.try_get::<Option<String>>("", "max_id")?,
-            r.try_get::<Option<String>>("", "max_updated")?,
-        ),
-        None => (None, None),
-    };
-    Ok(format!(
-        "{}|{}",
-        id.unwrap_or_default(),
-        updated.unwrap_or_default()
-    ))
 }

@@ -2,6 +2,7 @@
 //! [`CliError`] that prints as one clear French line with its exit status.
 
 mod audit;
+mod backup;
 mod form;
 mod inbox;
 mod ingest;
@@ -75,6 +76,16 @@ enum Command {
     /// Outgoing mail configuration.
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// Write an online copy of the SQLite database (PostgreSQL: use pg_dump).
+    Backup {
+        #[arg(short = 'o', value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Put a backup in place of a database that does not exist yet.
+    Restore {
+        #[arg(value_name = "FILE")]
+        input: PathBuf,
+    },
     /// Apply the retention periods (personal data).
     Purge {
         /// Only count what would be removed.
@@ -172,6 +183,8 @@ async fn run(command: Command, settings: Settings) -> CliResult {
         }
         Command::Outbox(c) => outbox::run(c, &open_migrated(&settings).await?).await,
         Command::Mail(c) => mail::run(c, &settings).await,
+        Command::Backup { output } => backup::backup(&settings, &output).await,
+        Command::Restore { input } => backup::restore(&settings, &input).await,
     }
 }
 

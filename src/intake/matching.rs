@@ -13,7 +13,6 @@ use crate::{
         subscribers,
     },
 };
-use sea_orm::ConnectionTrait;
 
 /// The subscriber found and the checks computed.
 #[derive(Debug, Clone)]
@@ -66,7 +65,7 @@ pub fn normalise(name: &str) -> String {
 }
 
 /// Looks the subscriber up and computes the checks.
-pub async fn run<C: ConnectionTrait>(
+pub async fn run<C: crate::store::Conn>(
     txn: &C,
     claim: &Claim,
     sender: Option<&MailAddress>,

@@ -6,10 +6,8 @@ use super::render;
 use crate::{
     config::Settings,
     domain::{MailAddress, has_control_chars},
-    store::{StoreError, entities::outbox, to_json},
+    store::{Conn, StoreError, outbox, to_json},
 };
-use chrono::{SubsecRound, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 
 /// Our loop header: every mail we send carries it with the value `1`, and
@@ -88,7 +86,7 @@ pub struct MailContext {
     pub message: Option<String>,
     pub new_address: Option<String>,
     /// When the link expires; mails show it in Paris time.
-    pub expires: Option<chrono::DateTime<Utc>>,
+    pub expires: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A mail to queue.
@@ -108,7 +106,7 @@ pub struct NewMail {
 /// (`StoreError::Invalid`) Message-IDs and context fields that could break
 /// out of a header: CR, LF or any control character (only the staff message
 /// may hold line breaks and tabs).
-pub async fn enqueue<C: ConnectionTrait>(
+pub async fn enqueue<C: Conn>(
     txn: &C,
     settings: &Settings,
     mail: NewMail,
@@ -149,23 +147,19 @@ pub async fn enqueue<C: ConnectionTrait>(
         in_reply_to: mail.in_reply_to.map(|i| bare_id(&i)),
         references: mail.references.iter().map(|r| bare_id(r)).collect(),
     };
-    let now = Utc::now().trunc_subsecs(6);
-    outbox::Entity::insert(outbox::ActiveModel {
-        message_id: Set(message_id.clone()),
-        template: Set(mail.kind.template().into()),
-        recipient: Set(mail.to.to_string()),
-        subject: Set(rendered.subject),
-        body_text: Set(rendered.text),
-        body_html: Set(rendered.html),
-        headers: Set(to_json(&headers)),
-        request_id: Set(mail.request_id),
-        state: Set("pending".into()),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        created_at: Set(now),
-        ..Default::default()
-    })
-    .exec_without_returning(txn)
+    outbox::insert(
+        txn,
+        outbox::QueuedMail {
+            message_id: message_id.clone(),
+            template: mail.kind.template(),
+            recipient: mail.to.to_string(),
+            subject: rendered.subject,
+            body_text: rendered.text,
+            body_html: rendered.html,
+            headers: to_json(&headers),
+            request_id: mail.request_id,
+        },
+    )
     .await?;
     Ok(message_id)
 }

@@ -98,3 +98,11 @@ pub async fn list<C: ConnectionTrait>(
         })
         .collect())
 }
+
+/// The recorded incoming message with this id.
+pub async fn find_message<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<inbound_message::Model>, StoreError> {
+    Ok(inbound_message::Entity::find_by_id(id).one(db).await?)
+}

@@ -9,11 +9,13 @@ pub mod audit;
 pub mod entities;
 pub mod inbox;
 pub mod leases;
+pub mod notes;
 pub mod outbox;
 pub mod purge;
 pub mod requests;
 pub mod sessions;
 pub mod staff;
+pub mod stats;
 pub mod subscribers;
 pub mod tokens;
 
@@ -21,7 +23,7 @@ use crate::config;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use std::time::Duration;
 
@@ -52,6 +54,18 @@ impl StoreError {
         ) || matches!(self, StoreError::Db(e) if e.to_string().contains("os error") || e.to_string().contains("database is locked"))
     }
 }
+
+/// Anything the store's queries run on: the pool ([`Db::conn`]) or a
+/// transaction ([`Txn`]). Callers that take either name this trait.
+pub use sea_orm::ConnectionTrait as Conn;
+
+/// The storage library's own error, as [`Db::begin`] and `commit` return it;
+/// [`StoreError`] wraps it.
+pub use sea_orm::DbErr;
+
+/// Log directives that keep the storage libraries quiet below `warn` (the
+/// migrator announces every run at info level).
+pub const QUIET_LOGS: &str = "sea_orm_migration=warn,sqlx=warn";
 
 /// A write transaction from [`Db::begin`], for the callers that chain several
 /// store calls atomically without naming the storage library.
@@ -137,7 +151,7 @@ impl Db {
 }
 
 /// The file path of a `sqlite:` URL, or `None` for an in-memory database.
-fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

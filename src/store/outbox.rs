@@ -16,6 +16,44 @@ use sea_orm::{
 use serde::Serialize;
 use std::time::Duration;
 
+/// A rendered mail to queue, as `mail::enqueue` prepared it.
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    pub message_id: String,
+    pub template: &'static str,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    /// JSON object of extra headers (In-Reply-To, References, Auto-Submitted).
+    pub headers: String,
+    pub request_id: Option<i64>,
+}
+
+/// Writes a pending mail, due now, inside the caller's transaction.
+pub async fn insert<C: ConnectionTrait>(txn: &C, mail: QueuedMail) -> Result<(), StoreError> {
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let now = Utc::now().trunc_subsecs(6);
+    outbox::Entity::insert(outbox::ActiveModel {
+        message_id: Set(mail.message_id),
+        template: Set(mail.template.into()),
+        recipient: Set(mail.recipient),
+        subject: Set(mail.subject),
+        body_text: Set(mail.body_text),
+        body_html: Set(mail.body_html),
+        headers: Set(mail.headers),
+        request_id: Set(mail.request_id),
+        state: Set(OutboxState::Pending.as_str().into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
 /// The states of an outgoing mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -118,6 +118,11 @@ pub async fn count(db: &Db) -> Result<u64, StoreError> {
     Ok(staff::Entity::find().count(db.conn()).await?)
 }
 
+/// The account with this id, enabled or not.
+pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<staff::Model>, StoreError> {
+    Ok(staff::Entity::find_by_id(id).one(db.conn()).await?)
+}
+
 pub async fn find(db: &Db, username: &str) -> Result<Option<staff::Model>, StoreError> {
     Ok(staff::Entity::find()
         .filter(staff::Column::Username.eq(username))

@@ -43,8 +43,8 @@ impl From<crate::backoffice::ServiceError> for AppError {
     }
 }
 
-impl From<sea_orm::DbErr> for AppError {
-    fn from(e: sea_orm::DbErr) -> Self {
+impl From<crate::store::DbErr> for AppError {
+    fn from(e: crate::store::DbErr) -> Self {
         StoreError::from(e).into()
     }
 }

@@ -7,6 +7,7 @@ mod harness;
 
 mod access_export;
 mod audit_log;
+mod backup;
 mod cli;
 mod gestion;
 mod gestion_access;
@@ -28,6 +29,8 @@ mod intake_sources;
 mod intake_support;
 mod journey;
 mod logs;
+mod logs_plain;
+mod monitoring;
 mod ops;
 mod outbox;
 mod pdf_bomb;

@@ -15,7 +15,6 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::Response,
 };
-use sea_orm::EntityTrait;
 use serde::Deserialize;
 
 const BACK: &str = "/gestion/compte";
@@ -52,8 +51,7 @@ fn enrolment(secret: String, username: &str) -> Result<Enrolment, StoreError> {
 }
 
 async fn member(state: &AppState, me: &Staff) -> Result<staff::Model, StoreError> {
-    staff::Entity::find_by_id(me.id)
-        .one(state.db.conn())
+    crate::store::staff::find_by_id(&state.db, me.id)
         .await?
         .ok_or_else(|| StoreError::NotFound("compte introuvable".into()))
 }

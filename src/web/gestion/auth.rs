@@ -21,7 +21,6 @@ use axum::{
     http::{HeaderMap, StatusCode, header, request::Parts},
     response::{IntoResponse, Redirect, Response},
 };
-use sea_orm::EntityTrait;
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -80,10 +79,9 @@ impl FromRequestParts<AppState> for Staff {
         let Principal::Staff(id) = data.principal else {
             return Err(to_sign_in());
         };
-        let member = staff::Entity::find_by_id(id)
-            .one(state.db.conn())
+        let member = crate::store::staff::find_by_id(&state.db, id)
             .await
-            .map_err(|e| unavailable(e.into()))?;
+            .map_err(unavailable)?;
         let Some(member) = member.filter(|m| !m.disabled) else {
             session::destroy(state.db.conn(), &cookie)
                 .await

@@ -4,10 +4,7 @@
 use super::{Chrome, Staff, fail};
 use crate::{
     backoffice::{fmt_date, mailhtml, mailview},
-    store::{
-        StoreError,
-        entities::{change_request, inbound_message},
-    },
+    store::{StoreError, inbox, requests},
     web::{AppState, pages::render},
 };
 use askama::Template;
@@ -16,7 +13,6 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use sea_orm::EntityTrait;
 
 #[derive(Template)]
 #[template(path = "gestion/mail_html.html")]
@@ -37,10 +33,7 @@ pub async fn mail_html_get(
     staff: Staff,
     Path(id): Path<i64>,
 ) -> Response {
-    let m = match inbound_message::Entity::find_by_id(id)
-        .one(state.db.conn())
-        .await
-    {
+    let m = match inbox::find_message(state.db.conn(), id).await {
         Ok(Some(m)) => m,
         Ok(None) => {
             return fail(
@@ -48,13 +41,10 @@ pub async fn mail_html_get(
                 "/gestion",
             );
         }
-        Err(e) => return fail(e.into(), "/gestion"),
+        Err(e) => return fail(e, "/gestion"),
     };
     let back = match m.request_id {
-        Some(rid) => match change_request::Entity::find_by_id(rid)
-            .one(state.db.conn())
-            .await
-        {
+        Some(rid) => match requests::find_by_id(state.db.conn(), rid).await {
             Ok(Some(r)) => super::request_url(&r.reference),
             _ => "/gestion".into(),
         },

@@ -10,10 +10,7 @@ use crate::{
         sender_auth::SenderAuth,
     },
     domain::{RequestState, Role},
-    store::{
-        entities::note,
-        requests::{self, CheckOutcome, SubscriberRecord},
-    },
+    store::requests::{self, CheckOutcome, SubscriberRecord},
     vocabulary,
     web::{AppState, pages::render},
 };
@@ -23,7 +20,6 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 /// The label staff read for a claimed field: the form definition's, or
 /// `None` for keys that are not form fields (`_source`…), never shown.
@@ -126,11 +122,7 @@ pub async fn request_detail_get(
         let model = requests::find(db, &reference).await?;
         let detail = requests::show(db, &reference).await?;
         let messages = mailview::for_request(db, model.id).await?;
-        let notes = note::Entity::find()
-            .filter(note::Column::RequestId.eq(model.id))
-            .order_by_asc(note::Column::Id)
-            .all(db)
-            .await?;
+        let notes = crate::store::notes::for_request(db, model.id).await?;
         let names = staff_names(db).await?;
         let usernames = staff_names_by_username(db).await?;
         Ok::<_, crate::store::StoreError>((model, detail, messages, notes, names, usernames))

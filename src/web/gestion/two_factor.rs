@@ -21,7 +21,6 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
-use sea_orm::EntityTrait;
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -89,7 +88,7 @@ async fn pending(
         session::destroy(state.db.conn(), &cookie).await?;
         return Ok(None);
     }
-    let member = staff::Entity::find_by_id(id).one(state.db.conn()).await?;
+    let member = crate::store::staff::find_by_id(&state.db, id).await?;
     Ok(member
         .filter(|m| !m.disabled && m.totp_secret.is_some())
         .map(|m| (m, cookie)))
