@@ -22,16 +22,22 @@ mod acroform;
 mod budget;
 mod canvas;
 mod definition;
+mod marks;
 mod metrics;
 mod pdftext;
 mod read;
 mod render;
+mod scan;
 mod text;
 mod values;
 
 pub use definition::{Column, FieldDef, FieldKind, FormDefinition, Section, definition};
 pub use read::{Limits, ReadOutcome, read_pdf, read_pdf_with_limits};
 pub use render::{FormError, RenderOptions, render};
+pub use scan::{
+    ScanConfig, ScanLimits, ScanOutcome, ScannedField, ScannedForm, ValueSource, ocr_availability,
+    read_scan,
+};
 pub use text::read_text;
 pub use values::{CHECKED, FormValues};
 

@@ -7,6 +7,7 @@ use printpdf::{Mm, PdfDocument, PdfPage, PdfSaveOptions};
 use crate::acroform::{self, Placement};
 use crate::canvas::{BAND, BLUE, Canvas, GREY, INK, PANEL, RED, RULE, wrap};
 use crate::definition::{Column, FieldDef, FieldKind, FormDefinition, definition};
+use crate::marks;
 use crate::metrics::{Face, text_width};
 
 /// What varies from one copy of the form to another.
@@ -60,7 +61,7 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<u8>, FormError> {
     let def = definition();
     let mut canvas = Canvas::default();
     let mut placements = Vec::with_capacity(def.fields.len());
-    draw_page(&mut canvas, def, send_to, &mut placements);
+    draw_page(&mut canvas, def, send_to, prefill, &mut placements);
 
     let mut document = PdfDocument::new(&def.title);
     document.with_pages(vec![PdfPage::new(Mm(210.0), Mm(297.0), canvas.into_ops())]);
@@ -76,8 +77,46 @@ pub fn render(opts: &RenderOptions) -> Result<Vec<u8>, FormError> {
     Ok(bytes)
 }
 
-/// Draws the whole page top-down and records where each field goes.
-fn draw_page(c: &mut Canvas, def: &FormDefinition, send_to: &str, placements: &mut Vec<Placement>) {
+/// Where the boxes of the page are, in points from the bottom left: the
+/// fields' boxes, then the stamp and signature zones. The layout does not
+/// depend on what varies between copies; the scan reader uses it.
+pub(crate) struct PageLayout {
+    pub fields: Vec<Placement>,
+    pub stamp: [f32; 4],
+    pub signature: [f32; 4],
+}
+
+/// The page layout of the form, computed once by drawing a throwaway page.
+pub(crate) fn page_layout() -> &'static PageLayout {
+    static LAYOUT: std::sync::OnceLock<PageLayout> = std::sync::OnceLock::new();
+    LAYOUT.get_or_init(|| {
+        let mut fields = Vec::new();
+        let zones = draw_page(
+            &mut Canvas::default(),
+            definition(),
+            "bareme@ac-montpellier.fr",
+            None,
+            &mut fields,
+        );
+        PageLayout {
+            fields,
+            stamp: zones[0],
+            signature: zones[1],
+        }
+    })
+}
+
+/// Draws the whole page top-down and records where each field goes; returns
+/// the stamp and signature zones.
+fn draw_page(
+    c: &mut Canvas,
+    def: &FormDefinition,
+    send_to: &str,
+    prefill: Option<&str>,
+    placements: &mut Vec<Placement>,
+) -> [[f32; 4]; 2] {
+    marks::draw(c, &def.version, prefill);
+    let mut zones = [[0.0; 4]; 2];
     let mut y = draw_header(c, def);
     y = draw_instructions(c, y, send_to);
     for section in &def.sections {
@@ -89,10 +128,11 @@ fn draw_page(c: &mut Canvas, def: &FormDefinition, send_to: &str, placements: &m
             placements,
         );
         if section.id == "visa" {
-            y = draw_signature_boxes(c, y);
+            (y, zones) = draw_signature_boxes(c, y);
         }
     }
     draw_footer(c, def);
+    zones
 }
 
 fn draw_header(c: &mut Canvas, def: &FormDefinition) -> f32 {
@@ -302,7 +342,7 @@ fn draw_section(
     y - ROW_H - 4.0
 }
 
-fn draw_signature_boxes(c: &mut Canvas, top: f32) -> f32 {
+fn draw_signature_boxes(c: &mut Canvas, top: f32) -> (f32, [[f32; 4]; 2]) {
     let height = 84.0;
     let bottom = top + 4.0 - height;
     let gap = 12.0;
@@ -326,7 +366,11 @@ fn draw_signature_boxes(c: &mut Canvas, top: f32) -> f32 {
         GREY,
         "Signature du chef d'établissement ou du responsable *",
     );
-    bottom - 10.0
+    let zones = [
+        [LEFT, bottom, LEFT + stamp_w, top + 4.0],
+        [sx, bottom, RIGHT, top + 4.0],
+    ];
+    (bottom - 10.0, zones)
 }
 
 fn draw_footer(c: &mut Canvas, def: &FormDefinition) {

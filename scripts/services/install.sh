@@ -10,6 +10,7 @@ set -euo pipefail
 
 PACKAGES=(
     qpdf poppler-utils          # qpdf --check, pdftotext, pdftoppm
+    tesseract-ocr tesseract-ocr-fra # OCR of scanned forms (Tesseract 5, French)
     dovecot-imapd dovecot-lmtpd # IMAP + LMTP test server
     chromium chromium-driver    # browser tests through chromedriver
     openssl                     # self-signed certificate for IMAPS

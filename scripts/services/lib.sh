@@ -109,11 +109,11 @@ tail_log() {
     return 0
 }
 
-# ensure_venv: <repo>/.tools/venv with aiosmtpd and pypdf importable.
+# ensure_venv: <repo>/.tools/venv with aiosmtpd, pypdf and Pillow importable.
 # Prefer the project's scripts/tools-venv.sh; fall back to doing it here.
 ensure_venv() {
     if [ -x "$VENV_DIR/bin/python" ] &&
-        "$VENV_DIR/bin/python" -c 'import aiosmtpd, pypdf' 2>/dev/null; then
+        "$VENV_DIR/bin/python" -c 'import aiosmtpd, pypdf, PIL' 2>/dev/null; then
         return 0
     fi
     if [ -f "$REPO_ROOT/scripts/tools-venv.sh" ]; then
@@ -122,7 +122,7 @@ ensure_venv() {
     else
         log "venv: creating $VENV_DIR"
         [ -x "$VENV_DIR/bin/python" ] || python3 -m venv "$VENV_DIR"
-        "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check aiosmtpd pypdf >&2
+        "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check aiosmtpd pypdf pillow >&2
     fi
     "$VENV_DIR/bin/python" -c 'import aiosmtpd, pypdf' ||
         die "venv $VENV_DIR still lacks aiosmtpd/pypdf"

@@ -10,7 +10,6 @@ pub mod approval;
 pub mod csv;
 pub mod decisions;
 pub mod demo;
-pub mod directory;
 pub mod mailhtml;
 pub mod mailview;
 pub mod quarantine;
@@ -20,6 +19,9 @@ pub mod second_factor;
 pub mod self_service;
 pub mod sender_auth;
 pub mod subscriber_account;
+
+/// The subscriber directory is only queries: it lives in the store.
+pub use crate::store::directory;
 
 use crate::store::StoreError;
 

@@ -6,6 +6,7 @@
 //! busy timeout instead of failing on a lock upgrade.
 
 pub mod audit;
+pub mod directory;
 pub mod entities;
 pub mod inbox;
 pub mod leases;

@@ -1,7 +1,7 @@
 //! Subscribers as staff look them up: search, one record with its address
 //! history and its requests.
 
-use crate::store::{
+use super::{
     StoreError,
     entities::{change_request, subscriber, subscriber_address},
     subscribers,
