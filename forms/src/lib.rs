@@ -19,6 +19,7 @@
 //! ```
 
 mod acroform;
+mod budget;
 mod canvas;
 mod definition;
 mod marks;

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use lopdf::content::Content;
 use lopdf::{Dictionary, Document, Encoding, Object, ObjectId};
 
+use crate::budget;
 use crate::read::{Limits, resolve_dict};
 
 type Matrix = [f32; 6];
@@ -56,9 +57,13 @@ pub(crate) fn page_text(doc: &Document, limits: &Limits) -> String {
             pieces: Vec::new(),
             open: Vec::new(),
         };
-        let Ok(content) = doc.get_page_content_with_limit(page_id, limits.max_content_bytes) else {
+        let room = budget::room(limits.max_content_bytes);
+        let Ok(content) = doc.get_page_content_with_limit(page_id, room) else {
             continue;
         };
+        if !budget::charge(content.len()) {
+            break;
+        }
         let resources = page_resources(doc, page_id);
         walk.content(&content, resources, IDENTITY, 0);
         out.push_str(&lay_out(walk.pieces));
@@ -109,9 +114,10 @@ impl<'a> Walk<'a> {
             .take(64)
             .filter_map(|(name, font)| {
                 let font = resolve_dict(doc, font)?;
-                let encoding = font
-                    .get_font_encoding_with_limit(doc, self.limits.max_stream_bytes)
-                    .ok()?;
+                let room = budget::room(self.limits.max_stream_bytes);
+                let encoding = font.get_font_encoding_with_limit(doc, room).ok()?;
+                // The encoding's size is not reported: charge the room given.
+                budget::charge(room.min(64 * 1024)).then_some(())?;
                 Some((name.clone(), encoding))
             })
             .collect()
@@ -135,7 +141,9 @@ impl<'a> Walk<'a> {
         let mut last_at: Option<(f32, f32)> = None;
         for op in &content.operations {
             self.operations += 1;
-            if self.operations > self.limits.max_operations {
+            if self.operations > self.limits.max_operations
+                || (self.operations.is_multiple_of(1024) && !budget::ok())
+            {
                 return;
             }
             let args = &op.operands;
@@ -253,7 +261,8 @@ impl<'a> Walk<'a> {
         if stream.dict.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Form".as_slice()) {
             return;
         }
-        let bytes = match stream.decompressed_content_with_limit(self.limits.max_content_bytes) {
+        let room = budget::room(self.limits.max_content_bytes);
+        let bytes = match stream.decompressed_content_with_limit(room) {
             Ok(bytes) => bytes,
             // Not compressed at all: the raw content is the content.
             Err(_)
@@ -264,6 +273,9 @@ impl<'a> Walk<'a> {
             }
             Err(_) => return,
         };
+        if !budget::charge(bytes.len()) {
+            return;
+        }
         self.form(id, &bytes, stream, resources, ctm, depth);
     }
 

@@ -1,13 +1,16 @@
 //! Reads a returned form: AcroForm field values first, then, for flattened
 //! copies, the page text anchored on the labels; anything else is "no
-//! fields". Hostile input is bounded (size, depth, field count, decompressed
-//! size, operations) and any panic inside the PDF library is caught.
+//! fields". Hostile input is bounded for the whole document while it is read
+//! (see [`crate::budget`]: total inflated bytes, objects, object streams,
+//! nesting, wall time; plus size, field count and operations) and any panic
+//! inside the PDF library is caught.
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, decode_text_string};
 
+use crate::budget::{self, Budget};
 use crate::definition::{FieldKind, definition};
 use crate::pdftext::page_text;
 use crate::text::read_page_text;
@@ -45,6 +48,22 @@ pub struct Limits {
     pub max_pages: usize,
     /// Most content-stream operations interpreted by the fallback.
     pub max_operations: usize,
+    /// Most bytes inflated for the whole document (object streams, page
+    /// contents, form XObjects, fonts, all together).
+    pub max_total_inflated_bytes: usize,
+    /// Most objects in the document (object streams' contents included).
+    pub max_objects: usize,
+    /// Most object streams (`/ObjStm`) inflated.
+    pub max_object_streams: usize,
+    /// Most streams in the raw file.
+    pub max_streams: usize,
+    /// Deepest nesting of arrays and dictionaries.
+    pub max_nesting: usize,
+    /// Most tokens (numbers, names, strings, keywords) parsed, object
+    /// streams included: each becomes an object in memory.
+    pub max_tokens: usize,
+    /// Wall time for the whole document, in milliseconds.
+    pub max_millis: u64,
 }
 
 impl Default for Limits {
@@ -57,6 +76,13 @@ impl Default for Limits {
             max_content_bytes: 1024 * 1024,
             max_pages: 4,
             max_operations: 200_000,
+            max_total_inflated_bytes: 32 * 1024 * 1024,
+            max_objects: 100_000,
+            max_object_streams: 200,
+            max_streams: 20_000,
+            max_nesting: 64,
+            max_tokens: 1_000_000,
+            max_millis: 10_000,
         }
     }
 }
@@ -75,10 +101,22 @@ pub fn read_pdf_with_limits(bytes: &[u8], limits: &Limits) -> ReadOutcome {
     if !head.windows(5).any(|w| w == b"%PDF-") {
         return no_fields("ce fichier n'est pas un PDF");
     }
-    match catch_unwind(AssertUnwindSafe(|| read_document(bytes, limits))) {
-        Ok(outcome) => outcome,
-        Err(_) => no_fields("PDF illisible (erreur interne de lecture)"),
+    if let Err(what) = budget::prescan(bytes, limits) {
+        return over_budget(what);
     }
+    let read = || catch_unwind(AssertUnwindSafe(|| read_document(bytes, limits)));
+    match Budget::run(limits, read) {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(_)) => no_fields("PDF illisible (erreur interne de lecture)"),
+        Err(what) => over_budget(what),
+    }
+}
+
+/// The reason given when a document goes over its budget.
+fn over_budget(what: &str) -> ReadOutcome {
+    no_fields(format!(
+        "PDF refusé : {what} dépasse ce qui est admis pour un formulaire (document malveillant ?)"
+    ))
 }
 
 fn no_fields(reason: impl Into<String>) -> ReadOutcome {
@@ -90,6 +128,7 @@ fn no_fields(reason: impl Into<String>) -> ReadOutcome {
 fn read_document(bytes: &[u8], limits: &Limits) -> ReadOutcome {
     let options = LoadOptions {
         max_decompressed_size: Some(limits.max_stream_bytes),
+        filter: Some(budget::admit),
         ..LoadOptions::default()
     };
     let doc = match Document::load_mem_with_options(bytes, options) {
@@ -160,6 +199,9 @@ fn acroform_values(doc: &Document, limits: &Limits) -> (FormValues, bool) {
     let mut had_fields = false;
     while let Some((node, depth)) = stack.pop() {
         visited += 1;
+        if !budget::ok() {
+            break;
+        }
         if visited > limits.max_fields || depth > limits.max_depth {
             break;
         }
@@ -218,8 +260,11 @@ fn text_value(doc: &Document, value: &Object, limits: &Limits) -> Option<String>
         // Rich text values as a stream: the plain bytes, bounded.
         Object::Stream(stream) => {
             let bytes = stream
-                .decompressed_content_with_limit(limits.max_stream_bytes.min(64 * 1024))
+                .decompressed_content_with_limit(budget::room(
+                    limits.max_stream_bytes.min(64 * 1024),
+                ))
                 .ok()?;
+            budget::charge(bytes.len()).then_some(())?;
             decode_text_string(&Object::string_literal(bytes)).ok()
         }
         _ => None,

@@ -84,6 +84,7 @@ pub async fn to_request(
             flags: Vec::new(),
             inbound_id: id,
             actor,
+            acknowledge: true,
         },
     )
     .await?;

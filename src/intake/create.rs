@@ -34,6 +34,8 @@ pub struct FromMail<'a> {
     /// The `inbound_messages` row, already written.
     pub inbound_id: i64,
     pub actor: &'a Actor,
+    /// False when our MTA saw the From address forged (DMARC fail): no backscatter.
+    pub acknowledge: bool,
 }
 
 /// Creates the request and queues its mails; returns it.
@@ -70,14 +72,16 @@ pub async fn request_from_mail<C: Conn>(
     )
     .await?;
     record::set_request(txn, m.inbound_id, request.id).await?;
-    notify::acknowledge(
-        txn,
-        settings,
-        m.sender,
-        &request,
-        m.mail.message_id.as_deref(),
-    )
-    .await?;
+    if m.acknowledge {
+        notify::acknowledge(
+            txn,
+            settings,
+            m.sender,
+            &request,
+            m.mail.message_id.as_deref(),
+        )
+        .await?;
+    }
     if let Some(subscriber) = &matched.subscriber {
         notify::alert_registered(txn, settings, subscriber, &request).await?;
     }

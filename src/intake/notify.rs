@@ -16,9 +16,16 @@ use crate::{
 use chrono::{Duration, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-/// A Message-ID usable in In-Reply-To (no brackets, spaces or control characters).
+/// A Message-ID usable in In-Reply-To: `left@right` (RFC 5322 msg-id), no
+/// brackets, spaces or control characters. Anything else (`<abcdef>`) is kept
+/// as received on the inbound record but not echoed in our replies, whose
+/// own Message-IDs are always ours.
 fn reply_id(id: Option<&str>) -> Option<String> {
     id.filter(|id| !id.is_empty() && id.len() <= 250 && !id.contains(['<', '>', ' ']))
+        .filter(|id| {
+            id.split_once('@')
+                .is_some_and(|(l, r)| !l.is_empty() && !r.is_empty() && !r.contains('@'))
+        })
         .filter(|id| !id.chars().any(char::is_control))
         .map(str::to_string)
 }

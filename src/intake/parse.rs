@@ -76,7 +76,8 @@ impl ParsedMail {
 
 /// Parses `raw`; `None` when nothing mail-like was found.
 pub fn parse(raw: &[u8]) -> Option<ParsedMail> {
-    let message = MessageParser::default().parse(raw)?;
+    let closed = close_multiparts(raw);
+    let message = MessageParser::default().parse(closed.as_deref().unwrap_or(raw))?;
     if message.headers().is_empty() {
         return None;
     }
@@ -117,6 +118,66 @@ pub fn parse(raw: &[u8]) -> Option<ParsedMail> {
         mail.report = Some(read_report(&message));
     }
     Some(mail)
+}
+
+/// Boundaries looked for when closing truncated multiparts.
+const MAX_BOUNDARIES: usize = 16;
+
+/// A copy of `raw` with the missing final delimiters (`--boundary--`) added
+/// at its end, innermost first, or `None` when every multipart is closed.
+/// Relays and Outlook cut mails there; mail-parser then drops the last part,
+/// often the form itself, although it is complete.
+fn close_multiparts(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut boundaries: Vec<&[u8]> = Vec::new();
+    let mut rest = raw;
+    while boundaries.len() < MAX_BOUNDARIES {
+        let Some(at) = find_ignore_case(rest, b"boundary=") else {
+            break;
+        };
+        rest = &rest[at + 9..];
+        let quoted = rest.first() == Some(&b'"');
+        let value = if quoted { &rest[1..] } else { rest };
+        let end = value
+            .iter()
+            .position(|&c| {
+                if quoted {
+                    c == b'"' || c == b'\r' || c == b'\n'
+                } else {
+                    c == b';' || c.is_ascii_whitespace()
+                }
+            })
+            .unwrap_or(value.len());
+        let boundary = &value[..end];
+        if !boundary.is_empty() && boundary.len() <= 70 && !boundaries.contains(&boundary) {
+            boundaries.push(boundary);
+        }
+    }
+    let open: Vec<&[u8]> = boundaries
+        .into_iter()
+        .filter(|b| {
+            let delimiter = [b"--".as_slice(), b].concat();
+            raw.windows(delimiter.len())
+                .any(|w| w == delimiter.as_slice())
+                && !raw
+                    .windows(delimiter.len() + 2)
+                    .any(|w| w.starts_with(&delimiter) && w.ends_with(b"--"))
+        })
+        .collect();
+    if open.is_empty() {
+        return None;
+    }
+    let mut closed = raw.to_vec();
+    for boundary in open.iter().rev() {
+        closed.extend_from_slice(b"\r\n--");
+        closed.extend_from_slice(boundary);
+        closed.extend_from_slice(b"--\r\n");
+    }
+    Some(closed)
+}
+
+fn find_ignore_case(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// Collects the text bodies and attachments of `message` and of the messages it forwards.

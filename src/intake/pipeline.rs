@@ -5,7 +5,7 @@
 //! so that one bad message never blocks the next.
 
 use super::{
-    Incoming, IntakeError, Outcome, dedup, parse,
+    Incoming, IntakeError, Outcome, dedup, extract, parse,
     record::{self, NewInbound},
 };
 use crate::{
@@ -27,6 +27,8 @@ pub struct Intake {
 pub(super) struct Draft<'a> {
     pub(super) incoming: &'a Incoming,
     pub(super) mail: Option<&'a parse::ParsedMail>,
+    /// The form's values, read before the transaction (see [`read_untrusted`]).
+    pub(super) extraction: Option<&'a extract::Extraction>,
     pub(super) disposition: Disposition,
     pub(super) reason: Option<String>,
     pub(super) request_id: Option<i64>,
@@ -48,8 +50,9 @@ impl Intake {
     }
 
     /// Runs one message through the pipeline.
-    pub async fn ingest(&self, incoming: Incoming) -> Result<Outcome, IntakeError> {
-        match self.run(&incoming).await {
+    pub async fn ingest(&self, mut incoming: Incoming) -> Result<Outcome, IntakeError> {
+        let read = read_untrusted(&mut incoming).await?;
+        match self.run(&incoming, read).await {
             Ok(outcome) => {
                 tracing::info!(
                     source = incoming.origin.source,
@@ -77,12 +80,8 @@ impl Intake {
         }
     }
 
-    async fn run(&self, incoming: &Incoming) -> Result<Outcome, StoreError> {
-        let mail = if incoming.oversize {
-            None
-        } else {
-            parse::parse(&incoming.bytes)
-        };
+    async fn run(&self, incoming: &Incoming, read: Untrusted) -> Result<Outcome, StoreError> {
+        let Untrusted { mail, extraction } = read;
         let txn = self.db.begin().await?;
         let seen = dedup::check(
             &txn,
@@ -98,6 +97,7 @@ impl Intake {
         let mut draft = Draft {
             incoming,
             mail: mail.as_ref(),
+            extraction: extraction.as_ref(),
             disposition: Disposition::Quarantined,
             reason: None,
             request_id: None,
@@ -206,6 +206,7 @@ impl Intake {
             let draft = Draft {
                 incoming,
                 mail: None,
+                extraction: None,
                 disposition: Disposition::Quarantined,
                 reason: Some(format!(
                     "erreur de traitement : {}",
@@ -231,4 +232,47 @@ pub(super) async fn reference_of<C: ConnectionTrait>(
         .one(db)
         .await?
         .map(|r| r.reference))
+}
+
+/// What was read from the untrusted bytes, before any database work.
+struct Untrusted {
+    mail: Option<parse::ParsedMail>,
+    extraction: Option<extract::Extraction>,
+}
+
+/// Parses the message and reads the form out of it on a blocking thread,
+/// outside any transaction: the untrusted PDFs and images are read there,
+/// each under its document budget (`bareme_forms::Limits`), so a slow or
+/// hostile attachment neither stalls the async threads nor holds a
+/// database transaction open. The bytes are moved there and back, not
+/// copied; if the thread is lost they are too, and the source keeps the
+/// message for a later attempt.
+async fn read_untrusted(incoming: &mut Incoming) -> Result<Untrusted, IntakeError> {
+    if incoming.oversize {
+        return Ok(Untrusted {
+            mail: None,
+            extraction: None,
+        });
+    }
+    let bytes = std::mem::take(&mut incoming.bytes);
+    let work = tokio::task::spawn_blocking(move || {
+        // A panic while reading must not take the raw bytes with it.
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mail = parse::parse(&bytes);
+            let extraction = mail.as_ref().map(extract::extract);
+            Untrusted { mail, extraction }
+        }));
+        (bytes, read)
+    });
+    let (bytes, read) = work
+        .await
+        .map_err(|e| IntakeError::Io(std::io::Error::other(e.to_string())))?;
+    incoming.bytes = bytes;
+    Ok(read.unwrap_or_else(|_| {
+        tracing::error!("reading an incoming mail panicked; recorded unreadable");
+        Untrusted {
+            mail: None,
+            extraction: None,
+        }
+    }))
 }

@@ -68,15 +68,27 @@ impl Intake {
         let verdicts = auth::trusted(mail, &s.intake.trusted_authserv_id);
         if let Some(v) = &verdicts {
             draft.auth = serde_json::to_value(v).unwrap_or_default();
+            if v.failed() {
+                draft.flags.push(auth::UNAUTHENTICATED.into());
+            }
         }
+        // No acknowledgement to a From address our MTA saw forged (backscatter).
+        let dmarc_failed = verdicts
+            .as_ref()
+            .is_some_and(|v| v.dmarc.as_deref() == Some("fail"));
         match thread::find(txn, mail, &message_id_domain(s)).await? {
             Thread::Request(request) => {
-                return self.threaded(txn, mail, &sender, *request, draft).await;
+                return self
+                    .threaded(txn, mail, &sender, *request, draft, dmarc_failed)
+                    .await;
             }
             Thread::UnknownReference => draft.flags.push(thread::UNKNOWN_REFERENCE.into()),
             Thread::None => {}
         }
-        let extraction = extract::extract(mail);
+        let extraction = match draft.extraction {
+            Some(read) => read.clone(),
+            None => extract::extract(mail),
+        };
         if extraction.source == extract::Source::Nothing
             && mail.attachments.is_empty()
             && mail.texts.is_empty()
@@ -107,6 +119,7 @@ impl Intake {
                 flags: draft.flags.clone(),
                 inbound_id,
                 actor: &Actor::System,
+                acknowledge: !dmarc_failed,
             },
         )
         .await?;
@@ -126,7 +139,10 @@ impl Intake {
         sender: &MailAddress,
         request: change_request::Model,
         mut draft: Draft<'_>,
+        dmarc_failed: bool,
     ) -> Result<Outcome, StoreError> {
+        // Not authenticated: shown and flagged, but it decides nothing.
+        let unauthenticated = draft.flags.iter().any(|f| f == auth::UNAUTHENTICATED);
         let same_sender = request
             .requester_email
             .as_deref()
@@ -139,7 +155,9 @@ impl Intake {
         draft.request_id = Some(request.id);
         let outcome = self.write(txn, draft).await?;
         let mut current = request;
-        if RequestState::parse(&current.state) == Some(RequestState::AwaitingRequester) {
+        if RequestState::parse(&current.state) == Some(RequestState::AwaitingRequester)
+            && !unauthenticated
+        {
             let replied = Change::Transition(Action::RequesterReplied);
             current = request_write::apply(
                 txn,
@@ -157,7 +175,12 @@ impl Intake {
                 .add_request_flag(txn, current, thread::OTHER_SENDER)
                 .await?;
         }
-        if !notify::acknowledged_recently(txn, sender).await? {
+        if unauthenticated {
+            current = self
+                .add_request_flag(txn, current, auth::UNAUTHENTICATED)
+                .await?;
+        }
+        if !dmarc_failed && !notify::acknowledged_recently(txn, sender).await? {
             notify::acknowledge(
                 txn,
                 &self.settings,

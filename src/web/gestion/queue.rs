@@ -19,10 +19,11 @@ use axum::{
 use serde::Deserialize;
 
 /// Flags staff may filter on: (name, French label).
-pub const FLAGS: [(&str, &str); 7] = [
+pub const FLAGS: [(&str, &str); 8] = [
     ("contested", "Opposition en cours"),
     ("saisie_manuelle", "Saisie manuelle"),
     ("expediteur_different", "Expéditeur différent"),
+    ("expediteur_non_authentifie", "Expéditeur non authentifié"),
     ("message_id_reutilise", "Message-ID réutilisé"),
     ("confirmation_differente", "Confirmation différente"),
     ("rebond_signale", "La nouvelle adresse rejette les mails"),
