@@ -82,9 +82,15 @@ on_both_databases!(
         };
         let mut input = TransitionInput::new(Action::RequestInformation);
         input.message = Some("Merci de joindre le formulaire signé.".into());
-        requests::transition_in(&txn, &request, &input, &staff, true)
-            .await
-            .unwrap();
+        requests::transition_in(
+            &txn,
+            &request,
+            &input,
+            &staff,
+            &bareme_mel::config::Settings::default(),
+        )
+        .await
+        .unwrap();
         txn.commit().await.unwrap();
         // Same From as the requester, but SPF and DMARC fail at our MTA.
         let spoofed = mail(
