@@ -1,4 +1,4 @@
-//! The eight mails, text and HTML parts, as their recipients read them.
+//! The ten mails, text and HTML parts, as their recipients read them.
 
 use super::visible_text;
 use bareme_mel::{
@@ -27,7 +27,10 @@ fn context(kind: MailKind) -> MailContext {
     MailContext {
         // Path II mails concern no request.
         reference: match kind {
-            MailKind::SelfServiceResetLink | MailKind::PasswordChanged => None,
+            MailKind::SelfServiceResetLink
+            | MailKind::PasswordChanged
+            | MailKind::NotARequestReply
+            | MailKind::ForwardedMail => None,
             _ => Some("BM-2026-00042".into()),
         },
         subscriber_number: Some("34012".into()),
@@ -96,6 +99,16 @@ fn password_changed() {
 }
 
 #[test]
+fn not_a_request_reply() {
+    snapshot(MailKind::NotARequestReply);
+}
+
+#[test]
+fn forwarded_mail() {
+    snapshot(MailKind::ForwardedMail);
+}
+
+#[test]
 fn every_kind_has_a_snapshot_test() {
-    assert_eq!(MailKind::ALL.len(), 8);
+    assert_eq!(MailKind::ALL.len(), 10);
 }
