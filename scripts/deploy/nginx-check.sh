@@ -107,7 +107,7 @@ loc=$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:
 # A page through TLS, verified against the CA; HSTS exactly once.
 https -D "$WORK/headers" -o "$WORK/page.html" "$URL/mot-de-passe-oublie"
 grep -q '^HTTP/[0-9.]* 200' "$WORK/headers" || die "page: $(head -n 1 "$WORK/headers")"
-grep -q 'Réinitialisation du mot de passe' "$WORK/page.html" || die "not the French page: $(head -c 600 "$WORK/page.html")"
+grep -q 'Mot de passe oublié' "$WORK/page.html" || die "not the French page: $(head -c 600 "$WORK/page.html")"
 hsts=$(grep -ci '^strict-transport-security:' "$WORK/headers")
 [ "$hsts" = 1 ] || die "Strict-Transport-Security sent $hsts times"
 grep -qi '^set-cookie:.*secure' "$WORK/headers" || log "(no cookie set on that page)"
