@@ -42,6 +42,7 @@ pub struct Settings {
     pub retention: Retention,
     pub privacy: Privacy,
     pub log: Log,
+    pub ops: Ops,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,6 +53,9 @@ pub struct Server {
     pub public_url: String,
     /// Where `./data` lives: SQLite file, outbox files, inbox Maildir.
     pub data_dir: PathBuf,
+    /// Reverse proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For`
+    /// / `Forwarded` header names the client; empty: the socket address is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Server {
@@ -60,6 +64,7 @@ impl Default for Server {
             bind: "127.0.0.1:8080".into(),
             public_url: "http://127.0.0.1:8080".into(),
             data_dir: "data".into(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -354,6 +359,34 @@ impl Default for Log {
     }
 }
 
+/// Operations endpoints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ops {
+    /// Clients (IP addresses or CIDR blocks) allowed to read `/metrics`.
+    pub metrics_allow: Vec<String>,
+}
+
+impl Default for Ops {
+    fn default() -> Self {
+        Self {
+            metrics_allow: vec!["127.0.0.0/8".into(), "::1/128".into()],
+        }
+    }
+}
+
+/// Parses a list of IP addresses or CIDR blocks (`10.0.0.0/8`, `::1`).
+pub fn parse_networks(list: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
+    list.iter()
+        .map(|item| {
+            let item = item.trim();
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| item.to_string())
+        })
+        .collect()
+}
+
 /// Prefix of the environment variables that override the file.
 pub const ENV_PREFIX: &str = "BAREME_MEL__";
 /// Environment variable naming the configuration file.
@@ -415,6 +448,26 @@ impl Settings {
                 "server.public_url doit commencer par http:// ou https://".into(),
             ));
         }
+        for (key, list) in [
+            ("server.trusted_proxies", &self.server.trusted_proxies),
+            ("ops.metrics_allow", &self.ops.metrics_allow),
+        ] {
+            if let Err(bad) = parse_networks(list) {
+                return Err(ConfigError::Invalid(format!(
+                    "{key} : « {bad} » n'est ni une adresse IP ni un bloc CIDR (exemple : [\"127.0.0.1\", \"10.0.0.0/8\"])"
+                )));
+            }
+        }
+        if url::Url::parse(&self.server.public_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .is_none()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "server.public_url « {} » n'est pas une URL (exemple : https://bareme.ac-montpellier.fr)",
+                self.server.public_url
+            )));
+        }
         let forward = self.intake.forward_other_to.trim();
         if !forward.is_empty() && crate::domain::MailAddress::parse(forward).is_err() {
             return Err(ConfigError::Invalid(format!(
@@ -427,6 +480,16 @@ impl Settings {
     /// `server.public_url` without a trailing slash.
     pub fn public_url(&self) -> &str {
         self.server.public_url.trim_end_matches('/')
+    }
+
+    /// The proxies whose forwarding headers are believed (checked at load).
+    pub fn trusted_proxies(&self) -> Vec<ipnet::IpNet> {
+        parse_networks(&self.server.trusted_proxies).unwrap_or_default()
+    }
+
+    /// The clients that may read `/metrics` (checked at load).
+    pub fn metrics_allow(&self) -> Vec<ipnet::IpNet> {
+        parse_networks(&self.ops.metrics_allow).unwrap_or_default()
     }
 
     /// True for a plain-HTTP local run (cookies cannot be `Secure`).

@@ -24,9 +24,10 @@ pub async fn hash_password(password: String) -> Result<String, HashError> {
         .map_err(|e| HashError(e.to_string()))?
 }
 
+/// Hashes the NFKC form of `password` (the form the policy checked).
 pub fn hash_password_blocking(password: &str) -> Result<String, HashError> {
     hasher()
-        .hash_password(password.as_bytes())
+        .hash_password(crate::domain::password::normalize(password).as_bytes())
         .map(|h| h.to_string())
         .map_err(|e| HashError(e.to_string()))
 }
@@ -38,13 +39,20 @@ pub async fn verify_password(password: String, stored: String) -> bool {
         .unwrap_or(false)
 }
 
+/// Verifies the NFKC form of `password`; a hash made before passwords were
+/// normalised is also tried with the password as typed.
 pub fn verify_password_blocking(password: &str, stored: &str) -> bool {
-    match PasswordHash::new(stored) {
-        Ok(parsed) => hasher()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
-    }
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let normalized = crate::domain::password::normalize(password);
+    hasher()
+        .verify_password(normalized.as_bytes(), &parsed)
+        .is_ok()
+        || (normalized != password
+            && hasher()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok())
 }
 
 /// An argon2id hash to verify against when an account does not exist, so

@@ -168,7 +168,14 @@ pub async fn reset_password(
     let Some(subscriber) = subscriber else {
         return Ok(ResetOutcome::Unusable(LinkState::Unknown));
     };
-    if let Err(e) = check_password(&password, &[&subscriber.number, &subscriber.organisation]) {
+    if let Err(e) = check_password(
+        &password,
+        &[
+            &subscriber.number,
+            &subscriber.organisation,
+            subscriber.manager_name.as_deref().unwrap_or_default(),
+        ],
+    ) {
         return Ok(ResetOutcome::WeakPassword(e.0));
     }
     if password != repetition {

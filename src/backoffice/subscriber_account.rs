@@ -22,6 +22,8 @@ pub struct SubscriberAccount {
     pub organisation: String,
     /// The registered address, if any.
     pub email: Option<String>,
+    /// The manager's name, if known (refused as a password).
+    pub manager_name: Option<String>,
 }
 
 impl From<&subscriber::Model> for SubscriberAccount {
@@ -31,6 +33,7 @@ impl From<&subscriber::Model> for SubscriberAccount {
             number: m.number.clone(),
             organisation: m.organisation.clone(),
             email: m.email.clone(),
+            manager_name: m.manager_name.clone(),
         }
     }
 }
@@ -93,10 +96,12 @@ pub enum PasswordChange {
 }
 
 /// Changes the signed-in subscriber's password after checking the current
-/// one; voids their pending password links; audited.
+/// one; voids their pending password links and ends every other session
+/// (the one of `cookie` stays); audited.
 pub async fn change_password(
     db: &Db,
     account: &SubscriberAccount,
+    cookie: &str,
     current: String,
     new: String,
     repetition: &str,
@@ -111,7 +116,14 @@ pub async fn change_password(
     if new != repetition {
         return Ok(PasswordChange::Mismatch);
     }
-    if let Err(e) = check_password(&new, &[&account.number, &account.organisation]) {
+    if let Err(e) = check_password(
+        &new,
+        &[
+            &account.number,
+            &account.organisation,
+            account.manager_name.as_deref().unwrap_or_default(),
+        ],
+    ) {
         return Ok(PasswordChange::Weak(e.0));
     }
     let hash = security::hash_password(new).await?;
@@ -120,6 +132,7 @@ pub async fn change_password(
     subscribers::set_password_in(&txn, account.id, hash, now).await?;
     tokens::void_for_subscriber(&txn, account.id, &tokens::TokenKind::PASSWORD_SETTING, now)
         .await?;
+    sessions::destroy_others(&txn, Principal::Subscriber(account.id), cookie).await?;
     audit::append(
         &txn,
         audit::NewEvent {

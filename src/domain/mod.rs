@@ -4,7 +4,7 @@
 mod change;
 mod claimed;
 mod mail_address;
-mod password;
+pub mod password;
 mod reference;
 mod state;
 mod subscriber_number;

@@ -130,3 +130,18 @@ pub async fn destroy_all<C: ConnectionTrait>(
         .await?;
     Ok(res.rows_affected)
 }
+
+/// Ends every session of one account but the one of `keep` (the cookie of
+/// the browser that changed the password).
+pub async fn destroy_others<C: ConnectionTrait>(
+    db: &C,
+    principal: Principal,
+    keep: &str,
+) -> Result<u64, StoreError> {
+    let mut delete =
+        session::Entity::delete_many().filter(session::Column::Id.starts_with(principal.prefix()));
+    if let Some(kept) = stored_id(keep) {
+        delete = delete.filter(session::Column::Id.ne(kept));
+    }
+    Ok(delete.exec(db).await?.rows_affected)
+}

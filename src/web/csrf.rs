@@ -51,8 +51,8 @@ pub fn verify(state: &AppState, headers: &HeaderMap, method: &Method, field: &st
     }
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
         && origin != "null"
-        && !state.settings.public_url().starts_with(origin)
-        && !same_host(headers, origin)
+        && !same_origin(state.settings.public_url(), origin)
+        && !(state.settings.is_plain_http() && same_host(headers, origin))
     {
         return false;
     }
@@ -63,6 +63,18 @@ pub fn verify(state: &AppState, headers: &HeaderMap, method: &Method, field: &st
     cookie.len() == 32 && bool::from(cookie.as_bytes().ct_eq(field.as_bytes()))
 }
 
+/// Scheme, host and port of `origin` are exactly those of `public_url`.
+pub fn same_origin(public_url: &str, origin: &str) -> bool {
+    let (Ok(ours), Ok(theirs)) = (url::Url::parse(public_url), url::Url::parse(origin)) else {
+        return false;
+    };
+    ours.scheme() == theirs.scheme()
+        && ours.host_str().is_some()
+        && ours.host_str() == theirs.host_str()
+        && ours.port_or_known_default() == theirs.port_or_known_default()
+        && matches!(theirs.path(), "" | "/")
+}
+
 /// Local runs reached as `localhost` while public_url says 127.0.0.1: accept the
 /// browser's own origin when it names the Host it sent (both come from the same browser).
 fn same_host(headers: &HeaderMap, origin: &str) -> bool {
@@ -71,4 +83,37 @@ fn same_host(headers: &HeaderMap, origin: &str) -> bool {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     !host.is_empty() && (origin == format!("http://{host}") || origin == format!("https://{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+
+    #[test]
+    fn origins_are_compared_exactly() {
+        assert!(same_origin(
+            "http://127.0.0.1:32670",
+            "http://127.0.0.1:32670"
+        ));
+        assert!(same_origin(
+            "https://bareme.ac-montpellier.fr",
+            "https://bareme.ac-montpellier.fr:443"
+        ));
+        assert!(!same_origin(
+            "http://127.0.0.1:32670",
+            "http://127.0.0.1:326"
+        ));
+        assert!(!same_origin(
+            "https://bareme.ac-montpellier.fr",
+            "https://bareme.ac"
+        ));
+        assert!(!same_origin(
+            "https://bareme.ac-montpellier.fr",
+            "http://bareme.ac-montpellier.fr"
+        ));
+        assert!(!same_origin(
+            "https://bareme.ac-montpellier.fr",
+            "https://bareme.ac-montpellier.fr.evil.example"
+        ));
+    }
 }

@@ -51,7 +51,18 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus text, for the clients of `ops.metrics_allow` only.
+async fn metrics(State(state): State<AppState>, client: super::client::ClientIp) -> Response {
+    let allowed = client.addr().is_some_and(|ip| {
+        state
+            .settings
+            .metrics_allow()
+            .iter()
+            .any(|n| n.contains(&ip))
+    });
+    if !allowed {
+        return (StatusCode::FORBIDDEN, "accès refusé\n").into_response();
+    }
     match state.metrics.render(&state.db).await {
         Ok(body) => (
             [("content-type", "text/plain; version=0.0.4; charset=utf-8")],

@@ -2,5 +2,5 @@
 //! [`crate::store::sessions`]; cookies are read and written by the handlers.
 
 pub use crate::store::sessions::{
-    ABSOLUTE, IDLE, Principal, SessionData, create, destroy, destroy_all, load,
+    ABSOLUTE, IDLE, Principal, SessionData, create, destroy, destroy_all, destroy_others, load,
 };

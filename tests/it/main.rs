@@ -6,6 +6,7 @@
 mod harness;
 
 mod access_export;
+mod accounts;
 mod audit_log;
 mod backup;
 mod browser_widths;

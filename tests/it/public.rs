@@ -15,7 +15,7 @@ use bareme_mel::{
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
 use std::time::Instant;
 
-const SENT: &str = "Si vos identifiants sont corrects, un mail vient de vous être envoyé pour obtenir votre nouveau mot de passe. Vous pouvez quitter cette page.";
+pub(crate) const SENT: &str = "Si vos identifiants sont corrects, un mail vient de vous être envoyé pour obtenir votre nouveau mot de passe. Vous pouvez quitter cette page.";
 pub(crate) const DONE: &str =
     "Votre mot de passe a bien été réinitialisé. Veuillez vous rendre sur la";
 

@@ -147,18 +147,17 @@ pub async fn totp_disable_post(
         Ok(m) => m,
         Err(e) => return fail(e, BACK),
     };
-    let allowed = state
-        .limits
-        .sign_in_account
-        .allow(&format!("staff-code:{}", m.id));
-    let verified = if allowed {
-        second_factor::verify(&state.db, &m, &form.code).await
-    } else {
+    // Signed in already: only the guesses of this account's own session count.
+    let guesses = format!("staff-code:{}|session", m.id);
+    let verified = if state.limits.failures_pair.exceeded(&guesses) {
         Ok(false)
+    } else {
+        second_factor::verify(&state.db, &m, &form.code).await
     };
     match verified {
         Ok(true) => {}
         Ok(false) => {
+            state.limits.failures_pair.record(&guesses);
             let message =
                 "Code incorrect ou déjà utilisé : la double authentification reste activée.";
             return match page(&me, &m, None, Some(message.into())) {

@@ -11,18 +11,18 @@ use crate::{
         AppState, cookies,
         csrf::CsrfToken,
         pages::{MessagePage, render},
+        ratelimit::Attempt,
         session::{self, Principal},
     },
 };
 use askama::Template;
 use axum::{
     Form,
-    extract::{ConnectInfo, FromRequestParts, Path, State},
+    extract::{FromRequestParts, Path, State},
     http::{HeaderMap, StatusCode, header, request::Parts},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 const COOKIE: &str = "bm_gestion";
 
@@ -137,7 +137,7 @@ pub(super) const GENERIC: &str = "Identifiant ou mot de passe incorrect, ou trop
 /// `POST /gestion/connexion`: one generic error whatever went wrong.
 pub async fn sign_in_post(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    crate::web::client::ClientIp(client): crate::web::client::ClientIp,
     csrf: axum::Extension<CsrfToken>,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
@@ -156,20 +156,22 @@ pub async fn sign_in_post(
             },
         )
     };
-    let allowed = state
-        .limits
-        .per_client
-        .allow(&format!("gestion:{}", client.ip()))
-        & state
+    let account = format!("staff:{username}");
+    if form.mot_de_passe.len() > 1024
+        || state
             .limits
-            .sign_in_account
-            .allow(&format!("staff:{username}"));
-    if !allowed || form.mot_de_passe.len() > 1024 {
+            .before_attempt("gestion", &account, &client)
+            .await
+            == Attempt::Refused
+    {
         return refused(StatusCode::TOO_MANY_REQUESTS);
     }
     let member = match accounts::authenticate(&state.db, &username, &form.mot_de_passe).await {
         Ok(Some(m)) => m,
-        Ok(None) => return refused(StatusCode::UNAUTHORIZED),
+        Ok(None) => {
+            state.limits.failed(&account, &client);
+            return refused(StatusCode::UNAUTHORIZED);
+        }
         Err(e) => return super::fail(e, "/gestion/connexion"),
     };
     if member.totp_secret.is_some() {
@@ -257,10 +259,15 @@ fn link_dead() -> Response {
 /// `GET /gestion/premier-compte/{token}`: looks at the link without using it.
 pub async fn first_admin_get(
     State(state): State<AppState>,
+    crate::web::client::ClientIp(client): crate::web::client::ClientIp,
     Path(token): Path<String>,
     csrf: axum::Extension<CsrfToken>,
 ) -> Response {
-    if !state.limits.per_client.allow("first-admin") {
+    if !state
+        .limits
+        .per_client
+        .allow(&format!("first-admin:{client}"))
+    {
         return link_dead();
     }
     match accounts::first_admin_link_valid(&state.db, &token).await {

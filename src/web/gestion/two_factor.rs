@@ -17,12 +17,11 @@ use crate::{
 use askama::Template;
 use axum::{
     Form,
-    extract::{ConnectInfo, State},
+    extract::State,
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 const COOKIE: &str = "bm_gestion_2fa";
 
@@ -129,7 +128,7 @@ const WRONG_CODE: &str =
 /// `POST /gestion/connexion/code`: the staff session only after a right code.
 pub async fn code_post(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    crate::web::client::ClientIp(client): crate::web::client::ClientIp,
     csrf: axum::Extension<CsrfToken>,
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
@@ -151,20 +150,22 @@ pub async fn code_post(
             },
         )
     };
-    let allowed = state
-        .limits
-        .per_client
-        .allow(&format!("gestion:{}", client.ip()))
-        & state
+    let account = format!("staff-code:{}", member.id);
+    if form.code.len() > 32
+        || state
             .limits
-            .sign_in_account
-            .allow(&format!("staff-code:{}", member.id));
-    if !allowed || form.code.len() > 32 {
+            .before_attempt("gestion", &account, &client)
+            .await
+            == crate::web::ratelimit::Attempt::Refused
+    {
         return refused(StatusCode::TOO_MANY_REQUESTS);
     }
     match second_factor::verify(&state.db, &member, &form.code).await {
         Ok(true) => {}
-        Ok(false) => return refused(StatusCode::UNAUTHORIZED),
+        Ok(false) => {
+            state.limits.failed(&account, &client);
+            return refused(StatusCode::UNAUTHORIZED);
+        }
         Err(e) => return super::fail(e, "/gestion/connexion"),
     }
     let _ = session::destroy(state.db.conn(), &cookie).await;

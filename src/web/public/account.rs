@@ -3,7 +3,10 @@
 use super::{csrf_of, csrf_refused, signin::COOKIE};
 use crate::{
     backoffice::subscriber_account::{self, PasswordChange, SubscriberAccount},
-    web::{AppError, AppState, cookies, csrf, csrf::CsrfToken, pages},
+    web::{
+        AppError, AppState, client::ClientIp, cookies, csrf, csrf::CsrfToken, pages,
+        ratelimit::Attempt,
+    },
 };
 use askama::Template;
 use axum::{
@@ -81,6 +84,7 @@ pub struct PasswordForm {
 
 pub async fn password_post(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     token: Option<Extension<CsrfToken>>,
     method: Method,
     headers: HeaderMap,
@@ -92,9 +96,28 @@ pub async fn password_post(
     let Some(s) = current(&state, &headers).await? else {
         return Ok(Redirect::to("/").into_response());
     };
+    let cookie = cookies::get(
+        &headers,
+        &cookies::name(COOKIE, !state.settings.is_plain_http()),
+    )
+    .unwrap_or_default();
+    // The current password is guessed like a sign-in: same limits, same account.
+    let account = format!("abonne:{}", s.number);
+    if state.limits.before_attempt("signin", &account, &ip).await == Attempt::Refused {
+        return Ok(pages::render(
+            StatusCode::TOO_MANY_REQUESTS,
+            &page(
+                &s,
+                csrf_of(token),
+                None,
+                Some(super::signin::TOO_MANY.into()),
+            ),
+        ));
+    }
     let refused = match subscriber_account::change_password(
         &state.db,
         &s,
+        &cookie,
         form.actuel,
         form.mot_de_passe,
         &form.repetition,
@@ -112,7 +135,10 @@ pub async fn password_post(
                 ),
             ));
         }
-        PasswordChange::WrongCurrent => "Le mot de passe actuel est incorrect.".to_string(),
+        PasswordChange::WrongCurrent => {
+            state.limits.failed(&account, &ip);
+            "Le mot de passe actuel est incorrect.".to_string()
+        }
         PasswordChange::Mismatch => "Les deux mots de passe sont différents.".to_string(),
         PasswordChange::Weak(why) => why,
     };

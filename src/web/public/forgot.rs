@@ -123,13 +123,10 @@ async fn answer(
         return csrf_refused();
     }
     let deadline = tokio::time::Instant::now() + ANSWER_DELAY;
-    let allowed = state.limits.per_client.allow(&format!("forgot:{ip}"))
-        && state
-            .limits
-            .forgot_account
-            .allow(&format!("forgot:{}", form.numero.trim()));
-    if allowed
-        && let Ok(number) = SubscriberNumber::parse(&form.numero)
+    let number = SubscriberNumber::parse(&form.numero).ok();
+    let account = super::signin::account_key(number.as_ref());
+    if let Some(number) = number
+        && state.limits.allow_forgot(&account, &ip)
         && let Err(e) =
             self_service::send_link(&state.db, &state.settings, &number, flow.kind()).await
     {

@@ -4,7 +4,10 @@ use super::{csrf_of, csrf_refused};
 use crate::{
     backoffice::subscriber_account,
     domain::SubscriberNumber,
-    web::{AppError, AppState, client::ClientIp, cookies, csrf, csrf::CsrfToken, pages},
+    web::{
+        AppError, AppState, client::ClientIp, cookies, csrf, csrf::CsrfToken, pages,
+        ratelimit::Attempt,
+    },
 };
 use askama::Template;
 use axum::{
@@ -27,7 +30,7 @@ struct SigninPage {
 }
 
 const BAD_CREDENTIALS: &str = "N° abonné ou mot de passe incorrect.";
-const TOO_MANY: &str = "Trop de tentatives de connexion : patientez quinze minutes puis recommencez, ou réinitialisez votre mot de passe.";
+pub const TOO_MANY: &str = "Trop de tentatives de connexion : patientez quinze minutes puis recommencez, ou réinitialisez votre mot de passe.";
 
 pub async fn signin_get(token: Option<Extension<CsrfToken>>) -> Response {
     pages::render(
@@ -48,6 +51,15 @@ pub struct SigninForm {
     numero: String,
     #[serde(default)]
     mot_de_passe: String,
+}
+
+/// The rate-limit key of a subscriber account: the parsed number, so that
+/// `1 0002` and `10002` are one account.
+pub fn account_key(number: Option<&SubscriberNumber>) -> String {
+    match number {
+        Some(n) => format!("abonne:{n}"),
+        None => "abonne:?".into(),
+    }
 }
 
 pub async fn signin_post(
@@ -77,10 +89,9 @@ pub async fn signin_post(
             },
         )
     };
-    let account_key = format!("abonne:{}", numero.trim());
-    if !state.limits.per_client.allow(&format!("signin:{ip}"))
-        || !state.limits.sign_in_account.allow(&account_key)
-    {
+    let number = SubscriberNumber::parse(&numero).ok();
+    let account = account_key(number.as_ref());
+    if state.limits.before_attempt("signin", &account, &ip).await == Attempt::Refused {
         return Ok(pages::render(
             StatusCode::TOO_MANY_REQUESTS,
             &SigninPage {
@@ -90,10 +101,10 @@ pub async fn signin_post(
             },
         ));
     }
-    let number = SubscriberNumber::parse(&numero).ok();
     let Some(cookie) =
         subscriber_account::sign_in(&state.db, number.as_ref(), form.mot_de_passe).await?
     else {
+        state.limits.failed(&account, &ip);
         return Ok(again(BAD_CREDENTIALS));
     };
     let secure = !state.settings.is_plain_http();
