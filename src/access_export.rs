@@ -2,38 +2,15 @@
 //! number or one address, as a ZIP of JSON plus the original mail and
 //! attachments. The export is itself audited.
 
-use crate::{
-    domain::{MailAddress, SubscriberNumber},
-    store::{
-        Db, StoreError, audit,
-        entities::{
-            attachment, blob, change_request, inbound_message, outbox, subscriber,
-            subscriber_address, token,
-        },
-    },
-};
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder,
-    sea_query::{Expr, ExprTrait, Func},
+use crate::store::{
+    Db, StoreError,
+    access_export::{Held, gather},
+    attachments, audit,
 };
 use serde_json::{Value, json};
 use std::io::Write;
 
-/// Who the access request is about.
-#[derive(Debug, Clone)]
-pub enum Subject {
-    Number(SubscriberNumber),
-    Address(MailAddress),
-}
-
-impl Subject {
-    fn describe(&self) -> String {
-        match self {
-            Subject::Number(n) => format!("subscriber:{n}"),
-            Subject::Address(a) => format!("address:{a}"),
-        }
-    }
-}
+pub use crate::store::access_export::Subject;
 
 /// What went into the archive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,13 +22,6 @@ pub struct ExportSummary {
     pub sent_mails: usize,
 }
 
-fn lower_eq(
-    col: impl sea_orm::sea_query::IntoColumnRef,
-    value: &str,
-) -> sea_orm::sea_query::SimpleExpr {
-    Expr::expr(Func::lower(Expr::col(col))).eq(value.to_lowercase())
-}
-
 /// Builds the archive and records the export in the audit log.
 pub async fn build(
     db: &Db,
@@ -59,88 +29,16 @@ pub async fn build(
     actor: &str,
 ) -> Result<(Vec<u8>, ExportSummary), StoreError> {
     let conn = db.conn();
-    // Subscribers: by number, or by current or former address.
-    let subscribers: Vec<subscriber::Model> = match subject {
-        Subject::Number(n) => {
-            subscriber::Entity::find()
-                .filter(subscriber::Column::Number.eq(n.as_str()))
-                .all(conn)
-                .await?
-        }
-        Subject::Address(a) => {
-            let former: Vec<i64> = subscriber_address::Entity::find()
-                .filter(lower_eq(subscriber_address::Column::Email, a.as_str()))
-                .all(conn)
-                .await?
-                .into_iter()
-                .map(|h| h.subscriber_id)
-                .collect();
-            subscriber::Entity::find()
-                .filter(
-                    Condition::any()
-                        .add(lower_eq(subscriber::Column::Email, a.as_str()))
-                        .add(subscriber::Column::Id.is_in(former)),
-                )
-                .all(conn)
-                .await?
-        }
-    };
-    let ids: Vec<i64> = subscribers.iter().map(|s| s.id).collect();
-    let mut request_cond =
-        Condition::any().add(change_request::Column::SubscriberId.is_in(ids.clone()));
-    match subject {
-        Subject::Number(n) => {
-            request_cond = request_cond.add(change_request::Column::ClaimedNumber.eq(n.as_str()))
-        }
-        Subject::Address(a) => {
-            request_cond = request_cond
-                .add(lower_eq(change_request::Column::RequesterEmail, a.as_str()))
-                .add(lower_eq(change_request::Column::NewEmail, a.as_str()))
-        }
-    }
-    let requests = change_request::Entity::find()
-        .filter(request_cond)
-        .order_by_asc(change_request::Column::Id)
-        .all(conn)
-        .await?;
+    let Held {
+        subscribers,
+        history,
+        requests,
+        messages,
+        attachments: attachment_rows,
+        sent,
+        tokens,
+    } = gather(conn, subject).await?;
     let request_ids: Vec<i64> = requests.iter().map(|r| r.id).collect();
-    let mut message_cond =
-        Condition::any().add(inbound_message::Column::RequestId.is_in(request_ids.clone()));
-    let mut outbox_cond =
-        Condition::any().add(outbox::Column::RequestId.is_in(request_ids.clone()));
-    if let Subject::Address(a) = subject {
-        message_cond = message_cond.add(lower_eq(inbound_message::Column::FromAddress, a.as_str()));
-        outbox_cond = outbox_cond.add(lower_eq(outbox::Column::Recipient, a.as_str()));
-    }
-    for s in &subscribers {
-        if let Some(e) = &s.email {
-            outbox_cond = outbox_cond.add(lower_eq(outbox::Column::Recipient, e));
-        }
-    }
-    let messages = inbound_message::Entity::find()
-        .filter(message_cond)
-        .order_by_asc(inbound_message::Column::Id)
-        .all(conn)
-        .await?;
-    let message_ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
-    let attachments = attachment::Entity::find()
-        .filter(attachment::Column::InboundMessageId.is_in(message_ids))
-        .order_by_asc(attachment::Column::Id)
-        .all(conn)
-        .await?;
-    let sent = outbox::Entity::find()
-        .filter(outbox_cond)
-        .order_by_asc(outbox::Column::Id)
-        .all(conn)
-        .await?;
-    let history = subscriber_address::Entity::find()
-        .filter(subscriber_address::Column::SubscriberId.is_in(ids.clone()))
-        .all(conn)
-        .await?;
-    let tokens = token::Entity::find()
-        .filter(token::Column::SubscriberId.is_in(ids.clone()))
-        .all(conn)
-        .await?;
     let mut timeline = Vec::new();
     for id in &request_ids {
         timeline.extend(audit::for_request(conn, *id).await?);
@@ -161,12 +59,8 @@ pub async fn build(
         }
     }
     let mut attachment_count = 0;
-    for a in &attachments {
-        if let Some(data) = blob::Entity::find_by_id(a.sha256.clone())
-            .one(conn)
-            .await?
-            .and_then(|b| b.data)
-        {
+    for a in &attachment_rows {
+        if let Some(data) = attachments::content(conn, a).await? {
             let name = format!(
                 "pieces-jointes/{}-{}",
                 a.id,

@@ -7,16 +7,13 @@ use crate::{
     domain::Role,
     security,
     store::{
-        Db, StoreError, audit,
+        self, Db, StoreError, audit,
         entities::staff,
         tokens::{self, TokenKind, TokenOwner, TokenState},
     },
     web::session::{self, Principal},
 };
-use chrono::{Duration, Utc};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr,
-};
+use chrono::Duration;
 
 /// How long the first-admin link lives.
 pub const FIRST_ADMIN_TTL: Duration = Duration::hours(1);
@@ -27,10 +24,7 @@ pub async fn authenticate(
     username: &str,
     password: &str,
 ) -> Result<Option<staff::Model>, StoreError> {
-    let found = staff::Entity::find()
-        .filter(staff::Column::Username.eq(username.trim().to_lowercase()))
-        .one(db.conn())
-        .await?;
+    let found = store::staff::find(db, &username.trim().to_lowercase()).await?;
     let stored = match &found {
         Some(m) => m.password_hash.clone(),
         None => tokio::task::spawn_blocking(|| security::dummy_password_hash().to_string())
@@ -44,11 +38,7 @@ pub async fn authenticate(
 /// Records a successful sign-in.
 pub async fn signed_in(db: &Db, member: &staff::Model) -> Result<(), StoreError> {
     let txn = db.begin().await?;
-    staff::Entity::update_many()
-        .col_expr(staff::Column::LastLoginAt, Expr::value(Some(Utc::now())))
-        .filter(staff::Column::Id.eq(member.id))
-        .exec(&txn)
-        .await?;
+    store::staff::touch_last_login(&txn, member.id).await?;
     audit::append(
         &txn,
         audit::NewEvent {
@@ -65,7 +55,7 @@ pub async fn signed_in(db: &Db, member: &staff::Model) -> Result<(), StoreError>
 
 /// On an empty staff table, a fresh one-time link to create the first admin.
 pub async fn first_admin_link(db: &Db, settings: &Settings) -> Result<Option<String>, StoreError> {
-    if staff::Entity::find().count(db.conn()).await? > 0 {
+    if store::staff::count(db).await? > 0 {
         return Ok(None);
     }
     let txn = db.begin().await?;
@@ -90,7 +80,7 @@ pub async fn first_admin_link_valid(db: &Db, secret: &str) -> Result<bool, Store
         tokens::peek(db.conn(), &[TokenKind::FirstAdmin], secret).await?,
         TokenState::Valid(_)
     );
-    Ok(live && staff::Entity::find().count(db.conn()).await? == 0)
+    Ok(live && store::staff::count(db).await? == 0)
 }
 
 /// Uses the link and creates the first administrator, in one transaction.
@@ -112,25 +102,12 @@ pub async fn create_first_admin(
                 .into(),
         ));
     }
-    if staff::Entity::find().count(&txn).await? > 0 {
+    if store::staff::count_in(&txn).await? > 0 {
         return Err(StoreError::Invalid(
             "Un compte existe déjà : connectez-vous.".into(),
         ));
     }
-    staff::Entity::insert(staff::ActiveModel {
-        username: Set(username.into()),
-        display_name: Set(display_name.into()),
-        email: Set(None),
-        role: Set(Role::Admin.as_str().into()),
-        password_hash: Set(password_hash),
-        totp_secret: Set(None),
-        disabled: Set(false),
-        created_at: Set(Utc::now()),
-        last_login_at: Set(None),
-        ..Default::default()
-    })
-    .exec_without_returning(&txn)
-    .await?;
+    store::staff::insert_in(&txn, username, display_name, Role::Admin, password_hash).await?;
     audit::append(
         &txn,
         audit::NewEvent {
@@ -148,8 +125,7 @@ pub async fn create_first_admin(
 
 /// Disables an account and ends its sessions.
 pub async fn disable(db: &Db, id: i64, actor: &str) -> Result<(), StoreError> {
-    let member = staff::Entity::find_by_id(id)
-        .one(db.conn())
+    let member = store::staff::find_by_id(db, id)
         .await?
         .ok_or_else(|| StoreError::NotFound("compte introuvable".into()))?;
     crate::store::staff::disable(db, &member.username, actor).await?;

@@ -9,8 +9,8 @@ use crate::{
     domain::{Action, Change, ChangeError, MailAddress},
     mail::{MailContext, MailKind, NewMail, enqueue},
     store::{
-        Db, StoreError, audit,
-        entities::{change_request, subscriber, subscriber_address},
+        Db, StoreError, Txn, audit,
+        entities::{change_request, subscriber},
         request_write::{self, Record},
         requests::Actor,
         subscribers,
@@ -19,9 +19,6 @@ use crate::{
     web::session::{self, Principal},
 };
 use chrono::{Duration, Utc};
-use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
-};
 
 /// Every kind of token a subscriber can hold; all die when the address changes.
 const ALL_SUBSCRIBER_TOKENS: [TokenKind; 4] = [
@@ -33,7 +30,7 @@ const ALL_SUBSCRIBER_TOKENS: [TokenKind; 4] = [
 
 /// The subscriber and new address an approval needs.
 async fn approval_target(
-    txn: &DatabaseTransaction,
+    txn: &Txn,
     current: &change_request::Model,
 ) -> Result<(subscriber::Model, MailAddress), StoreError> {
     let sub_id = current
@@ -53,7 +50,7 @@ async fn approval_target(
 /// The subscriber and address that were approved: the address-history row
 /// the approval wrote. The request row itself is not trusted for this.
 async fn approved_target(
-    txn: &DatabaseTransaction,
+    txn: &Txn,
     current: &change_request::Model,
 ) -> Result<(subscriber::Model, MailAddress), StoreError> {
     let missing = || {
@@ -61,11 +58,7 @@ async fn approved_target(
             "Aucune adresse approuvée n'est enregistrée pour cette demande : le lien ne peut pas être renvoyé.".into(),
         )
     };
-    let row = subscriber_address::Entity::find()
-        .filter(subscriber_address::Column::RequestId.eq(current.id))
-        .filter(subscriber_address::Column::Source.eq("approval"))
-        .order_by_asc(subscriber_address::Column::Id)
-        .one(txn)
+    let row = subscribers::approved_address(txn, current.id)
         .await?
         .ok_or_else(missing)?;
     let address = row
@@ -81,7 +74,7 @@ async fn approved_target(
 
 /// Issues a fresh approval token and queues the reset link to `to`.
 async fn send_reset_link(
-    txn: &DatabaseTransaction,
+    txn: &Txn,
     settings: &Settings,
     current: &change_request::Model,
     sub: &subscriber::Model,
@@ -156,15 +149,7 @@ pub async fn approve(
         .email
         .as_deref()
         .and_then(|e| MailAddress::parse(e).ok());
-    subscriber::Entity::update_many()
-        .col_expr(
-            subscriber::Column::Email,
-            Expr::value(Some(new.to_string())),
-        )
-        .col_expr(subscriber::Column::UpdatedAt, Expr::value(now))
-        .filter(subscriber::Column::Id.eq(sub.id))
-        .exec(&txn)
-        .await?;
+    subscribers::set_email_in(&txn, sub.id, &new, now).await?;
     subscribers::record_address_change(&txn, sub.id, Some(&new), "approval", Some(current.id), now)
         .await?;
     let voided = tokens::void_for_subscriber(&txn, sub.id, &ALL_SUBSCRIBER_TOKENS, now).await?;

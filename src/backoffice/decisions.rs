@@ -10,18 +10,17 @@ use crate::{
     domain::{Action, Change, FollowUp, MailAddress},
     mail::{MailContext, MailKind, NewMail, enqueue},
     store::{
-        Db, StoreError,
-        entities::{change_request, inbound_message, note},
+        Db, StoreError, Txn,
+        entities::change_request,
+        inbox, notes,
         request_write::{self, Applied, Record},
         requests::{self, Actor},
     },
 };
-use chrono::Utc;
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait};
 
 /// Reads the request inside `txn` and checks the version the page showed.
 pub(super) async fn open(
-    txn: &DatabaseTransaction,
+    txn: &Txn,
     reference: &str,
     version: i32,
 ) -> Result<change_request::Model, StoreError> {
@@ -94,14 +93,13 @@ pub async fn claim(
 
 /// The Message-ID of the mail that created the request, to thread our answer.
 async fn origin_message_id(
-    txn: &DatabaseTransaction,
+    txn: &Txn,
     current: &change_request::Model,
 ) -> Result<Option<String>, StoreError> {
     let Some(id) = current.origin_message_id else {
         return Ok(None);
     };
-    Ok(inbound_message::Entity::find_by_id(id)
-        .one(txn)
+    Ok(inbox::find_message(txn, id)
         .await?
         .and_then(|m| m.message_id)
         .filter(|id| !id.contains(['<', '>', ' ']) && !id.chars().any(char::is_control)))
@@ -116,7 +114,7 @@ fn requester(current: &change_request::Model) -> Option<MailAddress> {
 
 /// Queues the mails to the requester that the decision calls for.
 async fn reply_mails(
-    txn: &DatabaseTransaction,
+    txn: &Txn,
     settings: &Settings,
     current: &change_request::Model,
     applied: &Applied,
@@ -281,15 +279,7 @@ pub async fn add_note(
         &Record::default(),
     )
     .await?;
-    note::Entity::insert(note::ActiveModel {
-        request_id: Set(current.id),
-        staff_id: Set(staff_id),
-        body: Set(body),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    })
-    .exec_without_returning(&txn)
-    .await?;
+    notes::add(&txn, current.id, staff_id, body).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -3,11 +3,7 @@
 //! by id, every value escaped by the templates. The HTML part is only ever
 //! shown after `mailhtml::sanitize`, on a page of its own.
 
-use crate::store::{
-    StoreError,
-    entities::{attachment, blob, inbound_message},
-};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use crate::store::{Conn, StoreError, attachments, entities::inbound_message, inbox};
 
 /// Longest body shown on a page; the rest is in the raw message.
 const MAX_BODY_CHARS: usize = 20_000;
@@ -53,14 +49,8 @@ pub fn body_text(raw: &[u8]) -> String {
     text
 }
 
-pub async fn view<C: ConnectionTrait>(
-    db: &C,
-    m: inbound_message::Model,
-) -> Result<MessageView, StoreError> {
-    let attachments = attachment::Entity::find()
-        .filter(attachment::Column::InboundMessageId.eq(m.id))
-        .order_by_asc(attachment::Column::Position)
-        .all(db)
+pub async fn view<C: Conn>(db: &C, m: inbound_message::Model) -> Result<MessageView, StoreError> {
+    let attachments = attachments::for_message(db, m.id)
         .await?
         .into_iter()
         .map(|a| AttachmentView {
@@ -92,15 +82,8 @@ pub async fn view<C: ConnectionTrait>(
 }
 
 /// Every incoming message of one request, oldest first.
-pub async fn for_request<C: ConnectionTrait>(
-    db: &C,
-    request_id: i64,
-) -> Result<Vec<MessageView>, StoreError> {
-    let rows = inbound_message::Entity::find()
-        .filter(inbound_message::Column::RequestId.eq(request_id))
-        .order_by_asc(inbound_message::Column::Id)
-        .all(db)
-        .await?;
+pub async fn for_request<C: Conn>(db: &C, request_id: i64) -> Result<Vec<MessageView>, StoreError> {
+    let rows = inbox::for_request(db, request_id).await?;
     let mut out = Vec::with_capacity(rows.len());
     for m in rows {
         out.push(view(db, m).await?);
@@ -109,21 +92,13 @@ pub async fn for_request<C: ConnectionTrait>(
 }
 
 /// An attachment's bytes and a generated, harmless file name.
-pub async fn attachment_bytes<C: ConnectionTrait>(
-    db: &C,
-    id: i64,
-) -> Result<(String, Vec<u8>), StoreError> {
-    let a = attachment::Entity::find_by_id(id)
-        .one(db)
+pub async fn attachment_bytes<C: Conn>(db: &C, id: i64) -> Result<(String, Vec<u8>), StoreError> {
+    let a = attachments::find(db, id)
         .await?
         .ok_or_else(|| StoreError::NotFound("pièce jointe introuvable".into()))?;
-    let data = blob::Entity::find_by_id(a.sha256.clone())
-        .one(db)
-        .await?
-        .and_then(|b| b.data)
-        .ok_or_else(|| {
-            StoreError::NotFound("le contenu de cette pièce jointe a été purgé".into())
-        })?;
+    let data = attachments::content(db, &a).await?.ok_or_else(|| {
+        StoreError::NotFound("le contenu de cette pièce jointe a été purgé".into())
+    })?;
     let ext = match a.content_type.to_ascii_lowercase().as_str() {
         "application/pdf" => "pdf",
         "image/jpeg" => "jpg",

@@ -10,7 +10,6 @@ pub mod approval;
 pub mod corrections;
 pub mod csv;
 pub mod decisions;
-pub mod demo;
 pub mod mailhtml;
 pub mod mailview;
 pub mod other_mail;

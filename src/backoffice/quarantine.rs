@@ -4,73 +4,16 @@
 //! disposition and get the `ecarte` flag.
 
 use crate::store::{
-    Db, StoreError, audit,
-    entities::inbound_message,
+    Db, StoreError, Txn, audit,
+    inbox::Disposition,
+    quarantine::{settle, take},
     requests::{self, Actor, NewRequest},
 };
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
-};
 
-pub const DISCARDED: &str = "ecarte";
-
-/// Quarantined messages not yet discarded, oldest first.
-pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<inbound_message::Model>, StoreError> {
-    Ok(inbound_message::Entity::find()
-        .filter(inbound_message::Column::Disposition.eq("quarantined"))
-        .filter(inbound_message::Column::Flags.not_like(format!("%\"{DISCARDED}\"%")))
-        .order_by_asc(inbound_message::Column::Id)
-        .limit(500)
-        .all(db)
-        .await?)
-}
-
-pub async fn find<C: ConnectionTrait>(
-    db: &C,
-    id: i64,
-) -> Result<inbound_message::Model, StoreError> {
-    inbound_message::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or_else(|| StoreError::NotFound("message introuvable".into()))
-}
-
-async fn take(txn: &DatabaseTransaction, id: i64) -> Result<inbound_message::Model, StoreError> {
-    let m = find(txn, id).await?;
-    if m.disposition != "quarantined" || m.flags.contains(&format!("\"{DISCARDED}\"")) {
-        return Err(StoreError::Conflict);
-    }
-    Ok(m)
-}
-
-async fn settle(
-    txn: &DatabaseTransaction,
-    id: i64,
-    disposition: &str,
-    request_id: i64,
-) -> Result<(), StoreError> {
-    let res = inbound_message::Entity::update_many()
-        .col_expr(
-            inbound_message::Column::Disposition,
-            Expr::value(disposition),
-        )
-        .col_expr(
-            inbound_message::Column::RequestId,
-            Expr::value(Some(request_id)),
-        )
-        .filter(inbound_message::Column::Id.eq(id))
-        .filter(inbound_message::Column::Disposition.eq("quarantined"))
-        .exec(txn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(StoreError::Conflict);
-    }
-    Ok(())
-}
+pub use crate::store::quarantine::{DISCARDED, find, is_open, list};
 
 async fn event(
-    txn: &DatabaseTransaction,
+    txn: &Txn,
     actor: &Actor,
     action: &str,
     id: i64,
@@ -108,7 +51,7 @@ pub async fn to_request(db: &Db, id: i64, actor: &Actor) -> Result<String, Store
         actor,
     )
     .await?;
-    settle(&txn, id, "request_created", created.id).await?;
+    settle(&txn, id, Disposition::RequestCreated, created.id).await?;
     event(
         &txn,
         actor,
@@ -132,7 +75,7 @@ pub async fn attach(
     let txn = db.begin().await?;
     take(&txn, id).await?;
     let request = requests::find(&txn, reference).await?;
-    settle(&txn, id, "threaded", request.id).await?;
+    settle(&txn, id, Disposition::Threaded, request.id).await?;
     event(
         &txn,
         actor,
@@ -156,20 +99,7 @@ pub async fn discard(db: &Db, id: i64, reason: &str, actor: &Actor) -> Result<()
     }
     let txn = db.begin().await?;
     let m = take(&txn, id).await?;
-    let mut flags: Vec<String> = serde_json::from_str(&m.flags).unwrap_or_default();
-    flags.push(DISCARDED.into());
-    inbound_message::Entity::update_many()
-        .col_expr(
-            inbound_message::Column::Flags,
-            Expr::value(crate::store::to_json(&flags)),
-        )
-        .col_expr(
-            inbound_message::Column::Reason,
-            Expr::value(Some(format!("écarté : {reason}"))),
-        )
-        .filter(inbound_message::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
+    crate::store::quarantine::discard(&txn, &m, reason).await?;
     event(
         &txn,
         actor,

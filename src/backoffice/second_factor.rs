@@ -3,8 +3,7 @@
 //! in Base32 in `staff.totp_secret`; `staff.totp_last_step` makes each code
 //! usable once, even across several `serve` processes (conditional update).
 
-use crate::store::{Db, StoreError, audit, entities::staff};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, sea_query::Expr};
+use crate::store::{self, Db, StoreError, audit, entities::staff};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 /// The issuer shown by authenticator apps.
@@ -53,32 +52,13 @@ pub fn matching_step(secret: &str, code: &str) -> Option<i64> {
     i64::try_from(counter).ok()
 }
 
-/// Records `step` as used; false when it (or a later one) was used already.
-async fn use_step<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    staff_id: i64,
-    step: i64,
-) -> Result<bool, StoreError> {
-    let res = staff::Entity::update_many()
-        .col_expr(staff::Column::TotpLastStep, Expr::value(Some(step)))
-        .filter(staff::Column::Id.eq(staff_id))
-        .filter(
-            Condition::any()
-                .add(staff::Column::TotpLastStep.is_null())
-                .add(staff::Column::TotpLastStep.lt(step)),
-        )
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected == 1)
-}
-
 /// The second step of sign-in: true when `code` is right and not used before.
 pub async fn verify(db: &Db, member: &staff::Model, code: &str) -> Result<bool, StoreError> {
     let Some(secret) = &member.totp_secret else {
         return Ok(false);
     };
     match matching_step(secret, code) {
-        Some(step) => use_step(db.conn(), member.id, step).await,
+        Some(step) => store::staff::use_totp_step(db.conn(), member.id, step).await,
         None => Ok(false),
     }
 }
@@ -109,16 +89,7 @@ pub async fn enable(
         ));
     };
     let txn = db.begin().await?;
-    staff::Entity::update_many()
-        .col_expr(
-            staff::Column::TotpSecret,
-            Expr::value(Some(secret.trim().to_string())),
-        )
-        .col_expr(staff::Column::TotpLastStep, Expr::value(Some(step)))
-        .filter(staff::Column::Id.eq(member.id))
-        .filter(staff::Column::TotpSecret.is_null())
-        .exec(&txn)
-        .await?;
+    store::staff::set_totp(&txn, member.id, secret.trim(), step).await?;
     audit::append(
         &txn,
         audit::NewEvent {
@@ -136,20 +107,8 @@ pub async fn enable(
 /// Turns the second factor off (the member themself with a code, or the CLI).
 pub async fn disable(db: &Db, username: &str, actor: &str) -> Result<bool, StoreError> {
     let txn = db.begin().await?;
-    let res = staff::Entity::update_many()
-        .col_expr(
-            staff::Column::TotpSecret,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            staff::Column::TotpLastStep,
-            Expr::value(Option::<i64>::None),
-        )
-        .filter(staff::Column::Username.eq(username))
-        .filter(staff::Column::TotpSecret.is_not_null())
-        .exec(&txn)
-        .await?;
-    if res.rows_affected == 1 {
+    let cleared = store::staff::clear_totp(&txn, username).await?;
+    if cleared {
         audit::append(
             &txn,
             audit::NewEvent {
@@ -162,7 +121,7 @@ pub async fn disable(db: &Db, username: &str, actor: &str) -> Result<bool, Store
         .await?;
     }
     txn.commit().await?;
-    Ok(res.rows_affected == 1)
+    Ok(cleared)
 }
 
 #[cfg(test)]

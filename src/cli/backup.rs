@@ -6,24 +6,12 @@
 //! database that does not exist yet, never over one. PostgreSQL is backed up
 //! with `pg_dump`: both commands refuse and say how.
 
-use super::{CliError, CliResult, EX_TEMPFAIL, open};
+use super::{CliError, CliResult, EX_CANTCREAT, EX_DATAERR, EX_TEMPFAIL, EX_USAGE, open};
 use crate::{
     config::{Database, Secret, Settings},
-    store::{
-        Db,
-        entities::{audit_event, change_request, inbound_message},
-        sqlite_path,
-    },
+    store::{self, Db, sqlite_path},
 };
-use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Statement};
 use std::path::{Path, PathBuf};
-
-/// sysexits.h: the command was used incorrectly.
-const EX_USAGE: u8 = 64;
-/// sysexits.h: the input file is not a usable backup.
-const EX_DATAERR: u8 = 65;
-/// sysexits.h: the output file cannot be created (it exists already).
-const EX_CANTCREAT: u8 = 73;
 
 /// The SQLite file of the configuration, or the French refusal for PostgreSQL.
 fn sqlite_file(settings: &Settings, command: &str) -> Result<PathBuf, CliError> {
@@ -51,9 +39,11 @@ fn sqlite_file(settings: &Settings, command: &str) -> Result<PathBuf, CliError> 
 
 /// Request, message and audit-event counts, printed by both commands so they can be compared.
 async fn counts(db: &Db) -> Result<String, CliError> {
-    let requests = change_request::Entity::find().count(db.conn()).await?;
-    let messages = inbound_message::Entity::find().count(db.conn()).await?;
-    let events = audit_event::Entity::find().count(db.conn()).await?;
+    let store::backup::Counts {
+        requests,
+        messages,
+        events,
+    } = store::backup::counts(db).await?;
     Ok(format!(
         "{requests} demande(s), {messages} courriel(s) reçu(s), {events} événement(s) d'audit"
     ))
@@ -97,9 +87,7 @@ pub async fn backup(settings: &Settings, output: &Path) -> CliResult {
     // complete, so that a crash never leaves a half backup under the final name.
     let partial = with_suffix(output, ".partiel");
     let _ = std::fs::remove_file(&partial);
-    let target = partial.to_string_lossy().replace('\'', "''");
-    db.conn()
-        .execute_unprepared(&format!("VACUUM INTO '{target}'"))
+    store::backup::vacuum_into(&db, &partial)
         .await
         .map_err(|e| {
             let _ = std::fs::remove_file(&partial);
@@ -110,7 +98,7 @@ pub async fn backup(settings: &Settings, output: &Path) -> CliResult {
         })?;
     let copy = connect(&partial).await?;
     let summary = counts(&copy).await;
-    copy.conn().clone().close().await?;
+    copy.close().await?;
     let summary = summary?;
     std::fs::rename(&partial, output)?;
     println!("sauvegarde écrite : {} — {summary}", output.display());
@@ -172,26 +160,16 @@ async fn check(path: &Path) -> Result<String, CliError> {
     };
     let db = connect(path).await.map_err(|e| not_a_backup(e.message))?;
     let result = async {
-        let row = db
-            .conn()
-            .query_one_raw(Statement::from_string(
-                db.backend(),
-                "PRAGMA integrity_check",
-            ))
+        let verdict = store::backup::integrity_check(&db)
             .await
             .map_err(|e| not_a_backup(e.to_string()))?;
-        let verdict: String = row
-            .map(|r| r.try_get_by_index(0))
-            .transpose()
-            .map_err(|e| not_a_backup(e.to_string()))?
-            .unwrap_or_default();
         if verdict != "ok" {
             return Err(not_a_backup(format!("contrôle d'intégrité : {verdict}")));
         }
         counts(&db).await.map_err(|e| not_a_backup(e.message))
     }
     .await;
-    db.conn().clone().close().await?;
+    db.close().await?;
     result
 }
 

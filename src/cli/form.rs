@@ -18,9 +18,13 @@ pub fn run(settings: &Settings, abonne: Option<&str>, output: &Path) -> CliResul
         subscriber_number,
     };
     let pdf =
-        bareme_forms::render(&opts).map_err(|e| CliError::new(format!("formulaire : {e}")))?;
-    std::fs::write(output, &pdf)
-        .map_err(|e| CliError::new(format!("écriture de {} impossible : {e}", output.display())))?;
+        bareme_forms::render(&opts).map_err(|e| CliError::internal(format!("formulaire : {e}")))?;
+    std::fs::write(output, &pdf).map_err(|e| {
+        CliError::file(
+            format_args!("écriture de {} impossible", output.display()),
+            e,
+        )
+    })?;
     println!(
         "formulaire écrit dans {} ({} octets)",
         output.display(),

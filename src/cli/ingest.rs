@@ -4,15 +4,12 @@
 //! every message is handled, 75 on a temporary failure (the MTA retries),
 //! 64 on a usage error.
 
-use super::{CliError, CliResult, EX_TEMPFAIL, open_migrated};
+use super::{CliError, CliResult, EX_TEMPFAIL, EX_USAGE, open_migrated};
 use crate::{
     config::Settings,
     intake::{Intake, IntakeError, Origin, Outcome, limit::read_limited, sources::maildir},
 };
 use std::{path::PathBuf, sync::Arc};
-
-/// sysexits.h: the command was used incorrectly.
-pub const EX_USAGE: u8 = 64;
 
 fn failed(e: IntakeError) -> CliError {
     match e {

@@ -33,7 +33,7 @@ pub async fn run(command: MailCommand, settings: &Settings) -> CliResult {
         uuid::Uuid::new_v4().simple(),
         message_id_domain(settings)
     );
-    let msg = message::test_message(&from, to, &message_id).map_err(CliError::new)?;
+    let msg = message::test_message(&from, to, &message_id).map_err(CliError::config)?;
     let via = match settings.mail.transport {
         Transport::File => format!("fichier sous {}", settings.mail.outbox_dir.display()),
         Transport::Smtp => format!(
@@ -53,7 +53,7 @@ pub async fn run(command: MailCommand, settings: &Settings) -> CliResult {
             if let Some(h) = hint(&text, &settings.mail.smtp) {
                 out.push_str(&format!("\nconseil : {h}"));
             }
-            Err(CliError::new(out))
+            Err(CliError::temporary(out))
         }
     }
 }

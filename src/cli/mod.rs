@@ -3,6 +3,7 @@
 
 mod audit;
 mod backup;
+mod demo;
 mod form;
 mod inbox;
 mod ingest;
@@ -14,7 +15,10 @@ mod serve;
 mod staff;
 mod subscribers;
 
-use crate::{config::Settings, store::Db};
+use crate::{
+    config::Settings,
+    store::{Db, StoreError},
+};
 use clap::{Parser, Subcommand};
 use std::{path::PathBuf, process::ExitCode};
 
@@ -96,7 +100,27 @@ enum Command {
     },
 }
 
-/// A failed command: what to print and which exit status to give.
+/// sysexits.h: the command was used incorrectly (unknown command or option,
+/// a value that is not one of the allowed ones, a file it cannot use).
+pub const EX_USAGE: u8 = 64;
+/// sysexits.h: the input data are wrong (a malformed line, an unknown
+/// reference, a decision the request's state refuses).
+pub const EX_DATAERR: u8 = 65;
+/// sysexits.h: an internal fault (a bug or a database answering nonsense).
+pub const EX_SOFTWARE: u8 = 70;
+/// sysexits.h: the output file cannot be created.
+pub const EX_CANTCREAT: u8 = 73;
+/// sysexits.h: reading or writing a file failed.
+pub const EX_IOERR: u8 = 74;
+/// sysexits.h: a temporary failure — the database is unreachable; the MTA
+/// (or the operator) tries again later.
+pub const EX_TEMPFAIL: u8 = 75;
+/// sysexits.h: the configuration is wrong.
+pub const EX_CONFIG: u8 = 78;
+
+/// A failed command: what to print and which exit status to give. Every
+/// error reaches it through one of the explicit mappings below, each with
+/// its sysexits status (README, « Commands »).
 #[derive(Debug)]
 pub struct CliError {
     pub message: String,
@@ -104,37 +128,134 @@ pub struct CliError {
 }
 
 impl CliError {
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            status: 1,
-        }
-    }
-
     pub fn with_status(message: impl Into<String>, status: u8) -> Self {
         Self {
             message: message.into(),
             status,
         }
     }
+
+    /// 64: the command was used incorrectly.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::with_status(message, EX_USAGE)
+    }
+
+    /// 65: the data given are wrong.
+    pub fn data(message: impl Into<String>) -> Self {
+        Self::with_status(message, EX_DATAERR)
+    }
+
+    /// 70: an internal fault.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::with_status(message, EX_SOFTWARE)
+    }
+
+    /// A file operation that failed, with what was being done; the status
+    /// is the one of the [`std::io::Error`] mapping.
+    pub fn file(what: impl std::fmt::Display, e: std::io::Error) -> Self {
+        let status = Self::from(e.kind()).status;
+        Self::with_status(format!("{what} : {e}"), status)
+    }
+
+    /// 75: try again later.
+    pub fn temporary(message: impl Into<String>) -> Self {
+        Self::with_status(message, EX_TEMPFAIL)
+    }
+
+    /// 78: the configuration is wrong.
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::with_status(message, EX_CONFIG)
+    }
 }
 
-impl<E: std::fmt::Display> From<E> for CliError {
-    fn from(e: E) -> Self {
-        Self::new(e.to_string())
+/// Store errors: the database unreachable is temporary (75); a refusal of
+/// the data (unknown, invalid, a transition the state refuses, a conflict)
+/// is 65; anything else is an internal fault (70).
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            return Self::temporary(format!("{e} — réessayez plus tard"));
+        }
+        match e {
+            StoreError::NotFound(_)
+            | StoreError::Invalid(_)
+            | StoreError::Transition(_)
+            | StoreError::Conflict => Self::data(e.to_string()),
+            StoreError::Db(_) => Self::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::store::DbErr> for CliError {
+    fn from(e: crate::store::DbErr) -> Self {
+        StoreError::from(e).into()
+    }
+}
+
+/// Service errors: their store part as above, the rest internal (70).
+impl From<crate::backoffice::ServiceError> for CliError {
+    fn from(e: crate::backoffice::ServiceError) -> Self {
+        match e {
+            crate::backoffice::ServiceError::Store(e) => e.into(),
+            crate::backoffice::ServiceError::Internal(e) => Self::internal(format!("{e:#}")),
+        }
+    }
+}
+
+/// Files: one that is missing or forbidden was named wrongly (64); malformed
+/// content is bad data (65); any other failure to read or write is 74.
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        Self::with_status(e.to_string(), Self::from(e.kind()).status)
+    }
+}
+
+impl From<std::io::ErrorKind> for CliError {
+    fn from(kind: std::io::ErrorKind) -> Self {
+        use std::io::ErrorKind;
+        let status = match kind {
+            ErrorKind::NotFound | ErrorKind::PermissionDenied => EX_USAGE,
+            ErrorKind::InvalidData | ErrorKind::InvalidInput => EX_DATAERR,
+            _ => EX_IOERR,
+        };
+        Self::with_status(kind.to_string(), status)
+    }
+}
+
+/// Password hashing failed: an internal fault (70).
+impl From<crate::security::HashError> for CliError {
+    fn from(e: crate::security::HashError) -> Self {
+        Self::internal(e.to_string())
+    }
+}
+
+/// CSV: a write that failed is a file error, a record that does not parse
+/// is bad data (65).
+impl From<csv::Error> for CliError {
+    fn from(e: csv::Error) -> Self {
+        if e.is_io_error() {
+            return std::io::Error::from(e).into();
+        }
+        Self::data(e.to_string())
     }
 }
 
 pub type CliResult = Result<(), CliError>;
 
-/// Exit status of sysexits.h for a temporary failure (the MTA retries).
-pub const EX_TEMPFAIL: u8 = 75;
-
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print and succeed; any other mistake on the
+        // command line is a usage error (64), not clap's own status 2.
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(EX_USAGE);
+        }
+    };
     let settings = match Settings::load(cli.config.clone()) {
         Ok(s) => s,
-        Err(e) => return fail(CliError::with_status(e.to_string(), 78)),
+        Err(e) => return fail(CliError::config(e.to_string())),
     };
     crate::telemetry::init(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -142,7 +263,7 @@ pub fn main() -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return fail(CliError::new(format!("démarrage impossible : {e}"))),
+        Err(e) => return fail(CliError::internal(format!("démarrage impossible : {e}"))),
     };
     match runtime.block_on(run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -217,6 +338,8 @@ pub fn cli_actor() -> String {
 
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::internal(format!("JSON : {e}")))?;
+    println!("{text}");
     Ok(())
 }

@@ -66,7 +66,7 @@ pub async fn run(command: OutboxCommand, db: &Db) -> CliResult {
             };
             let n = outbox::retry(db.conn(), &target).await?;
             if let (0, RetryTarget::One(id)) = (n, &target) {
-                return Err(CliError::new(format!(
+                return Err(CliError::data(format!(
                     "aucun message en échec ou en attente ne correspond à « {} »",
                     clip(id, 80)
                 )));

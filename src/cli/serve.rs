@@ -8,9 +8,9 @@ pub async fn run(settings: Settings, demo: bool) -> CliResult {
     let db = open(&settings).await?;
     db.migrate()
         .await
-        .map_err(|e| CliError::new(format!("migration impossible : {e}")))?;
+        .map_err(|e| CliError::temporary(format!("migration impossible : {e}")))?;
     if demo {
-        let accounts = crate::backoffice::demo::load(&db, &settings).await?;
+        let accounts = super::demo::load(&db, &settings).await?;
         eprintln!(
             "Données de démonstration chargées. Back-office : {}/gestion\n  agent        : {} / {}\n  approbateur  : {} / {}",
             settings.public_url(),
@@ -26,7 +26,7 @@ pub async fn run(settings: Settings, demo: bool) -> CliResult {
         );
     }
     let listener = tokio::net::TcpListener::bind(&settings.server.bind).await.map_err(|e| {
-        CliError::new(format!(
+        CliError::config(format!(
             "impossible d'écouter sur {} : {e} (changez server.bind ou BAREME_MEL__SERVER__BIND)",
             settings.server.bind
         ))

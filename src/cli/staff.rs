@@ -58,7 +58,7 @@ pub async fn run(command: StaffCommand, db: &Db) -> CliResult {
             })?;
             staff::check_username(&username)?;
             if staff::find(db, &username).await?.is_some() {
-                return Err(CliError::new(format!(
+                return Err(CliError::data(format!(
                     "le compte « {username} » existe déjà"
                 )));
             }
@@ -99,7 +99,7 @@ pub async fn run(command: StaffCommand, db: &Db) -> CliResult {
             password_stdin,
         } => {
             if staff::find(db, &username).await?.is_none() {
-                return Err(CliError::new(format!(
+                return Err(CliError::data(format!(
                     "aucun compte « {username} » (voir `bareme-mel staff list`)"
                 )));
             }
@@ -111,7 +111,7 @@ pub async fn run(command: StaffCommand, db: &Db) -> CliResult {
         }
         StaffCommand::DisableTotp { username } => {
             if staff::find(db, &username).await?.is_none() {
-                return Err(CliError::new(format!(
+                return Err(CliError::data(format!(
                     "aucun compte « {username} » (voir `bareme-mel staff list`)"
                 )));
             }
@@ -141,10 +141,10 @@ fn read_password(from_stdin: bool, username: &str) -> Result<String, CliError> {
         let first = rpassword::prompt_password("Mot de passe : ")?;
         let second = rpassword::prompt_password("Répétez le mot de passe : ")?;
         if first != second {
-            return Err(CliError::new("les deux mots de passe sont différents"));
+            return Err(CliError::data("les deux mots de passe sont différents"));
         }
         first
     };
-    check_password(&password, &[username]).map_err(|e| CliError::new(e.0))?;
+    check_password(&password, &[username]).map_err(|e| CliError::data(e.0))?;
     Ok(password)
 }

@@ -70,8 +70,7 @@ pub async fn run(command: SubscribersCommand, db: &Db) -> CliResult {
                 }
             };
             let (zip, summary) = access_export::build(db, &subject, &cli_actor()).await?;
-            std::fs::write(&output, zip)
-                .map_err(|e| CliError::new(format!("{} : {e}", output.display())))?;
+            std::fs::write(&output, zip).map_err(|e| CliError::file(output.display(), e))?;
             println!(
                 "{} : {} abonné(s), {} demande(s), {} courriel(s) reçu(s), {} pièce(s) jointe(s), {} courriel(s) envoyé(s)",
                 output.display(),
@@ -127,7 +126,7 @@ pub fn parse_record(record: &csv::StringRecord, idx: &[usize; 4]) -> Result<Subs
 
 async fn import(db: &Db, file: &PathBuf) -> CliResult {
     let bytes = std::fs::read(file)
-        .map_err(|e| CliError::new(format!("lecture de {} impossible : {e}", file.display())))?;
+        .map_err(|e| CliError::file(format_args!("lecture de {} impossible", file.display()), e))?;
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let first_line = body.split(|b| *b == b'\n').next().unwrap_or_default();
     let delimiter = if first_line.contains(&b';') && !first_line.contains(&b',') {
@@ -141,7 +140,7 @@ async fn import(db: &Db, file: &PathBuf) -> CliResult {
         .from_reader(body);
     let headers = reader
         .headers()
-        .map_err(|e| CliError::new(format!("en-tête illisible : {e}")))?
+        .map_err(|e| CliError::data(format!("en-tête illisible : {e}")))?
         .clone();
     let mut idx = [0usize; 4];
     for (i, col) in COLUMNS.iter().enumerate() {
@@ -254,10 +253,9 @@ pub fn csv_safe(value: &str) -> String {
 
 async fn export(db: &Db, output: Option<PathBuf>) -> CliResult {
     let sink: Box<dyn Write> = match &output {
-        Some(path) => Box::new(
-            std::fs::File::create(path)
-                .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?,
-        ),
+        Some(path) => {
+            Box::new(std::fs::File::create(path).map_err(|e| CliError::file(path.display(), e))?)
+        }
         None => Box::new(std::io::stdout().lock()),
     };
     let mut writer = csv::Writer::from_writer(sink);

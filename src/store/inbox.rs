@@ -115,3 +115,55 @@ pub async fn find_message<C: ConnectionTrait>(
 pub async fn raw<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(find_message(db, id).await?.and_then(|m| m.raw))
 }
+
+/// Every incoming message of one request, oldest first.
+pub async fn for_request<C: ConnectionTrait>(
+    db: &C,
+    request_id: i64,
+) -> Result<Vec<inbound_message::Model>, StoreError> {
+    Ok(inbound_message::Entity::find()
+        .filter(inbound_message::Column::RequestId.eq(request_id))
+        .order_by_asc(inbound_message::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// A message kept in quarantine without going through intake (the demo
+/// data set): what it says, who sent it and why it waits for staff.
+pub struct Quarantined {
+    pub source: String,
+    pub message_id: Option<String>,
+    pub from: Option<String>,
+    pub subject: Option<String>,
+    pub reason: String,
+    pub raw: Vec<u8>,
+}
+
+/// Records `m` as a quarantined incoming message; returns its id.
+pub async fn insert_quarantined<C: ConnectionTrait>(
+    db: &C,
+    m: Quarantined,
+) -> Result<i64, StoreError> {
+    use sea_orm::ActiveValue::Set;
+    let created = inbound_message::Entity::insert(inbound_message::ActiveModel {
+        received_at: Set(Utc::now()),
+        source: Set(m.source),
+        source_position: Set(None),
+        message_id: Set(m.message_id),
+        content_hash: Set(crate::security::sha256_hex(&m.raw)),
+        size: Set(m.raw.len() as i64),
+        raw: Set(Some(m.raw)),
+        from_address: Set(m.from),
+        subject: Set(m.subject),
+        disposition: Set(Disposition::Quarantined.as_str().into()),
+        reason: Set(Some(m.reason)),
+        request_id: Set(None),
+        auth_results: Set("{}".into()),
+        flags: Set("[]".into()),
+        purged_at: Set(None),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(created.last_insert_id)
+}

@@ -5,7 +5,10 @@
 //! SQLite starts `BEGIN IMMEDIATE` so that concurrent writers queue on the
 //! busy timeout instead of failing on a lock upgrade.
 
+pub mod access_export;
+pub mod attachments;
 pub mod audit;
+pub mod backup;
 pub mod dedup;
 pub mod directory;
 pub mod entities;
@@ -15,7 +18,9 @@ pub mod notes;
 pub mod other_mail;
 pub mod outbox;
 pub mod purge;
+pub mod quarantine;
 pub mod request_facts;
+pub mod request_queue;
 pub mod request_views;
 pub mod request_write;
 pub mod requests;
@@ -148,6 +153,12 @@ impl Db {
     /// How many migrations are not applied yet.
     pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
         Ok(Migrator::get_pending_migrations(&self.conn).await?.len())
+    }
+
+    /// Closes the pool (a file copied by `backup` is then complete on disk).
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.conn.close().await?;
+        Ok(())
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

@@ -1,8 +1,10 @@
-//! Staff notes on a request, read side (notes are written with the
-//! decision that adds them).
+//! Staff notes on a request (written in the transaction of the decision
+//! that adds them).
 
 use super::{StoreError, entities::note};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 
 /// The notes of one request, oldest first.
 pub async fn for_request<C: ConnectionTrait>(
@@ -14,4 +16,23 @@ pub async fn for_request<C: ConnectionTrait>(
         .order_by_asc(note::Column::Id)
         .all(db)
         .await?)
+}
+
+/// Adds an internal note to a request, inside the caller's transaction.
+pub async fn add<C: ConnectionTrait>(
+    txn: &C,
+    request_id: i64,
+    staff_id: i64,
+    body: String,
+) -> Result<(), StoreError> {
+    note::Entity::insert(note::ActiveModel {
+        request_id: Set(request_id),
+        staff_id: Set(staff_id),
+        body: Set(body),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
 }

@@ -117,6 +117,11 @@ pub async fn counts<C: ConnectionTrait>(db: &C) -> Result<Vec<(RequestState, u64
     Ok(out)
 }
 
+/// How many requests exist, whatever their state.
+pub async fn total<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
+    Ok(change_request::Entity::find().count(db).await?)
+}
+
 /// One mail in a request's thread.
 #[derive(Debug, Clone, Serialize)]
 pub struct ThreadItem {

@@ -193,3 +193,134 @@ async fn update_one(
     txn.commit().await?;
     Ok(())
 }
+
+/// Staff id → display name.
+pub async fn staff_names<C: sea_orm::ConnectionTrait>(
+    db: &C,
+) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+    Ok(staff::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.display_name))
+        .collect())
+}
+
+/// Staff display names by username: the audit log names its actors
+/// `staff:{username}`, people read the name.
+pub async fn staff_names_by_username<C: sea_orm::ConnectionTrait>(
+    db: &C,
+) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    Ok(staff::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.username, s.display_name))
+        .collect())
+}
+
+/// How many accounts exist, read inside `db` (a transaction or the pool).
+pub async fn count_in<C: sea_orm::ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
+    Ok(staff::Entity::find().count(db).await?)
+}
+
+/// Records the time of a successful sign-in, inside the caller's transaction.
+pub async fn touch_last_login<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    id: i64,
+) -> Result<(), StoreError> {
+    staff::Entity::update_many()
+        .col_expr(staff::Column::LastLoginAt, Expr::value(Some(Utc::now())))
+        .filter(staff::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Inserts an enabled account inside the caller's transaction (the caller
+/// checked the username and audits the creation).
+pub async fn insert_in<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    username: &str,
+    display_name: &str,
+    role: Role,
+    password_hash: String,
+) -> Result<(), StoreError> {
+    staff::Entity::insert(staff::ActiveModel {
+        username: Set(username.into()),
+        display_name: Set(display_name.into()),
+        email: Set(None),
+        role: Set(role.as_str().into()),
+        password_hash: Set(password_hash),
+        totp_secret: Set(None),
+        disabled: Set(false),
+        created_at: Set(Utc::now()),
+        last_login_at: Set(None),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// Records TOTP step `step` as used by `staff_id`; false when it (or a
+/// later one) was used already. Conditional, so it holds across processes.
+pub async fn use_totp_step<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    staff_id: i64,
+    step: i64,
+) -> Result<bool, StoreError> {
+    let res = staff::Entity::update_many()
+        .col_expr(staff::Column::TotpLastStep, Expr::value(Some(step)))
+        .filter(staff::Column::Id.eq(staff_id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(staff::Column::TotpLastStep.is_null())
+                .add(staff::Column::TotpLastStep.lt(step)),
+        )
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Stores the TOTP secret of `staff_id` (only if none is set) with the step
+/// of the code that proved it.
+pub async fn set_totp<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    staff_id: i64,
+    secret: &str,
+    step: i64,
+) -> Result<(), StoreError> {
+    staff::Entity::update_many()
+        .col_expr(
+            staff::Column::TotpSecret,
+            Expr::value(Some(secret.to_string())),
+        )
+        .col_expr(staff::Column::TotpLastStep, Expr::value(Some(step)))
+        .filter(staff::Column::Id.eq(staff_id))
+        .filter(staff::Column::TotpSecret.is_null())
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Removes the TOTP secret of `username`; false when it had none.
+pub async fn clear_totp<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    username: &str,
+) -> Result<bool, StoreError> {
+    let res = staff::Entity::update_many()
+        .col_expr(
+            staff::Column::TotpSecret,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            staff::Column::TotpLastStep,
+            Expr::value(Option::<i64>::None),
+        )
+        .filter(staff::Column::Username.eq(username))
+        .filter(staff::Column::TotpSecret.is_not_null())
+        .exec(txn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}

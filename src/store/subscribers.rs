@@ -294,3 +294,36 @@ pub async fn set_password_in<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+/// Replaces the address of `subscriber_id` (approval of a change request),
+/// inside the caller's transaction; the caller records the history row.
+pub async fn set_email_in<C: ConnectionTrait>(
+    txn: &C,
+    subscriber_id: i64,
+    email: &MailAddress,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    subscriber::Entity::update_many()
+        .col_expr(
+            subscriber::Column::Email,
+            Expr::value(Some(email.to_string())),
+        )
+        .col_expr(subscriber::Column::UpdatedAt, Expr::value(now))
+        .filter(subscriber::Column::Id.eq(subscriber_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// The address-history row the approval of request `request_id` wrote, if any.
+pub async fn approved_address<C: ConnectionTrait>(
+    db: &C,
+    request_id: i64,
+) -> Result<Option<subscriber_address::Model>, StoreError> {
+    Ok(subscriber_address::Entity::find()
+        .filter(subscriber_address::Column::RequestId.eq(request_id))
+        .filter(subscriber_address::Column::Source.eq("approval"))
+        .order_by_asc(subscriber_address::Column::Id)
+        .one(db)
+        .await?)
+}

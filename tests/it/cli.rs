@@ -205,6 +205,62 @@ async fn lists_show_and_audit_verify_work_on_a_populated_postgres_database() {
     lists_show_and_verify_a_populated_database(dir.path(), &t.url, &t.db).await;
 }
 
+/// README « Commands »: 64 usage, 65 bad data, 75 database unreachable,
+/// 78 configuration — each one line of French on stderr.
+#[test]
+fn each_kind_of_failure_exits_with_its_sysexits_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = cmd(dir.path());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.args(args);
+        run(c)
+    };
+    // 64: the command line itself is wrong, or names a file that is not there.
+    let r = at(&["frobnicate"], &[]);
+    assert_eq!(r.status, 64, "{}", r.stderr);
+    let r = at(&["requests", "list", "--stat", "verified"], &[]);
+    assert_eq!(r.status, 64, "{}", r.stderr);
+    let r = at(&["subscribers", "import", "/nonexistent/abonnes.csv"], &[]);
+    assert_eq!(r.status, 64, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/nonexistent/abonnes.csv"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    // --help is not a failure.
+    assert_eq!(at(&["--help"], &[]).status, 0);
+    // 65: the data do not hold (an unknown reference, an unknown account).
+    let r = at(&["requests", "show", "BM-1999-00001"], &[]);
+    assert_eq!(r.status, 65, "{}", r.stderr);
+    assert!(r.stderr.contains("BM-1999-00001"), "{}", r.stderr);
+    let r = at(&["staff", "disable", "personne"], &[]);
+    assert_eq!(r.status, 65, "{}", r.stderr);
+    // 75: the database cannot be reached; try again later.
+    let down = [(
+        "BAREME_MEL__DATABASE__URL",
+        "postgres://postgres@127.0.0.1:1/nothing",
+    )];
+    for args in [
+        &["requests", "list"][..],
+        &["audit", "verify"],
+        &["migrate"],
+    ] {
+        let r = at(args, &down);
+        assert_eq!(r.status, 75, "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    }
+    // 78: the configuration is wrong.
+    let r = at(
+        &["requests", "list"],
+        &[("BAREME_MEL__DATABASE__MAX_CONNECTIONS", "beaucoup")],
+    );
+    assert_eq!(r.status, 78, "{}", r.stderr);
+}
+
 #[test]
 fn an_unknown_configuration_key_is_refused_with_its_name() {
     let dir = tempfile::tempdir().unwrap();
@@ -279,7 +335,7 @@ fn staff_accounts_are_managed_from_the_command_line() {
         ],
         "court\n",
     );
-    assert_eq!(status, 1);
+    assert_eq!(status, 65);
     assert!(err.contains("au moins 8 caractères"), "{err}");
     let (status, _, err) = staff(
         &["add", "marie.curie", "--role", "chef", "--password-stdin"],
@@ -304,7 +360,7 @@ fn staff_accounts_are_managed_from_the_command_line() {
         &["add", "marie.curie", "--role", "agent", "--password-stdin"],
         "un long mot de passe\n",
     );
-    assert_eq!(status, 1);
+    assert_eq!(status, 65);
     assert!(err.contains("existe déjà"), "{err}");
     let (_, out, _) = staff(&["list", "--json"], "");
     let list: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -325,7 +381,7 @@ fn staff_accounts_are_managed_from_the_command_line() {
         true
     );
     let (status, _, err) = staff(&["disable", "personne"], "");
-    assert_eq!(status, 1);
+    assert_eq!(status, 65);
     assert!(err.contains("personne"), "{err}");
     let (status, out, _) = staff(&["disable-totp", "marie.curie"], "");
     assert_eq!(status, 0);
@@ -334,7 +390,7 @@ fn staff_accounts_are_managed_from_the_command_line() {
         "{out}"
     );
     let (status, _, err) = staff(&["disable-totp", "personne"], "");
-    assert_eq!(status, 1);
+    assert_eq!(status, 65);
     assert!(err.contains("personne"), "{err}");
     // Every change is in the audit log, and the chain holds.
     let r = run({

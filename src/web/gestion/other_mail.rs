@@ -74,9 +74,13 @@ pub async fn other_detail_get(
     let db = state.db.conn();
     let load = async {
         let m = other_mail::find(db, id).await?;
-        if m.disposition != crate::store::other_mail::DISPOSITION
-            && m.disposition != "request_created"
-        {
+        if !matches!(
+            crate::store::inbox::Disposition::parse(&m.disposition),
+            Some(
+                crate::store::inbox::Disposition::NotARequest
+                    | crate::store::inbox::Disposition::RequestCreated
+            )
+        ) {
             return Err(crate::store::StoreError::NotFound(
                 "courriel introuvable parmi les autres courriels".into(),
             ));

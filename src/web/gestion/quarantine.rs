@@ -74,7 +74,7 @@ pub async fn quarantine_detail_get(
     let db = state.db.conn();
     let load = async {
         let m = quarantine::find(db, id).await?;
-        let open = m.disposition == "quarantined" && !m.flags.contains(quarantine::DISCARDED);
+        let open = quarantine::is_open(&m);
         Ok::<_, crate::store::StoreError>((mailview::view(db, m).await?, open))
     };
     match load.await {

@@ -7,9 +7,9 @@ use crate::{
     domain::Change,
     store::{
         StoreError,
-        entities::{change_request, subscriber},
         request_write::{self, Record},
-        requests::Actor,
+        requests::{self, Actor},
+        subscribers,
         tokens::{self, TokenKind, TokenState},
     },
     web::{AppError, AppState, client::ClientIp, csrf, csrf::CsrfToken, pages},
@@ -21,7 +21,6 @@ use axum::{
     http::{HeaderMap, Method, StatusCode},
     response::Response,
 };
-use sea_orm::EntityTrait;
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -59,18 +58,14 @@ pub async fn objection_get(
     else {
         return Ok(unusable());
     };
-    let Some(request) = change_request::Entity::find_by_id(t.request_id.unwrap_or_default())
-        .one(state.db.conn())
-        .await
-        .map_err(StoreError::from)?
+    let Some(request) =
+        requests::find_by_id(state.db.conn(), t.request_id.unwrap_or_default()).await?
     else {
         return Ok(unusable());
     };
     let number = match t.subscriber_id {
-        Some(id) => subscriber::Entity::find_by_id(id)
-            .one(state.db.conn())
-            .await
-            .map_err(StoreError::from)?
+        Some(id) => subscribers::find_by_id(state.db.conn(), id)
+            .await?
             .map(|s| s.number),
         None => None,
     };
@@ -111,11 +106,7 @@ pub async fn objection_post(
     let Some(request_id) = t.request_id else {
         return Ok(unusable());
     };
-    let Some(request) = change_request::Entity::find_by_id(request_id)
-        .one(&txn)
-        .await
-        .map_err(StoreError::from)?
-    else {
+    let Some(request) = requests::find_by_id(&txn, request_id).await? else {
         return Ok(unusable());
     };
     let comment: String = form

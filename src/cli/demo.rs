@@ -3,20 +3,20 @@
 //! each start), requests in every state and one quarantined mail, so that a
 //! newcomer meets a living back-office. Loading twice adds no duplicates.
 
-use super::{approval, decisions};
 use crate::{
+    backoffice::{approval, decisions},
     config::Settings,
     domain::{Action, MailAddress, Role, SubscriberNumber},
     security,
     store::{
         Db, StoreError,
-        entities::{change_request, inbound_message},
+        entities::change_request,
+        inbox::{self, Quarantined},
+        request_views,
         requests::{self, Actor, Check, CheckOutcome, NewRequest, TransitionInput},
         staff, subscribers,
     },
 };
-use chrono::Utc;
-use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait};
 
 /// The demo accounts: (username, password).
 pub struct DemoAccounts {
@@ -211,7 +211,7 @@ pub async fn load(db: &Db, settings: &Settings) -> Result<DemoAccounts, StoreErr
         Role::Approbateur,
     )
     .await?;
-    if change_request::Entity::find().count(db.conn()).await? == 0 {
+    if request_views::total(db.conn()).await? == 0 {
         let agent = Actor::Staff {
             id: agent_id,
             username: "agent.demo".into(),
@@ -312,25 +312,17 @@ async fn requests_in_every_state(
 
 async fn quarantined_mail(db: &Db) -> Result<(), StoreError> {
     let raw = b"From: inconnu@exemple.org\r\nTo: bareme@ac-montpellier.fr\r\nSubject: Bonjour\r\nMessage-ID: <demo-quarantaine@exemple.org>\r\n\r\nBonjour, je voudrais changer l'adresse de mon compte.\r\n".to_vec();
-    inbound_message::Entity::insert(inbound_message::ActiveModel {
-        received_at: Set(Utc::now()),
-        source: Set("demo".into()),
-        source_position: Set(None),
-        message_id: Set(Some("demo-quarantaine@exemple.org".into())),
-        content_hash: Set(security::sha256_hex(&raw)),
-        size: Set(raw.len() as i64),
-        raw: Set(Some(raw)),
-        from_address: Set(Some("inconnu@exemple.org".into())),
-        subject: Set(Some("Bonjour".into())),
-        disposition: Set("quarantined".into()),
-        reason: Set(Some("aucun numéro d'abonné ni formulaire".into())),
-        request_id: Set(None),
-        auth_results: Set("{}".into()),
-        flags: Set("[]".into()),
-        purged_at: Set(None),
-        ..Default::default()
-    })
-    .exec_without_returning(db.conn())
+    inbox::insert_quarantined(
+        db.conn(),
+        Quarantined {
+            source: "demo".into(),
+            message_id: Some("demo-quarantaine@exemple.org".into()),
+            from: Some("inconnu@exemple.org".into()),
+            subject: Some("Bonjour".into()),
+            reason: "aucun numéro d'abonné ni formulaire".into(),
+            raw,
+        },
+    )
     .await?;
     Ok(())
 }
