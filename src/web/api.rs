@@ -2,7 +2,8 @@
 //! (`message/rfc822`) to the intake pipeline. Bearer token compared in
 //! constant time; 404 when `intake.api_token` is empty, 401 without the
 //! right token, 413 over `intake.max_message_bytes`, 503 when the database
-//! is down (the caller retries). Answers `{disposition, reference}`.
+//! is down (the caller retries). Answers `{disposition, reference}`, or
+//! `{erreur}` with a French message.
 
 use super::{AppError, AppState};
 use crate::intake::{Incoming, Intake, IntakeError, Origin};
@@ -22,15 +23,12 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/courriels", post(courriels_post))
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::map_response(super::error::api_json))
 }
 
+/// A refusal of this endpoint; [`super::error::api_json`] answers it in JSON.
 fn status(code: StatusCode, message: &'static str) -> Response {
-    (
-        code,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        message,
-    )
-        .into_response()
+    AppError::Refused(code, message.into()).into_response()
 }
 
 /// True when the `Authorization: Bearer` token equals `expected`, in constant time.

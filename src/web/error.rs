@@ -1,8 +1,13 @@
-//! One error type at the web edge: each domain or store error becomes a
-//! status and a French message; a 500 logs its cause and shows no internals.
+//! The one error edge of the web: every store, service or domain error
+//! becomes an [`AppError`] here (and nowhere else), which answers with a
+//! status and a French message — as the DSFR message page for the pages, as
+//! JSON `{"erreur": …}` under `/api` (see [`api_json`]). A 500 logs its cause
+//! and shows no internals.
 
-use crate::store::StoreError;
+use super::pages::{MessagePage, render};
+use crate::{backoffice::ServiceError, store::StoreError};
 use axum::{
+    Json,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -15,11 +20,18 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("service momentanément indisponible, réessayez dans quelques minutes")]
+    /// A refusal of the edge itself (401, 413, 415…) with its French message.
+    #[error("{1}")]
+    Refused(StatusCode, String),
+    #[error("Service momentanément indisponible, réessayez dans quelques minutes.")]
     Unavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
+
+/// The message an error response carries, for [`api_json`] to answer in JSON.
+#[derive(Debug, Clone)]
+pub struct ErrorMessage(pub String);
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
@@ -34,11 +46,11 @@ impl From<StoreError> for AppError {
     }
 }
 
-impl From<crate::backoffice::ServiceError> for AppError {
-    fn from(e: crate::backoffice::ServiceError) -> Self {
+impl From<ServiceError> for AppError {
+    fn from(e: ServiceError) -> Self {
         match e {
-            crate::backoffice::ServiceError::Store(e) => e.into(),
-            crate::backoffice::ServiceError::Internal(e) => AppError::Internal(e),
+            ServiceError::Store(e) => e.into(),
+            ServiceError::Internal(e) => AppError::Internal(e),
         }
     }
 }
@@ -49,28 +61,71 @@ impl From<crate::store::DbErr> for AppError {
     }
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let status = match &self {
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Refused(status, _) => *status,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let message = match &self {
+        }
+    }
+
+    /// The French message shown; an internal error is logged, not shown.
+    fn message(&self, staff: bool) -> String {
+        match self {
             AppError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
-                "Une erreur interne est survenue. Réessayez ; si elle persiste, prévenez la DAG."
-                    .to_string()
+                if staff {
+                    "Une erreur interne est survenue. Réessayez ; si elle persiste, prévenez l'administrateur."
+                } else {
+                    "Une erreur interne est survenue. Réessayez ; si elle persiste, prévenez la DAG."
+                }
+                .to_string()
             }
             other => other.to_string(),
-        };
-        (
-            status,
-            [("content-type", "text/plain; charset=utf-8")],
-            message,
-        )
-            .into_response()
+        }
     }
+
+    /// The DSFR message page with a link back to `back` (a back-office page
+    /// when it is under `/gestion`).
+    pub fn page(self, back: &str) -> Response {
+        let staff = back.starts_with("/gestion");
+        let status = self.status();
+        let message = self.message(staff);
+        let title = if status == StatusCode::CONFLICT {
+            "Action impossible"
+        } else {
+            "Erreur"
+        };
+        let mut response = render(
+            status,
+            &MessagePage::new(title, "error", message.clone()).link(back, "Retour"),
+        );
+        response.extensions_mut().insert(ErrorMessage(message));
+        response
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.page("/")
+    }
+}
+
+/// Under `/api`, an error answers `{"erreur": "<message en français>"}` with
+/// its status (and its headers, such as `WWW-Authenticate`) instead of a page.
+pub async fn api_json(response: Response) -> Response {
+    let Some(ErrorMessage(message)) = response.extensions().get::<ErrorMessage>().cloned() else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let json = Json(serde_json::json!({ "erreur": message })).into_response();
+    let (json_parts, body) = json.into_parts();
+    parts.headers.extend(json_parts.headers);
+    Response::from_parts(parts, body)
 }

@@ -49,3 +49,4 @@ mod requests;
 mod snapshots;
 mod subscribers;
 mod tokens;
+mod web_errors;

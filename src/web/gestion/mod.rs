@@ -124,34 +124,10 @@ pub fn check_csrf(state: &AppState, headers: &HeaderMap, token: &str) -> Option<
     })
 }
 
-/// A store error as a French page with the right status; `back` is where to return.
+/// A store error as a French page with the right status; `back` is where to
+/// return. The mapping is [`crate::web::AppError`]'s, the one of the whole edge.
 pub fn fail(e: StoreError, back: &str) -> Response {
-    let (status, message) = match &e {
-        StoreError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
-        StoreError::Invalid(m) => (StatusCode::BAD_REQUEST, m.clone()),
-        StoreError::Transition(t) => (StatusCode::CONFLICT, t.to_string()),
-        StoreError::Conflict => (StatusCode::CONFLICT, e.to_string()),
-        e if e.is_unavailable() => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Service momentanément indisponible, réessayez dans quelques minutes.".into(),
-        ),
-        e => {
-            tracing::error!(error = format!("{e:#}"), "back-office error");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Une erreur interne est survenue. Réessayez ; si elle persiste, prévenez l'administrateur.".into(),
-            )
-        }
-    };
-    let title = if status == StatusCode::CONFLICT {
-        "Action impossible"
-    } else {
-        "Erreur"
-    };
-    render(
-        status,
-        &MessagePage::new(title, "error", message).link(back, "Retour"),
-    )
+    crate::web::AppError::from(e).page(back)
 }
 
 /// After a successful POST: back to a page with GET.
