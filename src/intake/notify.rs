@@ -8,13 +8,13 @@ use crate::{
     domain::MailAddress,
     mail::{MailContext, MailKind, NewMail, enqueue},
     store::{
-        StoreError,
-        entities::{change_request, outbox, subscriber},
+        Conn, StoreError,
+        entities::{change_request, subscriber},
+        outbox,
         tokens::{self, TokenKind, TokenOwner},
     },
 };
 use chrono::{Duration, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 /// A Message-ID usable in In-Reply-To: `left@right` (RFC 5322 msg-id), no
 /// brackets, spaces or control characters. Anything else (`<abcdef>`) is kept
@@ -31,7 +31,7 @@ fn reply_id(id: Option<&str>) -> Option<String> {
 }
 
 /// Queues the acknowledgement of `request` to `to`.
-pub async fn acknowledge<C: ConnectionTrait>(
+pub async fn acknowledge<C: Conn>(
     txn: &C,
     settings: &Settings,
     to: &MailAddress,
@@ -60,22 +60,19 @@ pub async fn acknowledge<C: ConnectionTrait>(
 }
 
 /// True when `to` already got an acknowledgement in the last 24 hours.
-pub async fn acknowledged_recently<C: ConnectionTrait>(
-    txn: &C,
-    to: &MailAddress,
-) -> Result<bool, StoreError> {
-    let n = outbox::Entity::find()
-        .filter(outbox::Column::Recipient.eq(to.as_str()))
-        .filter(outbox::Column::Template.eq(MailKind::Acknowledgement.template()))
-        .filter(outbox::Column::CreatedAt.gt(Utc::now() - Duration::hours(24)))
-        .count(txn)
-        .await?;
-    Ok(n > 0)
+pub async fn acknowledged_recently<C: Conn>(txn: &C, to: &MailAddress) -> Result<bool, StoreError> {
+    outbox::queued_since(
+        txn,
+        to.as_str(),
+        MailKind::Acknowledgement.template(),
+        Utc::now() - Duration::hours(24),
+    )
+    .await
 }
 
 /// Queues the alert to the subscriber's registered address, with a fresh
 /// objection link. Does nothing when no usable address is registered.
-pub async fn alert_registered<C: ConnectionTrait>(
+pub async fn alert_registered<C: Conn>(
     txn: &C,
     settings: &Settings,
     subscriber: &subscriber::Model,
@@ -131,7 +128,7 @@ pub async fn alert_registered<C: ConnectionTrait>(
 
 /// Marks our outgoing mails `ids` bounced; returns how many rows changed.
 /// Marks our outgoing mails named by a delivery report as bounced; returns how many.
-pub async fn mark_bounced<C: ConnectionTrait>(
+pub async fn mark_bounced<C: Conn>(
     txn: &C,
     ids: &[String],
     diagnostic: Option<&str>,

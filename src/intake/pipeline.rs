@@ -10,10 +10,9 @@ use super::{
 };
 use crate::{
     config::Settings,
-    store::{Db, StoreError, entities::change_request, inbox::Disposition},
+    store::{Conn, Db, StoreError, Txn, inbox::Disposition, requests},
 };
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait};
 use std::sync::Arc;
 
 /// The intake pipeline, cheap to clone, shared by every source.
@@ -133,11 +132,7 @@ impl Intake {
         Ok(outcome)
     }
 
-    pub(super) async fn insert(
-        &self,
-        txn: &DatabaseTransaction,
-        d: &Draft<'_>,
-    ) -> Result<i64, StoreError> {
+    pub(super) async fn insert(&self, txn: &Txn, d: &Draft<'_>) -> Result<i64, StoreError> {
         let id = record::insert(
             txn,
             NewInbound {
@@ -165,11 +160,7 @@ impl Intake {
     }
 
     /// Records a message whose disposition is final as drafted.
-    pub(super) async fn write(
-        &self,
-        txn: &DatabaseTransaction,
-        d: Draft<'_>,
-    ) -> Result<Outcome, StoreError> {
+    pub(super) async fn write(&self, txn: &Txn, d: Draft<'_>) -> Result<Outcome, StoreError> {
         let id = self.insert(txn, &d).await?;
         let reference = match d.request_id {
             Some(rid) => reference_of(txn, rid).await?,
@@ -224,14 +215,11 @@ impl Intake {
     }
 }
 
-pub(super) async fn reference_of<C: ConnectionTrait>(
+pub(super) async fn reference_of<C: Conn>(
     db: &C,
     request_id: i64,
 ) -> Result<Option<String>, StoreError> {
-    Ok(change_request::Entity::find_by_id(request_id)
-        .one(db)
-        .await?
-        .map(|r| r.reference))
+    requests::reference_of(db, request_id).await
 }
 
 /// What was read from the untrusted bytes, before any database work.

@@ -14,20 +14,19 @@ use crate::{
     domain::{Action, Change, Flag, MailAddress, RequestState},
     mail::outbox::message_id_domain,
     store::{
-        StoreError,
+        StoreError, Txn,
         entities::change_request,
         inbox::Disposition,
         request_write::{self, Record},
         requests::Actor,
     },
 };
-use sea_orm::DatabaseTransaction;
 
 impl Intake {
     /// Classify, thread or create.
     pub(super) async fn route(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         mail: &parse::ParsedMail,
         mut draft: Draft<'_>,
     ) -> Result<Outcome, StoreError> {
@@ -134,7 +133,7 @@ impl Intake {
     /// A reply on an existing request.
     async fn threaded(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         mail: &parse::ParsedMail,
         sender: &MailAddress,
         request: change_request::Model,
@@ -201,7 +200,7 @@ impl Intake {
     /// Adds `flag` to a request through the write path (the queue then shows it).
     async fn add_request_flag(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         request: change_request::Model,
         flag: &str,
     ) -> Result<change_request::Model, StoreError> {

@@ -5,13 +5,8 @@
 use super::parse::ParsedMail;
 use crate::{
     domain::Reference,
-    store::{
-        StoreError,
-        entities::{change_request, outbox},
-        requests,
-    },
+    store::{Conn, StoreError, entities::change_request, outbox, requests},
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 /// Flag of a mail whose subject names a reference we do not know.
 pub const UNKNOWN_REFERENCE: &str = "reference_inconnue";
@@ -29,7 +24,7 @@ pub enum Thread {
 
 /// Finds the request `mail` replies to. `our_domain` is the right-hand side
 /// of our Message-IDs.
-pub async fn find<C: ConnectionTrait>(
+pub async fn find<C: Conn>(
     txn: &C,
     mail: &ParsedMail,
     our_domain: &str,
@@ -41,20 +36,8 @@ pub async fn find<C: ConnectionTrait>(
         .filter(|id| id.to_ascii_lowercase().ends_with(&suffix))
         .map(String::as_str)
         .collect();
-    if !ours.is_empty() {
-        let sent = outbox::Entity::find()
-            .filter(outbox::Column::MessageId.is_in(ours))
-            .filter(outbox::Column::RequestId.is_not_null())
-            .order_by_desc(outbox::Column::Id)
-            .one(txn)
-            .await?;
-        if let Some(request_id) = sent.and_then(|o| o.request_id)
-            && let Some(r) = change_request::Entity::find_by_id(request_id)
-                .one(txn)
-                .await?
-        {
-            return Ok(Thread::Request(Box::new(r)));
-        }
+    if let Some(r) = outbox::request_replied_to(txn, &ours).await? {
+        return Ok(Thread::Request(Box::new(r)));
     }
     let Some(reference) = mail.subject.as_deref().and_then(Reference::find_in) else {
         return Ok(Thread::None);

@@ -12,6 +12,7 @@ pub mod backup;
 pub mod dedup;
 pub mod directory;
 pub mod entities;
+pub mod inbound;
 pub mod inbox;
 pub mod leases;
 pub mod notes;

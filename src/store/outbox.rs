@@ -332,3 +332,28 @@ pub async fn queued_since<C: ConnectionTrait>(
         .await?;
     Ok(n > 0)
 }
+
+/// The request of the latest mail we sent under one of these Message-IDs (a
+/// reply's In-Reply-To/References), in one query.
+pub async fn request_replied_to<C: ConnectionTrait>(
+    conn: &C,
+    message_ids: &[&str],
+) -> Result<Option<super::entities::change_request::Model>, StoreError> {
+    use super::entities::change_request;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    if message_ids.is_empty() {
+        return Ok(None);
+    }
+    let latest = Query::select()
+        .column(outbox::Column::RequestId)
+        .from(outbox::Entity)
+        .and_where(outbox::Column::MessageId.is_in(message_ids.iter().copied()))
+        .and_where(outbox::Column::RequestId.is_not_null())
+        .order_by(outbox::Column::Id, Order::Desc)
+        .limit(1)
+        .to_owned();
+    Ok(change_request::Entity::find()
+        .filter(change_request::Column::Id.in_subquery(latest))
+        .one(conn)
+        .await?)
+}

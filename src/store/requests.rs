@@ -298,3 +298,17 @@ pub async fn find_by_id<C: ConnectionTrait>(
 ) -> Result<Option<change_request::Model>, StoreError> {
     Ok(change_request::Entity::find_by_id(id).one(db).await?)
 }
+
+/// The reference of the request with this id, if any.
+pub async fn reference_of<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<String>, StoreError> {
+    use sea_orm::QuerySelect;
+    Ok(change_request::Entity::find_by_id(id)
+        .select_only()
+        .column(change_request::Column::Reference)
+        .into_tuple::<String>()
+        .one(db)
+        .await?)
+}

@@ -7,14 +7,12 @@
 //! database (lease); reconnects with exponential backoff.
 
 use super::imap_conn;
-use crate::store::leases;
+use crate::store::{inbound, leases};
 use crate::{
     intake::{Incoming, Intake, IntakeError, Origin},
-    store::{StoreError, entities::imap_position},
+    store::StoreError,
 };
-use chrono::Utc;
 use futures_util::TryStreamExt;
-use sea_orm::{ActiveValue::Set, EntityTrait, sea_query::OnConflict};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -84,15 +82,12 @@ pub async fn poll(
     let mut session = imap_conn::connect(imap).await?;
     let mailbox = session.select(&imap.mailbox).await?;
     let validity = i64::from(mailbox.uid_validity.unwrap_or(0));
-    let known = imap_position::Entity::find_by_id(account.to_string())
-        .one(intake.db().conn())
-        .await
-        .map_err(StoreError::from)?;
-    if let Some(p) = &known
-        && p.uid_validity != validity
+    let known = inbound::imap_validity(intake.db().conn(), account).await?;
+    if let Some(old) = known
+        && old != validity
     {
         tracing::warn!(
-            old = p.uid_validity,
+            old,
             new = validity,
             "IMAP UIDVALIDITY changed: mailbox rescanned"
         );
@@ -168,22 +163,5 @@ async fn remember(
     validity: i64,
     uid: u32,
 ) -> Result<(), StoreError> {
-    imap_position::Entity::insert(imap_position::ActiveModel {
-        mailbox: Set(account.to_string()),
-        uid_validity: Set(validity),
-        last_uid: Set(i64::from(uid)),
-        updated_at: Set(Utc::now()),
-    })
-    .on_conflict(
-        OnConflict::column(imap_position::Column::Mailbox)
-            .update_columns([
-                imap_position::Column::UidValidity,
-                imap_position::Column::LastUid,
-                imap_position::Column::UpdatedAt,
-            ])
-            .to_owned(),
-    )
-    .exec_without_returning(intake.db().conn())
-    .await?;
-    Ok(())
+    inbound::remember_imap(intake.db().conn(), account, validity, uid).await
 }
