@@ -96,7 +96,9 @@ pub async fn build(
         })).collect::<Vec<_>>(),
         "courriels_envoyes": sent.iter().map(|o| json!({
             "message_id": o.message_id, "destinataire": o.recipient, "objet": o.subject, "etat": o.state,
-            "cree_le": o.created_at, "envoye_le": o.sent_at, "texte": o.body_text,
+            "cree_le": o.created_at, "envoye_le": o.sent_at,
+            // A copy of a mail, never a usable link (SPEC §9: no live token at rest).
+            "texte": crate::security::mask_links(&o.body_text),
         })).collect::<Vec<_>>(),
         "liens_emis": tokens.iter().map(|t| json!({
             "type": t.kind, "cree_le": t.created_at, "expire_le": t.expires_at, "utilise_le": t.used_at, "annule_le": t.voided_at,

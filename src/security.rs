@@ -62,6 +62,45 @@ pub fn dummy_password_hash() -> &'static str {
     HASH.get_or_init(|| hash_password_blocking("bareme-mel dummy password").unwrap_or_default())
 }
 
+/// Paths whose last segment is a live secret (reset, objection, first admin).
+pub const TOKEN_PATHS: [&str; 3] = [
+    "/reinitialisation/",
+    "/opposition/",
+    "/gestion/premier-compte/",
+];
+
+/// What a token in a stored copy of a mail becomes.
+pub const MASKED_TOKEN: &str = "[lien-retire]";
+
+/// `text` with the token of every link of [`TOKEN_PATHS`] replaced by
+/// [`MASKED_TOKEN`]: a stored copy that no longer opens anything.
+pub fn mask_links(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'scan: while !rest.is_empty() {
+        let next = TOKEN_PATHS
+            .iter()
+            .filter_map(|p| rest.find(p).map(|at| (at, p.len())))
+            .min();
+        let Some((at, len)) = next else {
+            break 'scan;
+        };
+        let end = at + len;
+        out.push_str(&rest[..end]);
+        rest = &rest[end..];
+        let token_len = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+            .count();
+        if token_len > 0 {
+            out.push_str(MASKED_TOKEN);
+            rest = &rest[token_len..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A fresh secret token: what goes in the link, and what is stored.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
@@ -110,5 +149,25 @@ mod tests {
         assert_ne!(a.secret, b.secret);
         assert_eq!(a.hash, token_hash(&a.secret));
         assert_ne!(a.hash, a.secret);
+    }
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+
+    #[test]
+    fn stored_links_lose_their_token() {
+        let t = "Lien : https://b.fr/reinitialisation/0123456789abcdef0123456789abcdef?x=1 \
+                 et <a href=\"https://b.fr/opposition/ffffffffffffffffffffffffffffffff\">ici</a>";
+        let m = mask_links(t);
+        assert!(
+            !m.contains("0123456789abcdef") && !m.contains("ffffffff"),
+            "{m}"
+        );
+        assert!(m.contains("/reinitialisation/[lien-retire]?x=1"));
+        assert!(m.contains("/opposition/[lien-retire]\""));
+        assert_eq!(mask_links("rien à masquer"), "rien à masquer");
+        assert_eq!(mask_links(&m), m, "idempotent");
     }
 }

@@ -28,7 +28,7 @@ pub async fn run(db: &Db, retention: &Retention, dry_run: bool, json: bool) -> C
             report.closed_request_notes,
         ),
         (
-            "corps des courriels envoyés (demandes closes)",
+            "corps des courriels envoyés (demandes closes, et liens personnels aussi anciens)",
             report.closed_request_outgoing_bodies,
         ),
         (

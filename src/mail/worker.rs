@@ -95,6 +95,21 @@ impl Worker {
         Ok(pass)
     }
 
+    /// Masks the tokens of the stored copy of a mail that left (or never
+    /// will), and on SQLite pushes the old page images out of the WAL so that
+    /// the token is in no file of the database either.
+    async fn forget_links(&self, row: &outbox::Model) {
+        match queue::forget_links(self.db.conn(), row).await {
+            Ok(true) => {
+                if let Err(e) = self.db.flush_erased().await {
+                    tracing::warn!(error = %e, "outbox: WAL checkpoint after masking failed");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "outbox: masking the links of a sent mail failed"),
+        }
+    }
+
     async fn deliver(&self, row: outbox::Model) -> Result<Outcome, StoreError> {
         let conn = self.db.conn();
         let headers: super::outbox::StoredHeaders =
@@ -110,11 +125,13 @@ impl Worker {
         match result {
             Ok(reply) => {
                 queue::mark_sent(conn, row.id, &self.id, &reply).await?;
+                self.forget_links(&row).await;
                 tracing::info!(message_id = %row.message_id, template = %row.template, "outbox: sent");
                 Ok(Outcome::Sent)
             }
             Err(SendError::Permanent(text)) => {
                 queue::mark_failed(conn, row.id, &self.id, &text).await?;
+                self.forget_links(&row).await;
                 tracing::warn!(message_id = %row.message_id, error = %text, "outbox: failed");
                 Ok(Outcome::Failed)
             }
@@ -131,6 +148,7 @@ impl Worker {
                         let text =
                             format!("abandon après {hours} h de nouvelles tentatives : {text}");
                         queue::mark_failed(conn, row.id, &self.id, &text).await?;
+                        self.forget_links(&row).await;
                         tracing::warn!(message_id = %row.message_id, error = %text, "outbox: retry budget spent");
                         Ok(Outcome::Failed)
                     }

@@ -120,6 +120,8 @@ impl Db {
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(15))
                     .foreign_keys(true)
+                    // Erased content (masked links, purged mail) is zeroed, not left in free space.
+                    .pragma("secure_delete", "on")
             });
         let conn = Database::connect(opts).await?;
         Ok(Self { conn })
@@ -159,6 +161,18 @@ impl Db {
     /// Closes the pool (a file copied by `backup` is then complete on disk).
     pub async fn close(self) -> Result<(), StoreError> {
         self.conn.close().await?;
+        Ok(())
+    }
+
+    /// On SQLite, copies the WAL into the database file and empties it, so
+    /// that page images of erased content do not stay in the `-wal` file
+    /// (with `secure_delete` the database file keeps none). No-op on PostgreSQL.
+    pub async fn flush_erased(&self) -> Result<(), StoreError> {
+        if !self.is_postgres() {
+            self.conn
+                .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                .await?;
+        }
         Ok(())
     }
 

@@ -176,6 +176,28 @@ pub async fn mark_sent<C: ConnectionTrait>(
     Ok(conn.execute(&stmt).await?.rows_affected() > 0)
 }
 
+/// Once a mail is sent or given up, its stored copy keeps no usable link:
+/// the tokens of its links are masked. True when something was masked.
+pub async fn forget_links<C: ConnectionTrait>(
+    conn: &C,
+    row: &outbox::Model,
+) -> Result<bool, StoreError> {
+    let text = crate::security::mask_links(&row.body_text);
+    let html = crate::security::mask_links(&row.body_html);
+    if text == row.body_text && html == row.body_html {
+        return Ok(false);
+    }
+    let stmt = Query::update()
+        .table(outbox::Entity)
+        .value(outbox::Column::BodyText, text)
+        .value(outbox::Column::BodyHtml, html)
+        .and_where(Expr::col(outbox::Column::Id).eq(row.id))
+        .and_where(Expr::col(outbox::Column::State).ne(OutboxState::Pending.as_str()))
+        .and_where(Expr::col(outbox::Column::State).ne(OutboxState::Sending.as_str()))
+        .to_owned();
+    Ok(conn.execute(&stmt).await?.rows_affected() > 0)
+}
+
 /// Records a permanent failure: the mail will not be tried again.
 pub async fn mark_failed<C: ConnectionTrait>(
     conn: &C,

@@ -81,9 +81,20 @@ pub async fn run(
         .add(inbound_message::Column::RequestId.is_null())
         .add(inbound_message::Column::ReceivedAt.lt(ignored_cutoff))
         .add(inbound_message::Column::PurgedAt.is_null());
+    // Mail of closed requests, and mail tied to no request (self-service
+    // links, password confirmations) once as old as a closed request's.
     let bodies = Condition::all()
-        .add(outbox::Column::RequestId.is_in(ids.clone()))
+        .add(
+            Condition::any()
+                .add(outbox::Column::RequestId.is_in(ids.clone()))
+                .add(
+                    Condition::all()
+                        .add(outbox::Column::RequestId.is_null())
+                        .add(outbox::Column::CreatedAt.lt(closed_cutoff)),
+                ),
+        )
         .add(outbox::Column::State.ne("pending"))
+        .add(outbox::Column::State.ne("sending"))
         .add(
             Condition::any()
                 .add(outbox::Column::BodyText.ne(""))

@@ -406,3 +406,126 @@ async fn common_passwords_are_refused_in_any_unicode_form() {
         303
     );
 }
+
+/// Every file of the SQLite database behind `url`, as bytes.
+fn database_files(url: &str) -> Vec<(String, Vec<u8>)> {
+    let path = bareme_mel::store::sqlite_path(url).unwrap();
+    ["", "-wal", "-shm", "-journal"]
+        .iter()
+        .filter_map(|suffix| {
+            let p = format!("{}{suffix}", path.display());
+            std::fs::read(&p).ok().map(|bytes| (p, bytes))
+        })
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn no_reset_token_is_left_in_the_database_once_its_mail_is_written() {
+    let t = TestDb::sqlite().await;
+    add_subscriber(
+        &t.db,
+        "10009",
+        "gestion@college.fr",
+        Some("le bon mot de passe"),
+        false,
+    )
+    .await;
+    let app = spawn_app(Settings::default(), t.db.clone()).await;
+    let c = crate::public::client();
+    crate::public::forgot(&c, &app, "10009").await;
+    let secret = crate::public::link_token(&mails_to(&t.db, "gestion@college.fr").await[0]);
+    let out = tempfile::tempdir().unwrap();
+    let mut settings = Settings::default();
+    settings.mail.outbox_dir = out.path().to_path_buf();
+    let worker = bareme_mel::mail::worker::Worker::new(t.db.clone(), settings.into()).unwrap();
+    assert_eq!(worker.run_once().await.unwrap().sent, 1);
+    let written: Vec<u8> = std::fs::read_dir(out.path())
+        .unwrap()
+        .flatten()
+        .flat_map(|f| std::fs::read(f.path()).unwrap())
+        .collect();
+    assert!(
+        contains(&written, &secret),
+        "the mail itself carries the link"
+    );
+    for (file, bytes) in database_files(&t.url) {
+        assert!(!contains(&bytes, &secret), "the token is in {file}");
+    }
+    let stored = &mails_to(&t.db, "gestion@college.fr").await[0];
+    assert!(stored.body_text.contains("/reinitialisation/[lien-retire]"));
+    // The link still works: only the stored copy lost it.
+    let (status, _, _) = page(&c, &app, &format!("/reinitialisation/{secret}")).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn self_service_mails_are_purged_like_the_others() {
+    let t = TestDb::sqlite().await;
+    add_subscriber(
+        &t.db,
+        "10010",
+        "gestion@college.fr",
+        Some("le bon mot de passe"),
+        false,
+    )
+    .await;
+    let app = spawn_app(Settings::default(), t.db.clone()).await;
+    crate::public::forgot(&crate::public::client(), &app, "10010").await;
+    let out = tempfile::tempdir().unwrap();
+    let mut settings = Settings::default();
+    settings.mail.outbox_dir = out.path().to_path_buf();
+    let worker =
+        bareme_mel::mail::worker::Worker::new(t.db.clone(), settings.clone().into()).unwrap();
+    worker.run_once().await.unwrap();
+    let later = chrono::Utc::now()
+        + chrono::Duration::days(settings.retention.closed_request_days as i64 + 1);
+    bareme_mel::store::purge::run(&t.db, &settings.retention, later, false, "test")
+        .await
+        .unwrap();
+    let stored = &mails_to(&t.db, "gestion@college.fr").await[0];
+    assert_eq!(
+        (stored.body_text.as_str(), stored.body_html.as_str()),
+        ("", "")
+    );
+}
+
+#[tokio::test]
+async fn an_access_export_holds_no_usable_link() {
+    use std::io::Read;
+    let t = TestDb::sqlite().await;
+    add_subscriber(
+        &t.db,
+        "10011",
+        "gestion@college.fr",
+        Some("le bon mot de passe"),
+        false,
+    )
+    .await;
+    let app = spawn_app(Settings::default(), t.db.clone()).await;
+    crate::public::forgot(&crate::public::client(), &app, "10011").await;
+    // Not sent yet: the stored copy still holds the live link.
+    let secret = crate::public::link_token(&mails_to(&t.db, "gestion@college.fr").await[0]);
+    let subject = bareme_mel::access_export::Subject::Address(
+        bareme_mel::domain::MailAddress::parse("gestion@college.fr").unwrap(),
+    );
+    let (bytes, _) = bareme_mel::access_export::build(&t.db, &subject, "staff:admin")
+        .await
+        .unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut data = String::new();
+    zip.by_name("donnees.json")
+        .unwrap()
+        .read_to_string(&mut data)
+        .unwrap();
+    assert!(
+        data.contains("/reinitialisation/"),
+        "the mail is in the export"
+    );
+    assert!(!data.contains(&secret), "but not its token");
+}
