@@ -193,17 +193,23 @@ fn stays(r: &RequestFacts, audit_action: &'static str) -> Decision {
 }
 
 /// How many whole hours (rounded up) are left before `until`.
-fn hours_left(now: DateTime<Utc>, until: DateTime<Utc>) -> i64 {
+pub fn hours_left(now: DateTime<Utc>, until: DateTime<Utc>) -> i64 {
     let minutes = (until - now).num_minutes().max(1);
     (minutes + 59) / 60
 }
 
 /// When approval becomes possible (`None`: it does not wait).
 pub fn approvable_at(r: &RequestFacts, rules: &Rules) -> Option<DateTime<Utc>> {
+    approvable_after(r.alerted_at, rules)
+}
+
+/// When approval becomes possible for a request whose registered address
+/// was alerted at `alerted_at` (`None`: it does not wait).
+pub fn approvable_after(alerted_at: Option<DateTime<Utc>>, rules: &Rules) -> Option<DateTime<Utc>> {
     if rules.objection_window <= Duration::zero() {
         return None;
     }
-    r.alerted_at.map(|at| at + rules.objection_window)
+    alerted_at.map(|at| at + rules.objection_window)
 }
 
 /// Decides `change` on request `r`. Pure: no I/O, the clock is `now`.

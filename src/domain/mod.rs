@@ -12,7 +12,8 @@ mod subscriber_number;
 /// The refusals of [`decide`], under the name the store's error has long used.
 pub use change::ChangeError as TransitionError;
 pub use change::{
-    Change, ChangeError, Decision, FollowUp, RequestFacts, Rules, Who, approvable_at, decide,
+    Change, ChangeError, Decision, FollowUp, RequestFacts, Rules, Who, approvable_after,
+    approvable_at, decide, hours_left,
 };
 pub use claimed::{Check, CheckOutcome, ClaimedData, ClaimedField, Flag};
 pub use mail_address::MailAddress;

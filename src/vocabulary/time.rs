@@ -24,10 +24,33 @@ pub fn spreadsheet(at: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// What the request page says while approval waits for the objection
+/// window: « L'approbation sera possible le 28/11/2026 à 15 h 00 (heure de
+/// Paris), dans 48 h. » Hours are rounded up, as in the refusal message.
+pub fn approval_wait(now: DateTime<Utc>, approvable_at: DateTime<Utc>) -> String {
+    format!(
+        "L'approbation sera possible le {} (heure de Paris), dans {} h.",
+        date_time(approvable_at),
+        crate::domain::hours_left(now, approvable_at)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn the_wait_before_approval_is_said_in_paris_time_and_whole_hours() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 26, 14, 0, 0).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 28, 13, 30, 0).unwrap();
+        assert_eq!(
+            approval_wait(now, at),
+            "L'approbation sera possible le 28/11/2026 à 14 h 30 (heure de Paris), dans 48 h."
+        );
+        let soon = Utc.with_ymd_and_hms(2026, 11, 26, 14, 10, 0).unwrap();
+        assert!(approval_wait(now, soon).ends_with("dans 1 h."));
+    }
 
     #[test]
     fn winter_is_one_hour_ahead_of_utc() {

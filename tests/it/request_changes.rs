@@ -308,3 +308,65 @@ on_both_databases!(
         assert_eq!(to_other, 1);
     }
 );
+
+/// A request of 12345 whose subscriber was set by a correction (so its
+/// registered address got the alert), then verified by `agent`.
+async fn alerted_and_verified(o: &Office) -> String {
+    let reference = bareme_mel::store::requests::create(
+        &o.db,
+        bareme_mel::store::requests::NewRequest {
+            requester_email: Some(NEW_ADDRESS.into()),
+            new_email: Some(NEW_ADDRESS.into()),
+            ..Default::default()
+        },
+        &bareme_mel::store::requests::Actor::System,
+    )
+    .await
+    .unwrap()
+    .reference;
+    let agent = o.client("agent").await;
+    let (status, body) = agent
+        .act(
+            &reference,
+            "champ",
+            &[("champ", "numero_abonne"), ("valeur", "12345")],
+        )
+        .await;
+    assert_eq!(status, 303, "{body}");
+    let (status, body) = agent.act(&reference, "verifier", &VERIFY).await;
+    assert_eq!(status, 303, "{body}");
+    reference
+}
+
+on_both_databases!(
+    the_request_page_says_when_approval_becomes_possible_in_paris_time,
+    |db: Db| async move {
+        let mut settings = Settings::default();
+        settings.approval.objection_window_hours = 48;
+        let o = office(db, settings).await;
+        let reference = alerted_and_verified(&o).await;
+        let alert = o
+            .mails(&reference)
+            .await
+            .into_iter()
+            .find(|m| m.template == "registered_address_alert")
+            .expect("the registered address was alerted");
+        let appro = o.client("appro").await;
+        let (status, html) = appro.page(&format!("/gestion/demandes/{reference}")).await;
+        assert_eq!(status, 200);
+        let approvable =
+            bareme_mel::vocabulary::date_time(alert.created_at + chrono::Duration::hours(48));
+        let html = html.replace("&#39;", "'");
+        assert!(html.contains("Délai d'opposition en cours"), "{html}");
+        assert!(
+            html.contains(&format!(
+                "L'approbation sera possible le {approvable} (heure de Paris), dans 48 h."
+            )),
+            "{approvable}: {html}"
+        );
+        // The page and the refusal say the same wait.
+        let (status, body) = appro.act(&reference, "approuver", &[]).await;
+        assert_eq!(status, 409, "{body}");
+        assert!(body.contains("Approbation possible dans 48 h"), "{body}");
+    }
+);

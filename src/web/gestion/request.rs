@@ -72,6 +72,8 @@ struct RequestPage {
     state_label: &'static str,
     assignee: String,
     contested: bool,
+    /// While the objection window runs: when approval becomes possible.
+    approval_wait: Option<String>,
     flags: Vec<String>,
     situation: String,
     claimed: Vec<(String, String)>,
@@ -125,9 +127,17 @@ pub async fn request_detail_get(
         let notes = crate::store::notes::for_request(db, model.id).await?;
         let names = staff_names(db).await?;
         let usernames = staff_names_by_username(db).await?;
-        Ok::<_, crate::store::StoreError>((model, detail, messages, notes, names, usernames))
+        let rules = state.settings.approval.rules();
+        let alerted_at = if rules.objection_window > chrono::Duration::zero() {
+            crate::store::request_facts::alerted_at(db, model.id).await?
+        } else {
+            None
+        };
+        Ok::<_, crate::store::StoreError>((
+            model, detail, messages, notes, names, usernames, alerted_at,
+        ))
     };
-    let (model, detail, messages, notes, names, usernames) = match load.await {
+    let (model, detail, messages, notes, names, usernames, alerted_at) = match load.await {
         Ok(v) => v,
         Err(e) => return fail(e, "/gestion"),
     };
@@ -147,6 +157,17 @@ pub async fn request_detail_get(
         state_label: st.label(),
         assignee: name(model.assignee_id),
         contested: model.contested,
+        approval_wait: if matches!(
+            st,
+            RequestState::PendingReview | RequestState::AwaitingRequester | RequestState::Verified
+        ) {
+            let now = chrono::Utc::now();
+            crate::domain::approvable_after(alerted_at, &state.settings.approval.rules())
+                .filter(|at| *at > now)
+                .map(|at| vocabulary::time::approval_wait(now, at))
+        } else {
+            None
+        },
         flags: detail
             .summary
             .flags

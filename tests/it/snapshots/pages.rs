@@ -228,3 +228,38 @@ async fn back_office_pages_in_their_usual_states() {
     }
     shots.titles_are_unique();
 }
+
+#[tokio::test]
+async fn a_verified_request_waiting_for_its_objection_window() {
+    let t = TestDb::sqlite().await;
+    let mut settings = Settings::default();
+    settings.approval.objection_window_hours = 48;
+    let o = office(t.db.clone(), settings).await;
+    let mut shots = Shots(BTreeMap::new());
+    // Keyed in without a subscriber; setting it alerts the registered address.
+    let r = bareme_mel::store::requests::create(
+        &o.db,
+        NewRequest {
+            requester_email: Some("nouvelle.gestionnaire@lycee-joffre.fr".into()),
+            new_email: Some("nouvelle.gestionnaire@lycee-joffre.fr".into()),
+            ..Default::default()
+        },
+        &bareme_mel::store::requests::Actor::System,
+    )
+    .await
+    .unwrap()
+    .reference;
+    let agent = o.client("agent").await;
+    agent
+        .act(
+            &r,
+            "champ",
+            &[("champ", "numero_abonne"), ("valeur", "12345")],
+        )
+        .await;
+    agent.act(&r, "verifier", &VERIFY).await;
+    let appro = o.client("appro").await;
+    let url = format!("/gestion/demandes/{r}");
+    let (_, html) = appro.page(&url).await;
+    shots.take("gestion_demande_delai_opposition", &url, &html);
+}
