@@ -7,7 +7,8 @@ use super::{
 };
 use crate::domain::RequestState;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
     sea_query::{Alias, Expr, Func, Order, Query},
 };
 
@@ -55,6 +56,29 @@ pub async fn requests_change_key<C: ConnectionTrait>(db: &C) -> Result<String, S
         id.unwrap_or_default(),
         updated.unwrap_or_default()
     ))
+}
+
+/// Incoming mail staff still have to handle, outside the queue of requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenMail {
+    /// « Courriels non traités »: quarantined and not discarded.
+    pub quarantined: i64,
+    /// « Autres courriels »: not a request and not yet filed.
+    pub other: i64,
+}
+
+/// How many messages wait in « Courriels non traités » and « Autres courriels ».
+pub async fn open_mail<C: ConnectionTrait>(db: &C) -> Result<OpenMail, StoreError> {
+    let count = |disposition: &str, closed: &str| {
+        inbound_message::Entity::find()
+            .filter(inbound_message::Column::Disposition.eq(disposition))
+            .filter(inbound_message::Column::Flags.not_like(format!("%\"{closed}\"%")))
+            .count(db)
+    };
+    Ok(OpenMail {
+        quarantined: count(super::quarantine::DISPOSITION, super::quarantine::DISCARDED).await? as i64,
+        other: count(super::other_mail::DISPOSITION, super::other_mail::FILED).await? as i64,
+    })
 }
 
 type Time = chrono::DateTime<chrono::Utc>;

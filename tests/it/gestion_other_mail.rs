@@ -224,3 +224,37 @@ async fn staff_forward_another_mail_with_the_original_attached_or_file_it() {
             .contains("intake.forward_other_to")
     );
 }
+
+on_both_databases!(
+    the_queue_counts_the_mail_staff_still_have_to_handle,
+    |db: Db| async move {
+        let o = office(db, settings()).await;
+        let first = other_mail(&o, "intendance@college.fr", "Commande", "Deux barèmes.").await;
+        other_mail(&o, "news@example.org", "Lettre n° 42", "Nouveautés.").await;
+        let agent = o.client("agent").await;
+        let (_, queue) = agent.page("/gestion").await;
+        assert!(
+            queue.contains(">Autres courriels : 2</a>")
+                && queue.contains("href=\"/gestion/autres-courriels\""),
+            "{queue}"
+        );
+        assert!(queue.contains(">Courriels non traités : 0</a>"), "{queue}");
+
+        let (_, html) = agent
+            .page(&format!("/gestion/autres-courriels/{first}"))
+            .await;
+        let csrf = input_value(&html, "csrf").unwrap();
+        let res = agent
+            .post(
+                &format!("/gestion/autres-courriels/{first}/classer"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(res.status(), 303);
+        let (_, queue) = agent.page("/gestion").await;
+        assert!(
+            queue.contains(">Autres courriels : 1</a>"),
+            "a filed mail no longer counts: {queue}"
+        );
+    }
+);

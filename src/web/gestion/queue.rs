@@ -102,6 +102,7 @@ fn urlencode(v: &str) -> String {
 struct QueuePage {
     chrome: Chrome,
     counts: Vec<(&'static str, &'static str, i64)>,
+    mail: crate::store::stats::OpenMail,
     states: Vec<(&'static str, &'static str)>,
     flags: Vec<(&'static str, &'static str)>,
     etat: String,
@@ -127,6 +128,10 @@ pub async fn queue_get(
         Ok(v) => v,
         Err(e) => return fail(e, "/gestion"),
     };
+    let mail = match crate::store::stats::open_mail(state.db.conn()).await {
+        Ok(m) => m,
+        Err(e) => return fail(e, "/gestion"),
+    };
     let export = query
         .with_page(0)
         .replace("page=0", "")
@@ -140,6 +145,7 @@ pub async fn queue_get(
                 .into_iter()
                 .map(|(s, n)| (s.as_str(), s.label(), n))
                 .collect(),
+            mail,
             states: RequestState::ALL
                 .iter()
                 .map(|s| (s.as_str(), s.label()))
