@@ -11,7 +11,7 @@ use bareme_mel::{
 use sea_orm::{EntityTrait, PaginatorTrait};
 use std::{path::PathBuf, sync::Arc};
 
-fn imaps_port() -> u16 {
+pub fn imaps_port() -> u16 {
     std::env::var("BAREME_MEL_TEST_IMAPS")
         .ok()
         .and_then(|a| a.rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
@@ -21,7 +21,7 @@ fn imaps_port() -> u16 {
 /// The throw-away CA of the test Dovecot (scripts/services/dovecot.sh), or
 /// `None`: `scripts/services/all.sh start` names it (CI then requires it);
 /// a Dovecot started before dovecot.sh made a CA has none, and is skipped.
-fn dovecot_ca() -> Option<PathBuf> {
+pub fn dovecot_ca() -> Option<PathBuf> {
     if let Some(ca) = std::env::var_os("BAREME_MEL_TEST_IMAP_CA") {
         return Some(PathBuf::from(ca));
     }

@@ -5,6 +5,12 @@
 //! `imap_positions`; the position of a message (`imap:<account>:<validity>:<uid>`)
 //! makes a message seen again after a crash a no-op. One active poller per
 //! database (lease); reconnects with exponential backoff.
+//!
+//! Between polls the poller waits with IMAP IDLE (RFC 2177) when the server
+//! offers it, so new mail is handled within seconds; the wait is renewed
+//! every `intake.imap.poll_interval_secs` (at most 29 minutes) and a dropped
+//! connection sends it back to polling, reconnecting with the same backoff.
+//! A server without IDLE is polled every `poll_interval_secs`.
 
 use super::imap_conn;
 use crate::store::{inbound, leases};
@@ -45,9 +51,20 @@ pub async fn run(intake: Intake, mut stop: watch::Receiver<bool>) {
         let wait = match leases::try_acquire(intake.db().conn(), &lease_name, &holder, ttl).await {
             Ok(false) => interval,
             Ok(true) => match poll(&intake, &account, &stop).await {
-                Ok(n) => {
+                Ok(n) if n > 0 => {
                     backoff = Duration::from_secs(1);
-                    if n > 0 { Duration::ZERO } else { interval }
+                    Duration::ZERO
+                }
+                Ok(_) => {
+                    backoff = Duration::from_secs(1);
+                    match wait_for_mail(&imap, interval, &mut stop).await {
+                        Ok(Wake::Unsupported) => interval,
+                        Ok(Wake::NewMail | Wake::Quiet) => Duration::ZERO,
+                        Err(e) => {
+                            tracing::warn!(error = %e, retry_in = backoff.as_secs(), "IMAP IDLE interrupted");
+                            backoff
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in = backoff.as_secs(), "IMAP poll failed");
@@ -68,6 +85,70 @@ pub async fn run(intake: Intake, mut stop: watch::Receiver<bool>) {
     }
     let _ = leases::release(intake.db().conn(), &lease_name, &holder).await;
     tracing::info!("IMAP poller stopped");
+}
+
+/// How a wait for new mail ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Wake {
+    /// The server announced a change, or mail was already waiting.
+    NewMail,
+    /// Nothing within the limit, or the service is stopping.
+    Quiet,
+    /// The server does not offer IDLE: the caller polls instead.
+    Unsupported,
+}
+
+/// Waits, on a connection of its own, for the server to announce new mail in
+/// the mailbox (IDLE), at most `limit` (capped at the 29 minutes RFC 2177
+/// allows) or until `stop` changes. A connection dropped meanwhile is an error.
+async fn wait_for_mail(
+    imap: &crate::config::Imap,
+    limit: Duration,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Wake, PollError> {
+    let mut session = imap_conn::connect(imap).await?;
+    if !session.capabilities().await?.has_str("IDLE") {
+        let _ = session.logout().await;
+        return Ok(Wake::Unsupported);
+    }
+    session.select(&imap.mailbox).await?;
+    // Mail delivered between the last poll and IDLE would not be announced.
+    let query = if imap.processed_folder.is_empty() {
+        "UNSEEN"
+    } else {
+        "ALL"
+    };
+    if !session.uid_search(query).await?.is_empty() {
+        let _ = session.logout().await;
+        return Ok(Wake::NewMail);
+    }
+    let mut idle = session.idle();
+    idle.init().await?;
+    let limit = limit.min(Duration::from_secs(29 * 60));
+    let (woke, stopped) = {
+        let (wait, _interrupt) = idle.wait_with_timeout(limit);
+        tokio::select! {
+            r = wait => (r?, false),
+            _ = stop.changed() => (async_imap::extensions::idle::IdleResponse::ManualInterrupt, true),
+        }
+    };
+    use async_imap::extensions::idle::IdleResponse;
+    let wake = match woke {
+        IdleResponse::NewData(_) => Wake::NewMail,
+        IdleResponse::Timeout => Wake::Quiet,
+        IdleResponse::ManualInterrupt if stopped => Wake::Quiet,
+        // Nothing interrupts the wait but `stop`: the stream ended.
+        IdleResponse::ManualInterrupt => {
+            return Err(PollError::Connect(
+                "connexion IMAP fermée pendant IDLE".into(),
+            ));
+        }
+    };
+    tracing::debug!(?wake, "IMAP IDLE ended");
+    if let Ok(Ok(mut session)) = tokio::time::timeout(Duration::from_secs(10), idle.done()).await {
+        let _ = tokio::time::timeout(Duration::from_secs(10), session.logout()).await;
+    }
+    Ok(wake)
 }
 
 /// One connection: handles every waiting message; returns how many.
