@@ -76,7 +76,8 @@ pub async fn open_mail<C: ConnectionTrait>(db: &C) -> Result<OpenMail, StoreErro
             .count(db)
     };
     Ok(OpenMail {
-        quarantined: count(super::quarantine::DISPOSITION, super::quarantine::DISCARDED).await? as i64,
+        quarantined: count(super::quarantine::DISPOSITION, super::quarantine::DISCARDED).await?
+            as i64,
         other: count(super::other_mail::DISPOSITION, super::other_mail::FILED).await? as i64,
     })
 }
