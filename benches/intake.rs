@@ -83,11 +83,12 @@ fn benches(c: &mut Criterion) {
     let raw = fixture();
     let mut group = c.benchmark_group("intake_parse_extract");
     group.throughput(Throughput::Elements(1));
+    let scan = extract::ScanSettings::from_settings(&Default::default());
     group.bench_function("outlook_pdf_form", |b| {
         b.iter(|| {
             let mail = parse::parse(&raw).expect("parses");
             assert!(classify::classify(&mail, &[]).is_none());
-            let e = extract::extract(&mail);
+            let e = extract::extract(&mail, &scan);
             assert_eq!(e.source, extract::Source::AcroForm);
         })
     });

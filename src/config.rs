@@ -192,6 +192,8 @@ pub struct Intake {
     pub not_a_request_reply_hours: u64,
     /// Where « Transférer » sends a mail that is not a change request; empty = off.
     pub forward_other_to: String,
+    /// Reading of scanned forms.
+    pub ocr: Ocr,
 }
 
 impl Default for Intake {
@@ -207,6 +209,46 @@ impl Default for Intake {
             not_a_request_reply: true,
             not_a_request_reply_hours: 24,
             forward_other_to: String::new(),
+            ocr: Ocr::default(),
+        }
+    }
+}
+
+/// Reading of scanned forms (SPEC §4): Tesseract and poppler's `pdftoppm`
+/// as child processes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ocr {
+    /// A value read with a lower confidence (0 to 1) is stored as read but
+    /// flagged « lecture incertaine », and never becomes the new address
+    /// without a staff confirmation.
+    pub min_confidence: f32,
+    /// The `tesseract` binary (a bare name is looked up in `PATH`).
+    pub tesseract: PathBuf,
+    /// The `pdftoppm` binary (poppler-utils).
+    pub pdftoppm: PathBuf,
+    /// Tesseract language.
+    pub language: String,
+}
+
+impl Default for Ocr {
+    fn default() -> Self {
+        Self {
+            min_confidence: 0.80,
+            tesseract: "tesseract".into(),
+            pdftoppm: "pdftoppm".into(),
+            language: "fra".into(),
+        }
+    }
+}
+
+impl Ocr {
+    /// The scan reader's view of these settings.
+    pub fn scan_config(&self) -> bareme_forms::ScanConfig {
+        bareme_forms::ScanConfig {
+            tesseract: self.tesseract.clone(),
+            pdftoppm: self.pdftoppm.clone(),
+            language: self.language.clone(),
         }
     }
 }
@@ -466,6 +508,12 @@ impl Settings {
             return Err(ConfigError::Invalid(format!(
                 "server.public_url « {} » n'est pas une URL (exemple : https://bareme.ac-montpellier.fr)",
                 self.server.public_url
+            )));
+        }
+        let threshold = self.intake.ocr.min_confidence;
+        if !(0.0..=1.0).contains(&threshold) {
+            return Err(ConfigError::Invalid(format!(
+                "intake.ocr.min_confidence « {threshold} » doit être entre 0 et 1 (exemple : 0.8)"
             )));
         }
         let forward = self.intake.forward_other_to.trim();

@@ -10,9 +10,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug, Default)]
 pub struct Metrics {
     http: [AtomicU64; 5],
+    /// Whether scanned forms can be read (Tesseract with its language),
+    /// found once: at start-up by `serve`, else at the first scrape.
+    ocr_available: std::sync::OnceLock<bool>,
 }
 
 impl Metrics {
+    /// Records whether OCR is available (the first answer stays).
+    pub fn set_ocr_available(&self, available: bool) {
+        let _ = self.ocr_available.set(available);
+    }
+
+    /// Whether OCR is available, when known.
+    pub fn ocr_available(&self) -> Option<bool> {
+        self.ocr_available.get().copied()
+    }
+
     pub fn record_http(&self, status: u16) {
         let class = usize::from((status / 100).clamp(1, 5)) - 1;
         self.http[class].fetch_add(1, Ordering::Relaxed);
@@ -61,6 +74,14 @@ impl Metrics {
             for (key, n) in rows {
                 let _ = writeln!(out, "{metric}{{{column}=\"{key}\"}} {n}");
             }
+        }
+        if let Some(available) = self.ocr_available() {
+            let _ = writeln!(
+                out,
+                "# HELP bareme_mel_ocr_available Whether scanned forms can be read (1: Tesseract and its language found)."
+            );
+            let _ = writeln!(out, "# TYPE bareme_mel_ocr_available gauge");
+            let _ = writeln!(out, "bareme_mel_ocr_available {}", u8::from(available));
         }
         render_ages(db, &mut out).await?;
         Ok(out)

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_schema;
 mod m20261125_000002_add_staff_totp_step;
 mod m20261125_000003_create_request_time_indexes;
+mod m20261201_000010_create_scan_readings;
 
 pub use m20261125_000001_create_schema::GENESIS_HASH;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_schema::Migration),
             Box::new(m20261125_000002_add_staff_totp_step::Migration),
             Box::new(m20261125_000003_create_request_time_indexes::Migration),
+            Box::new(m20261201_000010_create_scan_readings::Migration),
         ]
     }
 }

@@ -79,3 +79,44 @@ pub async fn edit_field(
     )
     .await
 }
+
+/// « Confirmer les valeurs lues »: staff have compared the values read from
+/// a scanned form with the images of their boxes; the new address read
+/// becomes the request's (it never does without this) and the « lecture
+/// incertaine » flag goes. Audited as `scan_confirmed`.
+pub async fn confirm_scan(
+    db: &Db,
+    settings: &Settings,
+    reference: &str,
+    version: i32,
+    actor: &Actor,
+) -> Result<(), StoreError> {
+    let current = crate::store::requests::find(db.conn(), reference).await?;
+    if crate::store::scan_readings::for_request(db.conn(), current.id)
+        .await?
+        .is_empty()
+    {
+        return Err(StoreError::Invalid(
+            "Cette demande n'a pas été lue sur un formulaire numérisé : rien à confirmer.".into(),
+        ));
+    }
+    let data = crate::domain::ClaimedData::from_json(&current.fields);
+    let new_address = match data.get(ClaimedField::NewAddress) {
+        Some(read) => Some(MailAddress::parse(read).map_err(|_| {
+            StoreError::Invalid(format!(
+                "La nouvelle adresse lue « {read} » n'est pas une adresse mél : corrigez-la avec « Corriger un champ »."
+            ))
+        })?),
+        None => None,
+    };
+    change(
+        db,
+        settings,
+        reference,
+        version,
+        Change::ConfirmScan { new_address },
+        actor,
+        Record::default(),
+    )
+    .await
+}

@@ -71,7 +71,14 @@ pub async fn to_request(
             )
         })?;
     let verdicts = auth::trusted(&mail, &settings.intake.trusted_authserv_id);
-    let extraction = extract::extract(&mail);
+    // Reading a scan runs child processes: off the async threads.
+    let extraction = {
+        let mail = mail.clone();
+        let scan = extract::ScanSettings::from_settings(settings);
+        tokio::task::spawn_blocking(move || extract::extract(&mail, &scan))
+            .await
+            .map_err(|e| StoreError::Invalid(format!("lecture du courriel interrompue : {e}")))?
+    };
     other_mail::settle_as_request(&txn, id).await?;
     let request = create::request_from_mail(
         &txn,

@@ -38,7 +38,19 @@ pub async fn run(settings: Settings, demo: bool) -> CliResult {
         .map_err(|e| CliError::with_status(format!("envoi des méls impossible : {e}"), 78))?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let intake = crate::intake::sources::spawn(settings.clone(), db.clone(), stopped);
+    let ocr = {
+        let config = settings.intake.ocr.scan_config();
+        tokio::task::spawn_blocking(move || bareme_forms::ocr_availability(&config))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()))
+    };
+    if let Err(missing) = &ocr {
+        // Said once, on stderr (the journal under systemd): scans then end
+        // « saisie manuelle », as without a reader.
+        eprintln!("{missing} ; les formulaires numérisés seront à saisir à la main.");
+    }
     let state = web::AppState::new(settings, db);
+    state.metrics.set_ocr_available(ocr.is_ok());
     tracing::info!(%local, "bareme-mel listening");
     eprintln!("bareme-mel écoute sur http://{local}");
     axum::serve(

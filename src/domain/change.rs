@@ -42,6 +42,12 @@ pub enum Change {
     },
     /// The new address.
     SetNewAddress(Option<MailAddress>),
+    /// « Confirmer les valeurs lues »: staff confirm the values read from a
+    /// scanned form; the new address read (if any) becomes the request's
+    /// and the « lecture incertaine » flag goes.
+    ConfirmScan {
+        new_address: Option<MailAddress>,
+    },
     AddFlag(Flag),
     RemoveFlag(Flag),
     /// The registered address objects through its link.
@@ -226,6 +232,20 @@ pub fn decide(
             staff(who)?;
             open_only(r.state)?;
             Ok(stays(r, "claimed"))
+        }
+        Change::ConfirmScan { .. } => {
+            staff(who)?;
+            open_only(r.state)?;
+            // What was verified may have been a request without its new
+            // address: confirming one sends it back to review.
+            let back = r.state == S::Verified;
+            Ok(Decision {
+                to: if back { S::PendingReview } else { r.state },
+                clear_verification: back,
+                recompute_checks: true,
+                mails: Vec::new(),
+                audit_action: "scan_confirmed",
+            })
         }
         Change::Correct { .. } | Change::SetSubscriber { .. } | Change::SetNewAddress(_) => {
             staff(who)?;

@@ -20,6 +20,7 @@ use crate::{
         Conn, StoreError,
         entities::change_request,
         requests::{self, Actor, NewRequest},
+        scan_readings,
     },
 };
 
@@ -44,13 +45,26 @@ pub async fn request_from_mail<C: Conn>(
     settings: &Settings,
     m: FromMail<'_>,
 ) -> Result<change_request::Model, StoreError> {
-    let claim = validate::validate(&m.extraction.values);
+    let mut claim = validate::validate(&m.extraction.values);
+    let uncertain = &m.extraction.uncertain;
+    // A new address read with a low confidence is kept as read among the
+    // fields, but becomes the request's new address only when staff
+    // confirm it (« Confirmer les valeurs lues »).
+    if uncertain
+        .iter()
+        .any(|f| f == "nouvelle_adresse_mel" || f == "nouvelle_adresse_mel_confirmation")
+    {
+        claim.new_address = None;
+    }
     let matched = matching::run(txn, &claim, Some(m.sender), m.verdicts).await?;
     let mut flags = m.flags;
     flags.extend(claim.flags.iter().cloned());
     let manual = m.extraction.source == extract::Source::Nothing;
     if manual {
         flags.push(flag::MANUAL_ENTRY.into());
+    }
+    if !uncertain.is_empty() {
+        flags.push(extract::UNCERTAIN_READING.into());
     }
     let mut fields = claim.fields.clone();
     fields.insert("_source".into(), m.extraction.source.as_str().into());
@@ -72,6 +86,9 @@ pub async fn request_from_mail<C: Conn>(
     )
     .await?;
     record::set_request(txn, m.inbound_id, request.id).await?;
+    if let Some(form) = &m.extraction.scan {
+        scan_readings::insert(txn, request.id, form, uncertain).await?;
+    }
     if m.acknowledge {
         notify::acknowledge(
             txn,

@@ -50,7 +50,8 @@ impl Intake {
 
     /// Runs one message through the pipeline.
     pub async fn ingest(&self, mut incoming: Incoming) -> Result<Outcome, IntakeError> {
-        let read = read_untrusted(&mut incoming).await?;
+        let scan = extract::ScanSettings::from_settings(&self.settings);
+        let read = read_untrusted(&mut incoming, scan).await?;
         match self.run(&incoming, read).await {
             Ok(outcome) => {
                 tracing::info!(
@@ -230,12 +231,16 @@ struct Untrusted {
 
 /// Parses the message and reads the form out of it on a blocking thread,
 /// outside any transaction: the untrusted PDFs and images are read there,
-/// each under its document budget (`bareme_forms::Limits`), so a slow or
+/// each under its document budget (`bareme_forms::Limits`; scans under
+/// `bareme_forms::ScanLimits`, OCR in a bounded child process), so a slow or
 /// hostile attachment neither stalls the async threads nor holds a
 /// database transaction open. The bytes are moved there and back, not
 /// copied; if the thread is lost they are too, and the source keeps the
 /// message for a later attempt.
-async fn read_untrusted(incoming: &mut Incoming) -> Result<Untrusted, IntakeError> {
+async fn read_untrusted(
+    incoming: &mut Incoming,
+    scan: extract::ScanSettings,
+) -> Result<Untrusted, IntakeError> {
     if incoming.oversize {
         return Ok(Untrusted {
             mail: None,
@@ -247,7 +252,7 @@ async fn read_untrusted(incoming: &mut Incoming) -> Result<Untrusted, IntakeErro
         // A panic while reading must not take the raw bytes with it.
         let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mail = parse::parse(&bytes);
-            let extraction = mail.as_ref().map(extract::extract);
+            let extraction = mail.as_ref().map(|m| extract::extract(m, &scan));
             Untrusted { mail, extraction }
         }));
         (bytes, read)

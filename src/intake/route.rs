@@ -86,7 +86,7 @@ impl Intake {
         }
         let extraction = match draft.extraction {
             Some(read) => read.clone(),
-            None => extract::extract(mail),
+            None => extract::extract(mail, &extract::ScanSettings::from_settings(s)),
         };
         if extraction.source == extract::Source::Nothing
             && mail.attachments.is_empty()

@@ -54,7 +54,12 @@ fn triage(subject: &str, body: &str, atts: &[Att]) -> Triage {
         content_type: "text/plain".into(),
         ..Default::default()
     };
-    decide(&mail, &extract(&mail), &["bareme@ac-montpellier.fr".into()])
+    let scan = crate::intake::extract::ScanSettings::from_settings(&Default::default());
+    decide(
+        &mail,
+        &extract(&mail, &scan),
+        &["bareme@ac-montpellier.fr".into()],
+    )
 }
 
 const REQ: bool = true;

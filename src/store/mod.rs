@@ -25,6 +25,7 @@ pub mod request_queue;
 pub mod request_views;
 pub mod request_write;
 pub mod requests;
+pub mod scan_readings;
 pub mod sessions;
 pub mod staff;
 pub mod stats;

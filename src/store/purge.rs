@@ -1,8 +1,9 @@
 //! Retention (SPEC §11): what the service removes by itself, and when.
 //!
 //! - raw mail and attachments of closed requests, `retention.closed_request_days`
-//!   after closing; with them the extracted fields, staff notes and the
-//!   bodies of the mails we sent about the request;
+//!   after closing; with them the extracted fields (and the images read
+//!   from a scanned form), staff notes and the bodies of the mails we sent
+//!   about the request;
 //! - ignored, not-a-request, duplicate and quarantined mail not linked to a request,
 //!   `retention.ignored_mail_days` after reception;
 //! - the minimal record of each decision (reference, state, dates, who
@@ -150,6 +151,8 @@ pub async fn run(
             .filter(note::Column::RequestId.is_in(ids.clone()))
             .exec(&txn)
             .await?;
+        // The scanned form's boxes, signature and stamp go with the fields.
+        super::scan_readings::delete_for(&txn, &ids).await?;
         outbox::Entity::update_many()
             .col_expr(outbox::Column::BodyText, Expr::value(""))
             .col_expr(outbox::Column::BodyHtml, Expr::value(""))

@@ -83,6 +83,14 @@ async fn facts<C: ConnectionTrait>(
     })
 }
 
+/// The confirmed address, or the one the request already has.
+fn address_or_keep(confirmed: &Option<MailAddress>, current: &Option<String>) -> Option<String> {
+    confirmed
+        .as_ref()
+        .map(|a| a.to_string())
+        .or_else(|| current.clone())
+}
+
 fn flags_of(current: &change_request::Model) -> Vec<Flag> {
     serde_json::from_str::<Vec<String>>(&current.flags)
         .unwrap_or_default()
@@ -220,6 +228,19 @@ pub async fn apply<C: ConnectionTrait>(
             cols.push((change_request::Column::NewEmail, Expr::value(value.clone())));
             details = serde_json::json!({ "field": "nouvelle_adresse_mel", "old": old, "new": value.unwrap_or_default() });
         }
+        Change::ConfirmScan { new_address } => {
+            let old = current.new_email.clone();
+            let value = address_or_keep(new_address, &old);
+            data = edited(&data, ClaimedField::NewAddress, value.as_deref())?;
+            new_email = value.clone();
+            cols.push((change_request::Column::NewEmail, Expr::value(value.clone())));
+            let uncertain = Flag::new(crate::intake::extract::UNCERTAIN_READING)
+                .map_err(|e| StoreError::Invalid(e.0))?;
+            let mut flags = flags_of(current);
+            flags.retain(|f| *f != uncertain);
+            cols.push((change_request::Column::Flags, Expr::value(to_json(&flags))));
+            details = serde_json::json!({ "field": "nouvelle_adresse_mel", "old": old, "new": value.unwrap_or_default() });
+        }
         Change::AddFlag(flag) | Change::RemoveFlag(flag) => {
             let mut flags = flags_of(current);
             flags.retain(|f| f != flag);
@@ -247,7 +268,10 @@ pub async fn apply<C: ConnectionTrait>(
     }
     if matches!(
         change,
-        Change::Correct { .. } | Change::SetSubscriber { .. } | Change::SetNewAddress(_)
+        Change::Correct { .. }
+            | Change::SetSubscriber { .. }
+            | Change::SetNewAddress(_)
+            | Change::ConfirmScan { .. }
     ) {
         cols.push((change_request::Column::Fields, Expr::value(data.to_json())));
     }

@@ -53,6 +53,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("reject", "Demande rejetée"),
     ("cancel", "Classée sans suite"),
     ("field_edited", "Champ corrigé"),
+    ("scan_confirmed", "Valeurs lues confirmées"),
     ("note_added", "Note ajoutée"),
     ("contest_lifted", "Opposition levée"),
     ("objection_raised", "Opposition de l'adresse enregistrée"),
@@ -101,6 +102,10 @@ pub const FLAGS: &[(&str, &str)] = &[
         "Opposition reçue après l'approbation",
     ),
     ("saisie_manuelle", "Saisie manuelle"),
+    (
+        "lecture_incertaine",
+        "Lecture incertaine du formulaire numérisé",
+    ),
     ("expediteur_different", "Expéditeur différent du demandeur"),
     ("message_id_reutilise", "Message-ID réutilisé"),
     ("confirmation_differente", "Confirmation différente"),

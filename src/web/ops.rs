@@ -63,6 +63,13 @@ async fn metrics(State(state): State<AppState>, client: super::client::ClientIp)
     if !allowed {
         return (StatusCode::FORBIDDEN, "accès refusé\n").into_response();
     }
+    if state.metrics.ocr_available().is_none() {
+        let config = state.settings.intake.ocr.scan_config();
+        let found = tokio::task::spawn_blocking(move || bareme_forms::ocr_availability(&config))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        state.metrics.set_ocr_available(found);
+    }
     match state.metrics.render(&state.db).await {
         Ok(body) => (
             [("content-type", "text/plain; version=0.0.4; charset=utf-8")],

@@ -110,6 +110,7 @@ fn mutated_mail_never_makes_parse_classify_or_extract_panic() {
     let cases = env_u64("BAREME_MEL_FUZZ_CASES", 20_000);
     let budget = Duration::from_secs(env_u64("BAREME_MEL_FUZZ_SECS", 45));
     let own = vec!["bareme@ac-montpellier.fr".to_string()];
+    let scan = extract::ScanSettings::from_settings(&Default::default());
     let mut rng = Rng(seed | 1);
     let started = Instant::now();
     let mut done = 0u64;
@@ -118,7 +119,7 @@ fn mutated_mail_never_makes_parse_classify_or_extract_panic() {
         let result = std::panic::catch_unwind(|| {
             if let Some(mail) = parse::parse(&m) {
                 let _ = classify::classify(&mail, &own);
-                let e = extract::extract(&mail);
+                let e = extract::extract(&mail, &scan);
                 let _ = validate::validate(&e.values);
             }
         });

@@ -10,6 +10,7 @@ pub mod inbound_message;
 pub mod lease;
 pub mod note;
 pub mod outbox;
+pub mod scan_reading;
 pub mod session;
 pub mod staff;
 pub mod subscriber;

@@ -136,6 +136,7 @@ pub async fn request_action_post(
             let (field, value) = (&form.champ, &form.valeur);
             corrections::edit_field(db, settings, &reference, v, field, value, &actor).await
         }
+        "confirmer-lecture" => corrections::confirm_scan(db, settings, &reference, v, &actor).await,
         "note" => decisions::add_note(db, settings, &reference, v, &form.commentaire, &actor).await,
         _ => {
             return fail(

@@ -58,6 +58,10 @@ pub fn routes() -> Router<AppState> {
             "/demandes/{reference}/{action}",
             post(actions::request_action_post),
         )
+        .route(
+            "/demandes/{reference}/images/{id}",
+            get(request::scan_image_get),
+        )
         .route("/pieces-jointes/{id}", get(mail::attachment_get))
         .route("/courriels/{id}/html", get(mail::mail_html_get))
         .route("/quarantaine", get(quarantine::quarantine_list_get))

@@ -19,9 +19,10 @@ use axum::{
 use serde::Deserialize;
 
 /// Flags staff may filter on: (name, French label).
-pub const FLAGS: [(&str, &str); 8] = [
+pub const FLAGS: [(&str, &str); 9] = [
     ("contested", "Opposition en cours"),
     ("saisie_manuelle", "Saisie manuelle"),
+    ("lecture_incertaine", "Lecture incertaine"),
     ("expediteur_different", "Expéditeur différent"),
     ("expediteur_non_authentifie", "Expéditeur non authentifié"),
     ("message_id_reutilise", "Message-ID réutilisé"),

@@ -81,6 +81,7 @@ struct RequestPage {
     checks: Vec<CheckView>,
     auth: SenderAuth,
     verification: Option<VerificationView>,
+    scan: Option<ScanPanel>,
     messages: Vec<MessageView>,
     outgoing: Vec<OutView>,
     notes: Vec<(String, String, String)>,
@@ -88,6 +89,114 @@ struct RequestPage {
     offers: Offers,
     editable: Vec<(&'static str, &'static str)>,
     rejection_reasons: &'static [(&'static str, &'static str)],
+}
+
+/// One box of the « Formulaire numérisé » panel.
+pub struct ScanRowView {
+    pub label: String,
+    pub value: String,
+    pub confidence: String,
+    pub source: &'static str,
+    pub uncertain: bool,
+    pub image: String,
+}
+
+/// The « Formulaire numérisé » panel: each value read beside its box.
+pub struct ScanPanel {
+    pub rows: Vec<ScanRowView>,
+    pub signature: Option<String>,
+    pub stamp: Option<String>,
+    /// Values read under the threshold are still to be confirmed.
+    pub to_confirm: bool,
+}
+
+fn scan_panel(
+    reference: &str,
+    readings: &[crate::store::entities::scan_reading::Model],
+    flags: &[String],
+) -> Option<ScanPanel> {
+    use crate::store::scan_readings::{SIGNATURE, STAMP};
+    if readings.is_empty() {
+        return None;
+    }
+    let url = |id: i64| format!("{}/images/{id}", super::request_url(reference));
+    let zone = |name: &str| {
+        readings
+            .iter()
+            .find(|r| r.name == name && !r.image_png.is_empty())
+            .map(|r| url(r.id))
+    };
+    let rows = readings
+        .iter()
+        .filter_map(|r| {
+            let label = field_label(&r.name)?;
+            Some(ScanRowView {
+                label: label.to_string(),
+                value: match (r.source.as_str(), r.value.as_deref()) {
+                    ("ink", Some(_)) => "Case cochée".into(),
+                    ("ink", None) => "Case vide".into(),
+                    (_, Some(v)) => v.to_string(),
+                    (_, None) => "(rien de lu)".into(),
+                },
+                confidence: format!("{:.0} %", (r.confidence * 100.0).clamp(0.0, 100.0)),
+                source: match r.source.as_str() {
+                    "qr_code" => "QR code du formulaire",
+                    "ink" => "Encre dans la case",
+                    _ => "Reconnaissance du texte",
+                },
+                uncertain: r.uncertain,
+                image: url(r.id),
+            })
+        })
+        .collect();
+    Some(ScanPanel {
+        rows,
+        signature: zone(SIGNATURE),
+        stamp: zone(STAMP),
+        to_confirm: flags
+            .iter()
+            .any(|f| f == crate::intake::extract::UNCERTAIN_READING),
+    })
+}
+
+/// `GET /gestion/demandes/{reference}/images/{id}`: one image of the
+/// scanned form (a PNG the service cut out and encoded itself).
+pub async fn scan_image_get(
+    State(state): State<AppState>,
+    _staff: Staff,
+    Path((reference, id)): Path<(String, i64)>,
+) -> Response {
+    use axum::{
+        http::{HeaderValue, header},
+        response::IntoResponse,
+    };
+    let db = state.db.conn();
+    let found = async {
+        let model = requests::find(db, &reference).await?;
+        crate::store::scan_readings::image(db, model.id, id).await
+    };
+    match found.await {
+        Ok(Some(png)) if !png.is_empty() => (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+                (
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, no-store"),
+                ),
+            ],
+            png,
+        )
+            .into_response(),
+        Ok(_) => fail(
+            crate::store::StoreError::NotFound("image introuvable".into()),
+            &super::request_url(&reference),
+        ),
+        Err(e) => fail(e, "/gestion"),
+    }
 }
 
 /// « Vérification d'identité »: who, how, and the comment, each said once.
@@ -133,11 +242,13 @@ pub async fn request_detail_get(
         } else {
             None
         };
+        let readings = crate::store::scan_readings::for_request(db, model.id).await?;
         Ok::<_, crate::store::StoreError>((
-            model, detail, messages, notes, names, usernames, alerted_at,
+            model, detail, messages, notes, names, usernames, alerted_at, readings,
         ))
     };
-    let (model, detail, messages, notes, names, usernames, alerted_at) = match load.await {
+    let (model, detail, messages, notes, names, usernames, alerted_at, readings) =
+        match load.await {
         Ok(v) => v,
         Err(e) => return fail(e, "/gestion"),
     };
@@ -215,6 +326,7 @@ pub async fn request_detail_get(
                 method,
                 comment: detail.verification_comment.clone().unwrap_or_default(),
             }),
+        scan: scan_panel(&model.reference, &readings, &detail.summary.flags),
         messages,
         outgoing: detail
             .thread
