@@ -16,6 +16,7 @@ mod gestion_access;
 mod gestion_actions;
 mod gestion_browser;
 mod gestion_browser_other_mail;
+mod gestion_browser_scan;
 mod gestion_mail;
 mod gestion_other_mail;
 mod gestion_pages;
