@@ -247,8 +247,8 @@ pub async fn request_detail_get(
             model, detail, messages, notes, names, usernames, alerted_at, readings,
         ))
     };
-    let (model, detail, messages, notes, names, usernames, alerted_at, readings) =
-        match load.await {
+    let (model, detail, messages, notes, names, usernames, alerted_at, readings) = match load.await
+    {
         Ok(v) => v,
         Err(e) => return fail(e, "/gestion"),
     };
