@@ -8,6 +8,9 @@
 #   - /metrics is refused on the public site and served on the internal one;
 #   - the API body limit is intake.max_message_bytes: 25 MiB passes nginx,
 #     one byte more is refused with 413;
+#   - with server.trusted_proxies naming nginx, rate limits see the real
+#     client: ten wrong passwords for one number from 127.0.0.2 refuse its
+#     eleventh attempt (429) while 127.0.0.3 is still answered (401);
 # Uses the binary `cargo test` built (target/debug/bareme-mel).
 #
 #   bash scripts/deploy/nginx-check.sh
@@ -84,9 +87,13 @@ nginx -t -p "$WORK" -c "$WORK/nginx.conf" 2>&1 | tail -n 1 >&2
 setsid nginx -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' </dev/null >"$WORK/nginx.log" 2>&1 &
 nginx_pid=$!
 
+cat >"$WORK/bareme-mel.toml" <<EOF
+[server]
+trusted_proxies = ["127.0.0.1/32"]
+EOF
 (
     cd "$WORK"
-    exec env -u BAREME_MEL_CONFIG \
+    exec env BAREME_MEL_CONFIG="$WORK/bareme-mel.toml" \
         BAREME_MEL__SERVER__BIND="127.0.0.1:$APP_PORT" \
         BAREME_MEL__SERVER__PUBLIC_URL="https://localhost:$HTTPS_PORT" \
         BAREME_MEL__INTAKE__API_TOKEN="$TOKEN" \
@@ -142,3 +149,23 @@ code=$(https -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
 [ "$code" = 413 ] || die "one byte over 25 MiB answered $code, not 413"
 log "nginx: API accepts 25 MiB, refuses one byte more (413)"
 
+# Rate limits see the client nginx saw (X-Forwarded-For from a trusted proxy).
+signin_attempt() { # $1: the client's source address; prints the HTTP status
+    local jar="$WORK/jar.$1" csrf
+    https --interface "$1" -c "$jar" -o "$WORK/signin.html" "$URL/connexion"
+    csrf=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$WORK/signin.html" | head -n 1)
+    [ -n "$csrf" ] || die "no CSRF field on the sign-in page"
+    https --interface "$1" -b "$jar" -o /dev/null -w '%{http_code}' -H "Origin: $URL" \
+        --data-urlencode "csrf=$csrf" --data-urlencode numero=10002 \
+        --data-urlencode mot_de_passe=pas-le-bon-mot-de-passe "$URL/connexion"
+}
+for i in $(seq 10); do
+    code=$(signin_attempt 127.0.0.2)
+    [ "$code" = 401 ] || die "wrong password $i from 127.0.0.2 answered $code, not 401"
+done
+code=$(signin_attempt 127.0.0.2)
+[ "$code" = 429 ] || die "the eleventh wrong password from 127.0.0.2 answered $code, not 429"
+code=$(signin_attempt 127.0.0.3)
+[ "$code" = 401 ] || die "another client (127.0.0.3) answered $code: the limit did not see the real client"
+grep -q '127.0.0.2' "$WORK/nginx-access.log" || die "nginx did not see 127.0.0.2"
+log "nginx: rate limits see the real client (127.0.0.2 refused, 127.0.0.3 answered)"
