@@ -43,6 +43,7 @@ pub struct Settings {
     pub privacy: Privacy,
     pub log: Log,
     pub ops: Ops,
+    pub security: Security,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -401,6 +402,15 @@ impl Default for Log {
     }
 }
 
+/// Secrets kept outside the database.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Security {
+    /// The application key file (32 bytes, mode 0600, created on first run);
+    /// empty: `bareme-mel.key` in `server.data_dir`.
+    pub key_file: PathBuf,
+}
+
 /// Operations endpoints.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -528,6 +538,15 @@ impl Settings {
     /// `server.public_url` without a trailing slash.
     pub fn public_url(&self) -> &str {
         self.server.public_url.trim_end_matches('/')
+    }
+
+    /// Where the application key lives.
+    pub fn key_file(&self) -> PathBuf {
+        if self.security.key_file.as_os_str().is_empty() {
+            self.server.data_dir.join("bareme-mel.key")
+        } else {
+            self.security.key_file.clone()
+        }
     }
 
     /// The proxies whose forwarding headers are believed (checked at load).

@@ -3,6 +3,7 @@
 //! decisions, address update, password reset).
 
 pub mod access_export;
+pub mod appkey;
 pub mod backoffice;
 pub mod cli;
 pub mod config;

@@ -1,7 +1,9 @@
 //! Optional second factor for staff: TOTP of RFC 6238 (HMAC-SHA-1, 6 digits,
-//! 30-second steps, one step of clock skew either way). The secret is stored
-//! in Base32 in `staff.totp_secret`; `staff.totp_last_step` makes each code
-//! usable once, even across several `serve` processes (conditional update).
+//! 30-second steps, one step of clock skew either way). The Base32 secret is
+//! stored in `staff.totp_secret` sealed with the application key
+//! ([`crate::appkey`], XChaCha20-Poly1305): the database alone does not give
+//! it. `staff.totp_last_step` makes each code usable once, even across
+//! several `serve` processes (conditional update).
 
 use crate::store::{self, Db, StoreError, audit, entities::staff};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
@@ -52,12 +54,77 @@ pub fn matching_step(secret: &str, code: &str) -> Option<i64> {
     i64::try_from(counter).ok()
 }
 
+/// What the stored secret is sealed for (the AEAD's associated data).
+const PURPOSE: &str = "staff.totp_secret";
+
+/// The Base32 secret of a stored value: sealed, or kept in clear by a
+/// version before the application key (sealed at the next start).
+fn reveal(stored: &str) -> Option<String> {
+    if stored.starts_with(crate::appkey::SEALED_PREFIX) {
+        crate::appkey::current().open(PURPOSE, stored)
+    } else {
+        Some(stored.to_string())
+    }
+}
+
+/// Seals the TOTP secrets still kept in clear with the installed key;
+/// returns how many. Run at start-up, after the key is installed.
+pub async fn seal_clear_secrets(db: &Db) -> Result<usize, StoreError> {
+    let key = crate::appkey::current();
+    let mut sealed = 0;
+    for (id, stored) in store::staff::stored_totp_secrets(db.conn()).await? {
+        if stored.starts_with(crate::appkey::SEALED_PREFIX) {
+            continue;
+        }
+        let value = key
+            .seal(PURPOSE, &stored)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        store::staff::replace_totp_secret(db.conn(), id, &value).await?;
+        sealed += 1;
+    }
+    Ok(sealed)
+}
+
+/// Every stored secret opened with `old` and sealed with `new`, by staff id
+/// (written by the caller, in one transaction with the key change).
+pub async fn reseal(
+    db: &Db,
+    old: &crate::appkey::AppKey,
+    new: &crate::appkey::AppKey,
+) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut out = Vec::new();
+    for (id, stored) in store::staff::stored_totp_secrets(db.conn()).await? {
+        let plain = if stored.starts_with(crate::appkey::SEALED_PREFIX) {
+            old.open(PURPOSE, &stored).ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "le secret TOTP du compte n°{id} ne s'ouvre pas avec la clé actuelle : rien n'a été changé"
+                ))
+            })?
+        } else {
+            stored
+        };
+        let sealed = new
+            .seal(PURPOSE, &plain)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        out.push((id, sealed));
+    }
+    Ok(out)
+}
+
+/// True when the database holds a secret sealed with an application key.
+pub async fn has_sealed_secrets(db: &Db) -> Result<bool, StoreError> {
+    Ok(store::staff::stored_totp_secrets(db.conn())
+        .await?
+        .iter()
+        .any(|(_, s)| s.starts_with(crate::appkey::SEALED_PREFIX)))
+}
+
 /// The second step of sign-in: true when `code` is right and not used before.
 pub async fn verify(db: &Db, member: &staff::Model, code: &str) -> Result<bool, StoreError> {
-    let Some(secret) = &member.totp_secret else {
+    let Some(secret) = member.totp_secret.as_deref().and_then(reveal) else {
         return Ok(false);
     };
-    match matching_step(secret, code) {
+    match matching_step(&secret, code) {
         Some(step) => store::staff::use_totp_step(db.conn(), member.id, step).await,
         None => Ok(false),
     }
@@ -88,8 +155,11 @@ pub async fn enable(
                 .into(),
         ));
     };
+    let sealed = crate::appkey::current()
+        .seal(PURPOSE, secret.trim())
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
     let txn = db.begin().await?;
-    store::staff::set_totp(&txn, member.id, secret.trim(), step).await?;
+    store::staff::set_totp(&txn, member.id, &sealed, step).await?;
     audit::append(
         &txn,
         audit::NewEvent {

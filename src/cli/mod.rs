@@ -7,6 +7,7 @@ mod demo;
 mod form;
 mod inbox;
 mod ingest;
+mod key;
 mod mail;
 mod outbox;
 mod purge;
@@ -77,6 +78,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The application key (`security.key_file`).
+    #[command(subcommand)]
+    Key(key::KeyCommand),
     /// Outgoing mail configuration.
     #[command(subcommand)]
     Mail(mail::MailCommand),
@@ -283,6 +287,7 @@ async fn run(command: Command, settings: Settings) -> CliResult {
             let db = open(&settings).await?;
             let pending = db.pending_migrations().await?;
             db.migrate().await?;
+            install_key(&settings, &db).await?;
             println!("base à jour ({pending} migration(s) appliquée(s))");
             Ok(())
         }
@@ -292,6 +297,10 @@ async fn run(command: Command, settings: Settings) -> CliResult {
         Command::Staff(c) => staff::run(c, &open_migrated(&settings).await?).await,
         Command::Subscribers(c) => subscribers::run(c, &open_migrated(&settings).await?).await,
         Command::Audit(c) => audit::run(c, &open_migrated(&settings).await?).await,
+        Command::Key(c) => {
+            let db = open_migrated(&settings).await?;
+            key::run(c, &settings, &db).await
+        }
         Command::Form { abonne, output } => form::run(&settings, abonne.as_deref(), &output),
         Command::Purge { dry_run, json } => {
             purge::run(
@@ -325,7 +334,24 @@ pub async fn open_migrated(settings: &Settings) -> Result<Db, CliError> {
     db.migrate()
         .await
         .map_err(|e| CliError::with_status(format!("migration impossible : {e}"), EX_TEMPFAIL))?;
+    install_key(settings, &db).await?;
     Ok(db)
+}
+
+/// Reads (or, on a database that needs none yet, creates) the application
+/// key of `security.key_file`, makes it this process's key, and seals the
+/// TOTP secrets an older version kept in clear.
+pub async fn install_key(settings: &Settings, db: &Db) -> CliResult {
+    use crate::backoffice::second_factor;
+    let sealed = second_factor::has_sealed_secrets(db).await?;
+    let key = crate::appkey::load_or_create(&settings.key_file(), sealed)
+        .map_err(|e| CliError::config(e.to_string()))?;
+    crate::appkey::install(key);
+    let n = second_factor::seal_clear_secrets(db).await?;
+    if n > 0 {
+        tracing::info!(count = n, "TOTP secrets sealed with the application key");
+    }
+    Ok(())
 }
 
 /// The audit name of the operator at the command line.

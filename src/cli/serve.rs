@@ -9,6 +9,7 @@ pub async fn run(settings: Settings, demo: bool) -> CliResult {
     db.migrate()
         .await
         .map_err(|e| CliError::temporary(format!("migration impossible : {e}")))?;
+    super::install_key(&settings, &db).await?;
     if demo {
         let accounts = super::demo::load(&db, &settings).await?;
         eprintln!(

@@ -324,3 +324,34 @@ pub async fn clear_totp<C: sea_orm::ConnectionTrait>(
         .await?;
     Ok(res.rows_affected == 1)
 }
+
+/// The TOTP secrets as stored, by staff id (to seal the ones kept in clear).
+pub async fn stored_totp_secrets<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+) -> Result<Vec<(i64, String)>, StoreError> {
+    Ok(staff::Entity::find()
+        .filter(staff::Column::TotpSecret.is_not_null())
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter_map(|m| m.totp_secret.map(|s| (m.id, s)))
+        .collect())
+}
+
+/// Replaces the stored form of a TOTP secret (sealing it, or re-sealing it).
+pub async fn replace_totp_secret<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    staff_id: i64,
+    stored: &str,
+) -> Result<(), StoreError> {
+    staff::Entity::update_many()
+        .col_expr(
+            staff::Column::TotpSecret,
+            Expr::value(Some(stored.to_string())),
+        )
+        .filter(staff::Column::Id.eq(staff_id))
+        .filter(staff::Column::TotpSecret.is_not_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}

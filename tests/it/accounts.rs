@@ -529,3 +529,144 @@ async fn an_access_export_holds_no_usable_link() {
     );
     assert!(!data.contains(&secret), "but not its token");
 }
+
+/// The agent of `db` with the second factor on, its Base32 secret returned.
+async fn agent_with_totp(db: &bareme_mel::store::Db) -> String {
+    use bareme_mel::{backoffice::second_factor, domain::Role, store::staff};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let hash = bareme_mel::security::hash_password("cheval-agrafe-pile-correcte".into())
+        .await
+        .unwrap();
+    staff::add(db, "agent", "Agent", Role::Agent, hash, "test")
+        .await
+        .unwrap();
+    let member = bareme_mel::store::entities::staff::Entity::find()
+        .filter(bareme_mel::store::entities::staff::Column::Username.eq("agent"))
+        .one(db.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    let secret = second_factor::new_secret().unwrap();
+    let code = second_factor::totp(&secret, "agent")
+        .unwrap()
+        .generate(chrono::Utc::now().timestamp() as u64)
+        .to_string();
+    second_factor::enable(db, &member, &secret, &code)
+        .await
+        .unwrap();
+    secret
+}
+
+async fn stored_totp(db: &bareme_mel::store::Db) -> String {
+    use sea_orm::EntityTrait;
+    bareme_mel::store::entities::staff::Entity::find()
+        .all(db.conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .find_map(|m| m.totp_secret)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_totp_secret_is_not_readable_in_the_database() {
+    let t = TestDb::sqlite().await;
+    let secret = agent_with_totp(&t.db).await;
+    let stored = stored_totp(&t.db).await;
+    assert!(!stored.contains(&secret), "stored in clear: {stored}");
+    for (file, bytes) in database_files(&t.url) {
+        assert!(!contains(&bytes, &secret), "the secret is in {file}");
+    }
+    // The service still reads it: a code of the app signs in.
+    use sea_orm::EntityTrait;
+    let member = bareme_mel::store::entities::staff::Entity::find()
+        .all(t.db.conn())
+        .await
+        .unwrap()
+        .remove(0);
+    let next = bareme_mel::backoffice::second_factor::totp(&secret, "agent")
+        .unwrap()
+        .generate(chrono::Utc::now().timestamp() as u64 + 30)
+        .to_string();
+    assert!(
+        bareme_mel::backoffice::second_factor::verify(&t.db, &member, &next)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn the_application_key_is_created_once_and_its_loss_is_a_clear_error() {
+    use crate::harness::{cmd, run};
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd(dir.path());
+    c.arg("migrate");
+    let r = run(c);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let key_file = dir.path().join("data/bareme-mel.key");
+    assert_eq!(std::fs::read(&key_file).unwrap().len(), 32);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // A secret an older version kept in clear is sealed at the next start.
+    let db = bareme_mel::store::Db::connect(&bareme_mel::config::Database {
+        url: bareme_mel::config::Secret(format!(
+            "sqlite://{}/data/bareme-mel.db?mode=rw",
+            dir.path().display()
+        )),
+        max_connections: 2,
+    })
+    .await
+    .unwrap();
+    let secret = agent_with_totp(&db).await;
+    {
+        use sea_orm::ConnectionTrait;
+        db.conn()
+            .execute_unprepared(&format!("UPDATE staff SET totp_secret = '{secret}'"))
+            .await
+            .unwrap();
+    }
+    let mut c = cmd(dir.path());
+    c.args(["staff", "list"]);
+    let r = run(c);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let stored = stored_totp(&db).await;
+    assert!(
+        stored.starts_with("v1:") && !stored.contains(&secret),
+        "{stored}"
+    );
+    // Rotation: a new key file, the secret sealed again with it, still the same secret.
+    let before = std::fs::read(&key_file).unwrap();
+    let mut c = cmd(dir.path());
+    c.args(["key", "rotate"]);
+    let r = run(c);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("1 secret(s) TOTP rechiffré(s)"),
+        "{}",
+        r.stdout
+    );
+    assert_ne!(std::fs::read(&key_file).unwrap(), before);
+    let resealed = stored_totp(&db).await;
+    assert_ne!(resealed, stored);
+    let new_key = bareme_mel::appkey::AppKey::read(&key_file).unwrap();
+    assert_eq!(
+        new_key.open("staff.totp_secret", &resealed).as_deref(),
+        Some(secret.as_str())
+    );
+    // Without its key, the database's sealed data stops the start, with the fix.
+    std::fs::remove_file(&key_file).unwrap();
+    let mut c = cmd(dir.path());
+    c.args(["staff", "list"]);
+    let r = run(c);
+    assert_ne!(r.status, 0);
+    assert!(
+        r.stderr.contains("clé de l'application introuvable")
+            && r.stderr.contains("bareme-mel.key"),
+        "{}",
+        r.stderr
+    );
+    assert!(!key_file.exists(), "no new key over sealed data");
+}

@@ -74,9 +74,11 @@ async fn totp_is_enabled_with_a_valid_code_and_then_required_at_sign_in() {
         )
         .await;
     assert_eq!(right.status(), 303);
-    assert_eq!(
-        secret_of(&o.db, "agent").await.as_deref(),
-        Some(secret.as_str())
+    // Stored sealed with the application key, never in clear.
+    let stored = secret_of(&o.db, "agent").await.unwrap();
+    assert!(
+        stored.starts_with("v1:") && !stored.contains(&secret),
+        "{stored}"
     );
     assert!(
         agent

@@ -1,0 +1,208 @@
+//! The application key (SPEC §9): 32 random bytes in a file outside the
+//! database (`security.key_file`, mode 0600, created on first run). It
+//! encrypts the staff's TOTP secrets (XChaCha20-Poly1305), so that whoever
+//! reads the database does not get them.
+//!
+//! `serve` and every command that opens the database install the key of the
+//! file before anything else; a process that installed none (the library in
+//! tests) uses a random key of its own, never a known one.
+
+use chacha20poly1305::{
+    KeyInit, XChaCha20Poly1305, XNonce,
+    aead::{Aead, Payload},
+};
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    sync::{Arc, LazyLock, RwLock},
+};
+
+/// Prefix of a value sealed with the application key (version 1: XChaCha20-Poly1305).
+pub const SEALED_PREFIX: &str = "v1:";
+
+/// The key itself; its bytes never appear in `Debug` output.
+#[derive(Clone)]
+pub struct AppKey([u8; 32]);
+
+impl std::fmt::Debug for AppKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppKey(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(
+        "clé de l'application introuvable : {0} ; la base contient des données chiffrées avec elle (secrets TOTP). Remettez le fichier de clé sauvegardé à cet endroit (ou indiquez-le par security.key_file), voir docs/exploitation.md « Clé de l'application »"
+    )]
+    MissingForExistingData(PathBuf),
+    #[error("clé de l'application {0} illisible : {1}")]
+    Unreadable(PathBuf, String),
+    #[error("impossible de créer la clé de l'application {0} : {1}")]
+    Create(PathBuf, String),
+    #[error("aléa indisponible : {0}")]
+    Random(String),
+}
+
+impl AppKey {
+    /// A fresh random key.
+    pub fn generate() -> Result<Self, KeyError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
+        Ok(Self(bytes))
+    }
+
+    /// Reads a key file: exactly 32 bytes.
+    pub fn read(path: &Path) -> Result<Self, KeyError> {
+        let bytes =
+            std::fs::read(path).map_err(|e| KeyError::Unreadable(path.into(), e.to_string()))?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+            KeyError::Unreadable(path.into(), format!("{} octets au lieu de 32", b.len()))
+        })?;
+        Ok(Self(bytes))
+    }
+
+    /// Writes the key to a new file readable by its owner only (0600).
+    pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
+        let fail = |e: std::io::Error| KeyError::Create(path.into(), e.to_string());
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(fail)?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path).map_err(fail)?;
+        file.write_all(&self.0).map_err(fail)?;
+        file.sync_all().map_err(fail)?;
+        Ok(())
+    }
+
+    /// `plaintext` sealed for the `purpose` it is stored for: `v1:` and the
+    /// hex of a random 24-byte nonce followed by the ciphertext and tag.
+    pub fn seal(&self, purpose: &str, plaintext: &str) -> Result<String, KeyError> {
+        let mut nonce = [0u8; 24];
+        getrandom::fill(&mut nonce).map_err(|e| KeyError::Random(e.to_string()))?;
+        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let sealed = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: purpose.as_bytes(),
+                },
+            )
+            .map_err(|_| KeyError::Random("chiffrement impossible".into()))?;
+        Ok(format!(
+            "{SEALED_PREFIX}{}{}",
+            hex::encode(nonce),
+            hex::encode(sealed)
+        ))
+    }
+
+    /// The plaintext of a value [`seal`](Self::seal)ed for `purpose`; `None`
+    /// when it was sealed with another key or altered.
+    pub fn open(&self, purpose: &str, sealed: &str) -> Option<String> {
+        let bytes = hex::decode(sealed.strip_prefix(SEALED_PREFIX)?).ok()?;
+        if bytes.len() < 24 + 16 {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(24);
+        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let plain = cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: purpose.as_bytes(),
+                },
+            )
+            .ok()?;
+        String::from_utf8(plain).ok()
+    }
+}
+
+static INSTALLED: RwLock<Option<Arc<AppKey>>> = RwLock::new(None);
+
+/// The key of a process that installed none: random, so never a known key.
+static EPHEMERAL: LazyLock<Arc<AppKey>> = LazyLock::new(|| {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    Arc::new(AppKey(bytes))
+});
+
+/// Makes `key` the key of this process.
+pub fn install(key: AppKey) {
+    *INSTALLED.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(key));
+}
+
+/// The key of this process (see the module documentation).
+pub fn current() -> Arc<AppKey> {
+    INSTALLED
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .unwrap_or_else(|| EPHEMERAL.clone())
+}
+
+/// Reads the key at `path`, or creates it when absent and the database holds
+/// nothing sealed with a key (`has_sealed_data`): losing the key of existing
+/// data is an error that says what to do, never a silent new key.
+pub fn load_or_create(path: &Path, has_sealed_data: bool) -> Result<AppKey, KeyError> {
+    if path.exists() {
+        return AppKey::read(path);
+    }
+    if has_sealed_data {
+        return Err(KeyError::MissingForExistingData(path.into()));
+    }
+    let key = AppKey::generate()?;
+    key.write_new(path)?;
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_values_open_only_with_their_key_and_purpose() {
+        let key = AppKey::generate().unwrap();
+        let sealed = key.seal("totp", "JBSWY3DPEHPK3PXP").unwrap();
+        assert!(sealed.starts_with(SEALED_PREFIX));
+        assert!(!sealed.contains("JBSWY3DPEHPK3PXP"));
+        assert_eq!(
+            key.open("totp", &sealed).as_deref(),
+            Some("JBSWY3DPEHPK3PXP")
+        );
+        assert_eq!(key.open("autre", &sealed), None);
+        assert_eq!(AppKey::generate().unwrap().open("totp", &sealed), None);
+        assert_ne!(
+            sealed,
+            key.seal("totp", "JBSWY3DPEHPK3PXP").unwrap(),
+            "random nonce"
+        );
+        assert_eq!(format!("{key:?}"), "AppKey(***)");
+    }
+
+    #[test]
+    fn the_key_file_is_created_once_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sous/cle");
+        let a = load_or_create(&path, false).unwrap();
+        let b = load_or_create(&path, true).unwrap();
+        assert_eq!(a.0, b.0);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let missing = dir.path().join("absente");
+        let err = load_or_create(&missing, true).unwrap_err().to_string();
+        assert!(
+            err.contains("introuvable") && err.contains("absente"),
+            "{err}"
+        );
+        assert!(!missing.exists(), "no new key over existing data");
+    }
+}
