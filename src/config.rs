@@ -195,6 +195,16 @@ pub struct Intake {
     pub forward_other_to: String,
     /// Reading of scanned forms.
     pub ocr: Ocr,
+    /// Attempts at one message (counted before each, by source position or
+    /// content hash) after which it is recorded quarantined without being
+    /// read again: a message that kills the process does not block the next.
+    pub max_attempts: u32,
+    /// At most this many alerts to one registered address per 24 h; mail
+    /// over the cap is recorded and flagged, the alert is not sent.
+    pub max_alerts_per_address: u32,
+    /// At most this many acknowledgements to one sender per 24 h; mail over
+    /// the cap is recorded and flagged, the acknowledgement is not sent.
+    pub max_acknowledgements_per_sender: u32,
 }
 
 impl Default for Intake {
@@ -211,6 +221,9 @@ impl Default for Intake {
             not_a_request_reply_hours: 24,
             forward_other_to: String::new(),
             ocr: Ocr::default(),
+            max_attempts: 3,
+            max_alerts_per_address: 3,
+            max_acknowledgements_per_sender: 3,
         }
     }
 }

@@ -5,9 +5,6 @@
 
 use crate::store::{Conn, StoreError, attachments, entities::inbound_message, inbox};
 
-/// Longest body shown on a page; the rest is in the raw message.
-const MAX_BODY_CHARS: usize = 20_000;
-
 #[derive(Debug, Clone)]
 pub struct AttachmentView {
     pub id: i64,
@@ -32,21 +29,28 @@ pub struct MessageView {
     pub attachments: Vec<AttachmentView>,
 }
 
-/// The plain-text body of a raw message, bounded.
+/// The plain-text body of a raw message, bounded (what intake stores as
+/// `body_view`; for records made before it did).
 pub fn body_text(raw: &[u8]) -> String {
-    let Some(msg) = mail_parser::MessageParser::default().parse(raw) else {
-        return "(message illisible : voir le message brut)".into();
-    };
-    let text = msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
-    let mut text: String = text
-        .chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .collect();
-    if text.chars().count() > MAX_BODY_CHARS {
-        text = text.chars().take(MAX_BODY_CHARS).collect();
-        text.push_str("\n[…] (tronqué)");
+    match mail_parser::MessageParser::default().parse(raw) {
+        Some(msg) => crate::intake::parse::view_text(&msg),
+        None => "(message illisible : voir le message brut)".into(),
     }
-    text
+}
+
+/// The body and HTML presence of `m`: as stored at intake, or, for records
+/// made before intake stored them, parsed on a blocking thread (never on
+/// the async threads that serve the pages).
+async fn body_of(m: &inbound_message::Model) -> (String, bool) {
+    if let (Some(body), Some(has_html)) = (&m.body_view, m.has_html) {
+        return (body.clone(), has_html);
+    }
+    let Some(raw) = m.raw.clone() else {
+        return ("(contenu purgé)".into(), false);
+    };
+    tokio::task::spawn_blocking(move || (body_text(&raw), super::mailhtml::has_html(&raw)))
+        .await
+        .unwrap_or_else(|_| ("(message illisible : voir le message brut)".into(), false))
 }
 
 pub async fn view<C: Conn>(db: &C, m: inbound_message::Model) -> Result<MessageView, StoreError> {
@@ -60,6 +64,7 @@ pub async fn view<C: Conn>(db: &C, m: inbound_message::Model) -> Result<MessageV
             size: a.size,
         })
         .collect();
+    let (body, has_html) = body_of(&m).await;
     let auth = super::sender_auth::describe(
         &m.auth_results,
         m.from_address.as_deref().unwrap_or_default(),
@@ -72,11 +77,8 @@ pub async fn view<C: Conn>(db: &C, m: inbound_message::Model) -> Result<MessageV
         disposition: m.disposition,
         reason: m.reason.unwrap_or_default(),
         auth,
-        body: match &m.raw {
-            Some(raw) => body_text(raw),
-            None => "(contenu purgé)".into(),
-        },
-        has_html: m.raw.as_deref().is_some_and(super::mailhtml::has_html),
+        body,
+        has_html,
         attachments,
     })
 }

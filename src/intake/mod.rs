@@ -21,6 +21,7 @@ pub mod matching;
 pub mod notify;
 pub mod parse;
 pub mod pipeline;
+pub mod poison;
 pub mod record;
 mod route;
 pub mod sources;

@@ -57,6 +57,11 @@ pub struct ParsedMail {
     pub texts: Vec<String>,
     pub attachments: Vec<Attachment>,
     pub report: Option<Report>,
+    /// The body as staff see it (see [`view_text`]), made here once so that
+    /// no page parses the raw mail again.
+    pub view_text: String,
+    /// The mail has a real HTML part (shown sanitised on a page of its own).
+    pub has_html: bool,
 }
 
 impl ParsedMail {
@@ -72,6 +77,33 @@ impl ParsedMail {
     pub fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
         self.header_values(name).next()
     }
+}
+
+/// Longest body shown to staff; the rest is in the raw message.
+pub const MAX_VIEW_CHARS: usize = 20_000;
+
+/// What staff see of a body that intake could not read.
+pub const UNREAD_VIEW: &str = "(contenu non affiché : ce message n'a pas pu être analysé)";
+
+/// The plain-text body as staff see it: the first text body (an HTML-only
+/// mail as the text mail-parser derives from it), control characters
+/// removed, at most [`MAX_VIEW_CHARS`].
+pub fn view_text(message: &Message) -> String {
+    let text = message.body_text(0).unwrap_or_default();
+    let mut out = String::with_capacity(text.len().min(MAX_VIEW_CHARS * 4));
+    let mut chars = 0;
+    for c in text
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+    {
+        if chars == MAX_VIEW_CHARS {
+            out.push_str("\n[…] (tronqué)");
+            break;
+        }
+        out.push(c);
+        chars += 1;
+    }
+    out
 }
 
 /// Parses `raw`; `None` when nothing mail-like was found.
@@ -114,6 +146,10 @@ pub fn parse(raw: &[u8]) -> Option<ParsedMail> {
     }
     let mut budget = MAX_PARTS;
     walk(&message, 0, &mut mail, &mut budget);
+    mail.view_text = view_text(&message);
+    mail.has_html = (0..message.html_body_count())
+        .filter_map(|i| message.html_part(i as u32))
+        .any(|p| matches!(p.body, PartType::Html(_)));
     if mail.content_type == "multipart/report" {
         mail.report = Some(read_report(&message));
     }

@@ -5,12 +5,17 @@
 //! so that one bad message never blocks the next.
 
 use super::{
-    Incoming, IntakeError, Outcome, dedup, extract, parse,
+    Incoming, IntakeError, Outcome, dedup, extract, parse, poison,
     record::{self, NewInbound},
 };
 use crate::{
     config::Settings,
-    store::{Conn, Db, StoreError, Txn, inbox::Disposition, requests},
+    store::{
+        Conn, Db, StoreError, Txn,
+        attempts::{self, Attempt},
+        inbox::Disposition,
+        requests,
+    },
 };
 use chrono::Utc;
 use std::sync::Arc;
@@ -48,8 +53,30 @@ impl Intake {
         &self.settings
     }
 
-    /// Runs one message through the pipeline.
-    pub async fn ingest(&self, mut incoming: Incoming) -> Result<Outcome, IntakeError> {
+    /// Runs one message through the pipeline, counting the attempt first
+    /// (see [`super::poison`]): a message that made the process die
+    /// `intake.max_attempts` times is recorded quarantined unread.
+    pub async fn ingest(&self, incoming: Incoming) -> Result<Outcome, IntakeError> {
+        let key = poison::key(&incoming);
+        let max = self.settings.intake.max_attempts;
+        match attempts::begin(&self.db, &key, max)
+            .await
+            .map_err(IntakeError::Unavailable)?
+        {
+            Attempt::Exhausted(n) => return self.give_up(&incoming, &key, n).await,
+            Attempt::Go(_) => {}
+        }
+        let result = self.ingest_once(incoming).await;
+        // Best effort: a count left behind only brings the give-up closer.
+        let _ = match &result {
+            Ok(_) => attempts::clear(self.db.conn(), &key).await,
+            Err(IntakeError::Unavailable(_)) => attempts::release(self.db.conn(), &key).await,
+            Err(IntakeError::Io(_)) => Ok(()),
+        };
+        result
+    }
+
+    async fn ingest_once(&self, mut incoming: Incoming) -> Result<Outcome, IntakeError> {
         let scan = extract::ScanSettings::from_settings(&self.settings);
         let read = read_untrusted(&mut incoming, scan).await?;
         match self.run(&incoming, read).await {
@@ -151,6 +178,8 @@ impl Intake {
                 request_id: d.request_id,
                 auth_results: d.auth.clone(),
                 flags: &d.flags,
+                body_view: d.mail.map(|m| m.view_text.as_str()),
+                has_html: d.mail.map(|m| m.has_html),
             },
         )
         .await?;
@@ -175,7 +204,11 @@ impl Intake {
         })
     }
 
-    async fn same_position(&self, id: i64, request_id: Option<i64>) -> Result<Outcome, StoreError> {
+    pub(super) async fn same_position(
+        &self,
+        id: i64,
+        request_id: Option<i64>,
+    ) -> Result<Outcome, StoreError> {
         let reference = match request_id {
             Some(rid) => reference_of(self.db.conn(), rid).await?,
             None => None,
@@ -250,6 +283,7 @@ async fn read_untrusted(
     let bytes = std::mem::take(&mut incoming.bytes);
     let work = tokio::task::spawn_blocking(move || {
         // A panic while reading must not take the raw bytes with it.
+        poison::test_abort_hook(&bytes);
         let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mail = parse::parse(&bytes);
             let extraction = mail.as_ref().map(|m| extract::extract(m, &scan));

@@ -34,6 +34,11 @@ pub struct NewInbound<'a> {
     pub request_id: Option<i64>,
     pub auth_results: serde_json::Value,
     pub flags: &'a [String],
+    /// The body as staff see it and whether an HTML part exists, made at
+    /// parse time (`None` for a message not parsed: the page parses it, off
+    /// the async threads).
+    pub body_view: Option<&'a str>,
+    pub has_html: Option<bool>,
 }
 
 /// Inserts the record; returns its id.
@@ -55,6 +60,8 @@ pub async fn insert<C: Conn>(txn: &C, m: NewInbound<'_>) -> Result<i64, StoreErr
             request_id: m.request_id,
             auth_results: &m.auth_results,
             flags: m.flags,
+            body_view: m.body_view,
+            has_html: m.has_html,
         },
     )
     .await

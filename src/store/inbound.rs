@@ -32,6 +32,9 @@ pub struct NewInbound<'a> {
     pub request_id: Option<i64>,
     pub auth_results: &'a serde_json::Value,
     pub flags: &'a [String],
+    /// What staff see of the body, made at parse time (`None`: not parsed).
+    pub body_view: Option<&'a str>,
+    pub has_html: Option<bool>,
 }
 
 /// One attachment to store, its texts already cleaned.
@@ -60,6 +63,8 @@ pub async fn insert<C: ConnectionTrait>(txn: &C, m: NewInbound<'_>) -> Result<i6
         request_id: Set(m.request_id),
         auth_results: Set(to_json(m.auth_results)),
         flags: Set(to_json(&m.flags)),
+        body_view: Set(m.body_view.map(str::to_string)),
+        has_html: Set(m.has_html),
         ..Default::default()
     };
     let result = inbound_message::Entity::insert(row).exec(txn).await?;

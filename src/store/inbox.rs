@@ -167,3 +167,23 @@ pub async fn insert_quarantined<C: ConnectionTrait>(
     .await?;
     Ok(created.last_insert_id)
 }
+
+/// Sets what staff see of message `id`'s body (see `intake::parse::view_text`).
+pub async fn set_view<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    body: &str,
+    has_html: bool,
+) -> Result<(), StoreError> {
+    use sea_orm::sea_query::Expr;
+    inbound_message::Entity::update_many()
+        .col_expr(inbound_message::Column::BodyView, Expr::value(Some(body)))
+        .col_expr(
+            inbound_message::Column::HasHtml,
+            Expr::value(Some(has_html)),
+        )
+        .filter(inbound_message::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}

@@ -7,6 +7,7 @@
 
 pub mod access_export;
 pub mod attachments;
+pub mod attempts;
 pub mod audit;
 pub mod backup;
 pub mod dedup;

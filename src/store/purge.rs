@@ -142,6 +142,10 @@ pub async fn run(
                     inbound_message::Column::Raw,
                     Expr::value(Option::<Vec<u8>>::None),
                 )
+                .col_expr(
+                    inbound_message::Column::BodyView,
+                    Expr::value(Option::<String>::None),
+                )
                 .col_expr(inbound_message::Column::PurgedAt, Expr::value(Some(now)))
                 .filter(cond)
                 .exec(&txn)

@@ -31,6 +31,7 @@ mod intake_imap;
 mod intake_imap_idle;
 mod intake_imap_support;
 mod intake_imaps;
+mod intake_poison;
 mod intake_reliability;
 mod intake_scan;
 mod intake_sources;

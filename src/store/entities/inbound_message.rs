@@ -24,6 +24,10 @@ pub struct Model {
     /// JSON array of flag names.
     pub flags: String,
     pub purged_at: Option<DateTimeUtc>,
+    /// What staff see of the body, made at intake (`None`: older record, or purged).
+    pub body_view: Option<String>,
+    /// The mail has a real HTML part (`None`: not known at intake).
+    pub has_html: Option<bool>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,7 @@ pub mod blob;
 pub mod change_request;
 pub mod imap_position;
 pub mod inbound_message;
+pub mod intake_attempt;
 pub mod lease;
 pub mod note;
 pub mod outbox;

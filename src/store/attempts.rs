@@ -1,0 +1,86 @@
+//! Attempts at processing one incoming message (SPEC §4, poison messages).
+//! [`begin`] counts an attempt in its own committed write *before* the
+//! message is read, so that a message that kills the process (memory,
+//! abort, a bug in a parser) is counted even though nothing else of its
+//! processing survives; once `max` attempts were made, [`begin`] says so
+//! and the caller records the message quarantined without reading it.
+//! [`clear`] forgets the count once the message is recorded.
+
+use super::{Db, StoreError, entities::intake_attempt};
+use chrono::Utc;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, sea_query::OnConflict};
+
+/// What [`begin`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Go on: this is attempt number `n` (1 the first time).
+    Go(i32),
+    /// `n` attempts were made already, none finished: do not read it again.
+    Exhausted(i32),
+}
+
+/// Counts one more attempt on `key` and commits it, unless `max` attempts
+/// were already made.
+pub async fn begin(db: &Db, key: &str, max: u32) -> Result<Attempt, StoreError> {
+    let txn = db.begin().await?;
+    let made = intake_attempt::Entity::find_by_id(key.to_string())
+        .one(&txn)
+        .await?
+        .map_or(0, |a| a.attempts);
+    let max = i32::try_from(max.max(1)).unwrap_or(i32::MAX);
+    if made >= max {
+        txn.rollback().await?;
+        return Ok(Attempt::Exhausted(made));
+    }
+    let now = Utc::now();
+    intake_attempt::Entity::insert(intake_attempt::ActiveModel {
+        key: Set(key.to_string()),
+        attempts: Set(made + 1),
+        first_at: Set(now),
+        last_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(intake_attempt::Column::Key)
+            .update_columns([
+                intake_attempt::Column::Attempts,
+                intake_attempt::Column::LastAt,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(Attempt::Go(made + 1))
+}
+
+/// Takes back the attempt counted by [`begin`] on `key`: the attempt
+/// stopped for a reason that is not the message's (the database went away).
+pub async fn release<C: ConnectionTrait>(conn: &C, key: &str) -> Result<(), StoreError> {
+    use sea_orm::{ColumnTrait, ExprTrait, QueryFilter, sea_query::Expr};
+    intake_attempt::Entity::update_many()
+        .col_expr(
+            intake_attempt::Column::Attempts,
+            Expr::col(intake_attempt::Column::Attempts).sub(1),
+        )
+        .filter(intake_attempt::Column::Key.eq(key))
+        .filter(intake_attempt::Column::Attempts.gt(0))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Forgets the attempts on `key`: the message is recorded.
+pub async fn clear<C: ConnectionTrait>(conn: &C, key: &str) -> Result<(), StoreError> {
+    intake_attempt::Entity::delete_by_id(key.to_string())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Attempts made on `key` and not yet cleared.
+pub async fn count<C: ConnectionTrait>(conn: &C, key: &str) -> Result<i32, StoreError> {
+    Ok(intake_attempt::Entity::find_by_id(key.to_string())
+        .one(conn)
+        .await?
+        .map_or(0, |a| a.attempts))
+}
