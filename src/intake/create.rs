@@ -16,6 +16,7 @@ use super::{
 use crate::{
     config::Settings,
     domain::MailAddress,
+    mail::MailKind,
     store::{
         Conn, StoreError,
         entities::change_request,
@@ -59,6 +60,36 @@ pub async fn request_from_mail<C: Conn>(
     let matched = matching::run(txn, &claim, Some(m.sender), m.verdicts).await?;
     let mut flags = m.flags;
     flags.extend(claim.flags.iter().cloned());
+    // Flood caps: over them the request is made and flagged, the mail not sent.
+    let caps = &settings.intake;
+    let acknowledge = m.acknowledge
+        && !notify::over_cap(
+            txn,
+            m.sender,
+            MailKind::Acknowledgement,
+            caps.max_acknowledgements_per_sender,
+        )
+        .await?;
+    if m.acknowledge && !acknowledge {
+        flags.push(notify::ACK_CAPPED.into());
+    }
+    let mut alert = false;
+    if let Some(to) = matched
+        .subscriber
+        .as_ref()
+        .and_then(notify::registered_address)
+    {
+        alert = !notify::over_cap(
+            txn,
+            &to,
+            MailKind::RegisteredAddressAlert,
+            caps.max_alerts_per_address,
+        )
+        .await?;
+        if !alert {
+            flags.push(notify::ALERT_CAPPED.into());
+        }
+    }
     let manual = m.extraction.source == extract::Source::Nothing;
     if manual {
         flags.push(flag::MANUAL_ENTRY.into());
@@ -89,7 +120,7 @@ pub async fn request_from_mail<C: Conn>(
     if let Some(form) = &m.extraction.scan {
         scan_readings::insert(txn, request.id, form, uncertain).await?;
     }
-    if m.acknowledge {
+    if acknowledge {
         notify::acknowledge(
             txn,
             settings,
@@ -99,7 +130,7 @@ pub async fn request_from_mail<C: Conn>(
         )
         .await?;
     }
-    if let Some(subscriber) = &matched.subscriber {
+    if let Some(subscriber) = matched.subscriber.as_ref().filter(|_| alert) {
         notify::alert_registered(txn, settings, subscriber, &request).await?;
     }
     Ok(request)

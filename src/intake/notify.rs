@@ -59,6 +59,34 @@ pub async fn acknowledge<C: Conn>(
     Ok(())
 }
 
+/// Flag of a request whose acknowledgement was not sent: its sender already
+/// got `intake.max_acknowledgements_per_sender` in the last 24 hours.
+pub const ACK_CAPPED: &str = "accuse_non_envoye_plafond";
+/// Flag of a request whose alert was not sent: the registered address
+/// already got `intake.max_alerts_per_address` in the last 24 hours.
+pub const ALERT_CAPPED: &str = "alerte_non_envoyee_plafond";
+
+/// True when `to` already got `cap` mails of `kind` in the last 24 hours
+/// (a flood: the next one is recorded and flagged, not sent).
+pub async fn over_cap<C: Conn>(
+    txn: &C,
+    to: &MailAddress,
+    kind: MailKind,
+    cap: u32,
+) -> Result<bool, StoreError> {
+    let since = Utc::now() - Duration::hours(24);
+    let sent = crate::store::outbox::count_since(txn, to.as_str(), kind.template(), since).await?;
+    Ok(sent >= u64::from(cap))
+}
+
+/// The address alerts about `subscriber`'s requests go to, if usable.
+pub fn registered_address(subscriber: &subscriber::Model) -> Option<MailAddress> {
+    subscriber
+        .email
+        .as_deref()
+        .and_then(|e| MailAddress::parse(e).ok())
+}
+
 /// True when `to` already got an acknowledgement in the last 24 hours.
 pub async fn acknowledged_recently<C: Conn>(txn: &C, to: &MailAddress) -> Result<bool, StoreError> {
     outbox::queued_since(
@@ -78,11 +106,7 @@ pub async fn alert_registered<C: Conn>(
     subscriber: &subscriber::Model,
     request: &change_request::Model,
 ) -> Result<bool, StoreError> {
-    let Some(registered) = subscriber
-        .email
-        .as_deref()
-        .and_then(|e| MailAddress::parse(e).ok())
-    else {
+    let Some(registered) = registered_address(subscriber) else {
         return Ok(false);
     };
     let ttl = Duration::days(i64::try_from(settings.tokens.objection_ttl_days).unwrap_or(30));

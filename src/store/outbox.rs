@@ -337,6 +337,23 @@ fn clean(s: &str) -> String {
     squeezed.chars().take(2000).collect()
 }
 
+/// How many mails of `template` to `recipient` were queued since `since`
+/// (the flood caps of intake).
+pub async fn count_since<C: ConnectionTrait>(
+    conn: &C,
+    recipient: &str,
+    template: &str,
+    since: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::Recipient.eq(recipient))
+        .filter(outbox::Column::Template.eq(template))
+        .filter(outbox::Column::CreatedAt.gt(since))
+        .count(conn)
+        .await?)
+}
+
 /// True when a mail of `template` to `recipient` was queued since `since`
 /// (the « at most one per sender per period » rules of intake).
 pub async fn queued_since<C: ConnectionTrait>(

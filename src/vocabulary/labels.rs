@@ -122,6 +122,14 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("reference_inconnue", "Référence inconnue"),
     ("non_authentifie", "Expéditeur non authentifié"),
     ("ecarte", "Écarté"),
+    (
+        "accuse_non_envoye_plafond",
+        "Accusé de réception non envoyé (plafond de 24 h atteint)",
+    ),
+    (
+        "alerte_non_envoyee_plafond",
+        "Alerte non envoyée à l'adresse enregistrée (plafond de 24 h atteint)",
+    ),
     ("classe", "Classé"),
     ("transfere", "Transféré"),
 ];

@@ -99,3 +99,155 @@ fn an_object_stream_bomb_is_ingested_within_300_mb() {
     );
     assert!(peak_kib <= 300 * 1024, "peak RSS {} MiB", peak_kib / 1024);
 }
+
+/// The flood of issue 12: five request mails in a row for one subscriber.
+/// Before the caps, five alerts went to its registered address and five
+/// acknowledgements to a From anyone can forge; now three of each, and the
+/// two over the cap are requests flagged for staff.
+#[tokio::test]
+async fn a_flood_for_one_subscriber_sends_three_alerts_and_three_acknowledgements() {
+    use crate::intake_support::*;
+    use bareme_mel::{
+        mail::MailKind,
+        store::entities::{change_request, outbox},
+    };
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let t = crate::harness::TestDb::sqlite().await;
+    seed_subscriber(&t.db).await;
+    for i in 0..5 {
+        let raw = mail(
+            SENDER,
+            &format!("Changement d'adresse {i}"),
+            "",
+            &form_body(&format!("nouvelle{i}@lycee-jean-moulin.fr")),
+        );
+        let outcome = ingest(&t.db, &raw).await;
+        assert_eq!(outcome.line().split(' ').next(), Some("request_created"));
+    }
+    let sent = |to: &'static str, kind: MailKind| {
+        let db = t.db.clone();
+        async move {
+            outbox::Entity::find()
+                .filter(outbox::Column::Recipient.eq(to))
+                .filter(outbox::Column::Template.eq(kind.template()))
+                .all(db.conn())
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(sent(SENDER, MailKind::Acknowledgement).await, 3);
+    assert_eq!(sent(REGISTERED, MailKind::RegisteredAddressAlert).await, 3);
+    let requests = change_request::Entity::find()
+        .order_by_asc(change_request::Column::Id)
+        .all(t.db.conn())
+        .await
+        .unwrap();
+    assert_eq!(requests.len(), 5, "every mail is recorded");
+    for (i, r) in requests.iter().enumerate() {
+        let flags: Vec<String> = serde_json::from_str(&r.flags).unwrap();
+        let capped = i >= 3;
+        assert_eq!(
+            flags.iter().any(|f| f == "accuse_non_envoye_plafond"),
+            capped,
+            "request {i}: {flags:?}"
+        );
+        assert_eq!(
+            flags.iter().any(|f| f == "alerte_non_envoyee_plafond"),
+            capped,
+            "request {i}: {flags:?}"
+        );
+    }
+}
+
+/// The caps are settings: with 5, the same five mails all go out.
+#[tokio::test]
+async fn the_flood_caps_are_configurable() {
+    use crate::intake_support::*;
+    use bareme_mel::{
+        intake::{Incoming, Intake, Origin},
+        mail::MailKind,
+        store::entities::outbox,
+    };
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let t = crate::harness::TestDb::sqlite().await;
+    seed_subscriber(&t.db).await;
+    let mut s = settings();
+    s.intake.max_alerts_per_address = 5;
+    s.intake.max_acknowledgements_per_sender = 1;
+    let intake = Intake::new(t.db.clone(), std::sync::Arc::new(s));
+    for i in 0..5 {
+        let raw = mail(
+            SENDER,
+            "Changement",
+            "",
+            &form_body(&format!("n{i}@lycee-jean-moulin.fr")),
+        );
+        intake
+            .ingest(Incoming::whole(raw, Origin::new("file", None)))
+            .await
+            .unwrap();
+    }
+    let count = |to: &str, kind: MailKind| {
+        let q = outbox::Entity::find()
+            .filter(outbox::Column::Recipient.eq(to))
+            .filter(outbox::Column::Template.eq(kind.template()));
+        let db = t.db.clone();
+        async move { q.all(db.conn()).await.unwrap().len() }
+    };
+    assert_eq!(count(SENDER, MailKind::Acknowledgement).await, 1);
+    assert_eq!(count(REGISTERED, MailKind::RegisteredAddressAlert).await, 5);
+}
+
+/// The request page shows the body made at intake: with the raw bytes
+/// replaced by something else afterwards, it still shows what was received
+/// (so no view parses the raw mail again), and a purge removes it too.
+#[tokio::test]
+async fn the_request_page_reads_the_view_stored_at_intake() {
+    use crate::intake_support::*;
+    use bareme_mel::{backoffice::mailview, store::entities::inbound_message};
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    let t = crate::harness::TestDb::sqlite().await;
+    seed_subscriber(&t.db).await;
+    let raw = mail(
+        SENDER,
+        "Changement",
+        "",
+        &form_body("nouvelle@lycee-jean-moulin.fr"),
+    );
+    let outcome = ingest(&t.db, &raw).await;
+    let row = inbound_message::Entity::find_by_id(outcome.inbound_id.unwrap())
+        .one(t.db.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    let request_id = row.request_id.unwrap();
+    assert_eq!(row.has_html, Some(false));
+    assert!(
+        row.body_view
+            .as_deref()
+            .unwrap()
+            .contains("Lycée Jean Moulin")
+    );
+    let mut changed: inbound_message::ActiveModel = row.into();
+    changed.raw = Set(Some(b"Subject: autre\r\n\r\nAutre chose".to_vec()));
+    let row = changed.update(t.db.conn()).await.unwrap();
+    let views = mailview::for_request(t.db.conn(), request_id)
+        .await
+        .unwrap();
+    assert!(
+        views[0].body.contains("nouvelle@lycee-jean-moulin.fr"),
+        "{}",
+        views[0].body
+    );
+    assert!(!views[0].body.contains("Autre chose"));
+    // A record made before intake stored the view is parsed off the async threads.
+    let mut legacy: inbound_message::ActiveModel = row.into();
+    legacy.body_view = Set(None);
+    legacy.has_html = Set(None);
+    legacy.update(t.db.conn()).await.unwrap();
+    let views = mailview::for_request(t.db.conn(), request_id)
+        .await
+        .unwrap();
+    assert_eq!(views[0].body, "Autre chose");
+}
