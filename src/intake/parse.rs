@@ -91,17 +91,15 @@ pub const UNREAD_VIEW: &str = "(contenu non affiché : ce message n'a pas pu êt
 pub fn view_text(message: &Message) -> String {
     let text = message.body_text(0).unwrap_or_default();
     let mut out = String::with_capacity(text.len().min(MAX_VIEW_CHARS * 4));
-    let mut chars = 0;
-    for c in text
+    let kept = text
         .chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-    {
-        if chars == MAX_VIEW_CHARS {
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t');
+    for (n, c) in kept.enumerate() {
+        if n == MAX_VIEW_CHARS {
             out.push_str("\n[…] (tronqué)");
             break;
         }
         out.push(c);
-        chars += 1;
     }
     out
 }
