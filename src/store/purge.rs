@@ -12,6 +12,16 @@
 //!
 //! The audit log never holds message content, so the chain stays verifiable;
 //! the purge itself is recorded in it.
+//!
+//! Why the purge writes `change_requests` outside `request_write::apply`, the
+//! one write path of request changes: it is not a change to a request. It
+//! decides nothing (no state, subscriber, address or flag moves), nobody's
+//! role or four-eyes rule applies, no mail follows, and it touches only
+//! requests already closed, in bulk, with one audit event for the whole run
+//! instead of one per request. It erases data the policy says must go. What
+//! it shares with the write path is what readers rely on: every row it
+//! changes gets a new `version` and `updated_at`, so that caches keyed on
+//! `updated_at` (the queue) and pages holding a version see the change.
 
 use super::{
     Db, StoreError, audit,
@@ -37,12 +47,19 @@ pub struct PurgeReport {
     pub expired_decision_records: u64,
 }
 
-const CLOSED: [&str; 3] = ["completed", "rejected", "cancelled"];
+/// The states of a closed request, as stored.
+fn closed_states() -> Vec<&'static str> {
+    crate::domain::RequestState::ALL
+        .into_iter()
+        .filter(|s| s.is_final())
+        .map(|s| s.as_str())
+        .collect()
+}
 const UNLINKED: [&str; 4] = ["auto_ignored", "not_a_request", "quarantined", "duplicate"];
 
 fn closed_before(cutoff: DateTime<Utc>) -> Condition {
     Condition::all()
-        .add(change_request::Column::State.is_in(CLOSED))
+        .add(change_request::Column::State.is_in(closed_states()))
         .add(change_request::Column::ClosedAt.lt(cutoff))
 }
 
@@ -165,6 +182,11 @@ pub async fn run(
             .await?;
         change_request::Entity::update_many()
             .col_expr(change_request::Column::Fields, Expr::value("{}"))
+            .col_expr(change_request::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                change_request::Column::Version,
+                Expr::col(change_request::Column::Version).add(1),
+            )
             .col_expr(
                 change_request::Column::ClosingMessage,
                 Expr::value(Option::<String>::None),
@@ -186,6 +208,11 @@ pub async fn run(
                 Expr::value(Option::<String>::None),
             )
             .col_expr(change_request::Column::Checks, Expr::value("[]"))
+            .col_expr(change_request::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                change_request::Column::Version,
+                Expr::col(change_request::Column::Version).add(1),
+            )
             .filter(records)
             .exec(&txn)
             .await?;

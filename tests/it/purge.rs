@@ -359,3 +359,35 @@ on_both_databases!(a_lease_has_one_holder_at_a_time, |db: Db| async move {
         "expired: b takes it"
     );
 });
+
+on_both_databases!(
+    the_queue_sees_at_once_what_the_purge_erased,
+    |db: Db| async move {
+        // A request cancelled six years ago: the purge blanks its addresses.
+        let ancient = request_with_mail(&db, "cancelled", 6 * 365, "sha-ancient").await;
+        let cache = bareme_mel::backoffice::queue_cache::QueueCache::default();
+        let filter = bareme_mel::backoffice::queue::QueueFilter::default();
+        let (_, page) = cache.get(db.conn(), &filter).await.unwrap();
+        assert_eq!(page.rows[0].requester_email, "demandeur@ecole.fr");
+        let version = change_request::Entity::find_by_id(ancient)
+            .one(db.conn())
+            .await
+            .unwrap()
+            .unwrap()
+            .version;
+        let report = purge::run(&db, &Retention::default(), Utc::now(), false, "test")
+            .await
+            .unwrap();
+        assert_eq!(report.expired_decision_records, 1, "{report:?}");
+        // Like every change to a request row, the purge moves `updated_at`
+        // and the version: the cached queue page is not served again.
+        let (_, page) = cache.get(db.conn(), &filter).await.unwrap();
+        assert_eq!(page.rows[0].requester_email, "", "{:?}", page.rows[0]);
+        let after = change_request::Entity::find_by_id(ancient)
+            .one(db.conn())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(after.version > version);
+    }
+);
