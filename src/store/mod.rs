@@ -23,6 +23,7 @@ pub mod purge;
 pub mod quarantine;
 pub mod request_facts;
 pub mod request_queue;
+pub mod request_transitions;
 pub mod request_views;
 pub mod request_write;
 pub mod requests;

@@ -1,18 +1,11 @@
-//! Change requests: creation with a per-year reference, the actors, and the
-//! transitions of the state machine as a thin layer over the one write path
-//! ([`super::request_write::apply`]). Read models live in
-//! [`super::request_views`] and are re-exported here.
+//! Change requests: creation with a per-year reference, the actors, and
+//! finding one. Every later change goes through the one write path
+//! ([`super::request_write::apply`]); the transitions of the state machine
+//! over it live in [`super::request_transitions`], the read models in
+//! [`super::request_views`]. Both are re-exported here.
 
-use super::{
-    Db, StoreError, audit,
-    entities::change_request,
-    request_write::{self, Record},
-    to_json,
-};
-use crate::{
-    config::Settings,
-    domain::{Action, Change, Reference, RequestState, Role, Who},
-};
+use super::{Db, StoreError, audit, entities::change_request, to_json};
+use crate::domain::{Reference, RequestState, Role, Who};
 use chrono::{Datelike, Utc};
 use sea_orm::{
     ActiveValue::Set,
@@ -21,6 +14,7 @@ use sea_orm::{
 };
 use std::collections::BTreeMap;
 
+pub use super::request_transitions::{TransitionInput, complete_in, transition, transition_in};
 pub use super::request_views::{
     Detail, ListFilter, SubscriberRecord, Summary, ThreadItem, counts, list, show,
 };
@@ -176,105 +170,6 @@ pub async fn create(
     let created = create_in(&txn, new, actor).await?;
     txn.commit().await?;
     Ok(created)
-}
-
-/// What a staff member (or the system) asks for, with what it must record.
-#[derive(Debug, Clone)]
-pub struct TransitionInput {
-    pub action: Action,
-    /// Why, in the actor's words (audited).
-    pub reason: Option<String>,
-    /// For `Verify`: how identity was checked.
-    pub verification_method: Option<String>,
-    /// For `Reject`: the reason code.
-    pub rejection_code: Option<String>,
-    /// For `Reject`/`RequestInformation`: the message sent to the requester.
-    pub message: Option<String>,
-}
-
-impl TransitionInput {
-    pub fn new(action: Action) -> Self {
-        Self {
-            action,
-            reason: None,
-            verification_method: None,
-            rejection_code: None,
-            message: None,
-        }
-    }
-
-    fn record(&self) -> Record {
-        Record {
-            reason: self.reason.clone(),
-            verification_method: self.verification_method.clone(),
-            rejection_code: self.rejection_code.clone(),
-            message: self.message.clone(),
-        }
-    }
-}
-
-/// Applies one transition inside the caller's transaction through the one
-/// write path. Returns the updated row.
-pub async fn transition_in<C: ConnectionTrait>(
-    txn: &C,
-    current: &change_request::Model,
-    input: &TransitionInput,
-    actor: &Actor,
-    settings: &Settings,
-) -> Result<change_request::Model, StoreError> {
-    let applied = request_write::apply(
-        txn,
-        settings,
-        current,
-        &Change::Transition(input.action),
-        actor,
-        &input.record(),
-    )
-    .await?;
-    Ok(applied.request)
-}
-
-/// Reads the request, applies one transition and commits. `expected_version`
-/// (from the page the staff member saw) makes a stale form fail with `Conflict`.
-pub async fn transition(
-    db: &Db,
-    reference: &str,
-    expected_version: Option<i32>,
-    input: &TransitionInput,
-    actor: &Actor,
-    four_eyes: bool,
-) -> Result<change_request::Model, StoreError> {
-    let mut settings = Settings::default();
-    settings.approval.four_eyes = four_eyes;
-    let txn = db.begin().await?;
-    let current = find(&txn, reference).await?;
-    if expected_version.is_some_and(|v| v != current.version) {
-        return Err(StoreError::Conflict);
-    }
-    let updated = transition_in(&txn, &current, input, actor, &settings).await?;
-    txn.commit().await?;
-    Ok(updated)
-}
-
-/// The reset link of request `request_id` was used: an approved request is
-/// completed (any other state is left as it is).
-pub async fn complete_in<C: ConnectionTrait>(
-    txn: &C,
-    settings: &Settings,
-    request_id: i64,
-) -> Result<(), StoreError> {
-    let Some(request) = change_request::Entity::find_by_id(request_id)
-        .one(txn)
-        .await?
-    else {
-        return Ok(());
-    };
-    if RequestState::parse(&request.state) != Some(RequestState::Approved) {
-        return Ok(());
-    }
-    let input = TransitionInput::new(Action::Complete);
-    transition_in(txn, &request, &input, &Actor::System, settings).await?;
-    Ok(())
 }
 
 /// The request with this reference, or a French "not found".
