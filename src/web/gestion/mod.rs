@@ -9,6 +9,7 @@ mod account;
 mod actions;
 mod audit;
 mod auth;
+mod first_admin;
 mod mail;
 mod other_mail;
 mod quarantine;
@@ -51,7 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/compte/totp/desactiver", post(account::totp_disable_post))
         .route(
             "/premier-compte/{token}",
-            get(auth::first_admin_get).post(auth::first_admin_post),
+            get(first_admin::first_admin_get).post(first_admin::first_admin_post),
         )
         .route("/demandes/{reference}", get(request::request_detail_get))
         .route(
