@@ -120,7 +120,7 @@ pub const FLAGS: &[(&str, &str)] = &[
         "Champs obligatoires manquants",
     ),
     ("reference_inconnue", "Référence inconnue"),
-    ("non_authentifie", "Expéditeur non authentifié"),
+    ("expediteur_non_authentifie", "Expéditeur non authentifié"),
     ("ecarte", "Écarté"),
     (
         "accuse_non_envoye_plafond",
@@ -249,6 +249,43 @@ fn lookup(table: &[(&str, &str)], code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every flag the service sets is in the table: none reaches staff as a
+    /// code made readable by [`super::super::readable`].
+    #[test]
+    fn every_flag_the_service_sets_has_its_words() {
+        use crate::{intake, store};
+        let set = [
+            intake::auth::UNAUTHENTICATED,
+            intake::thread::UNKNOWN_REFERENCE,
+            intake::thread::OTHER_SENDER,
+            intake::validate::flag::MANUAL_ENTRY,
+            intake::validate::flag::CONTROL_CHARS,
+            intake::validate::flag::INVALID_NUMBER,
+            intake::validate::flag::INVALID_NEW_ADDRESS,
+            intake::validate::flag::CONFIRMATION_MISMATCH,
+            intake::validate::flag::INVALID_OLD_ADDRESS,
+            intake::validate::flag::BOTH_SITUATIONS,
+            intake::validate::flag::MISSING_FIELDS,
+            intake::extract::UNCERTAIN_READING,
+            intake::notify::ACK_CAPPED,
+            intake::notify::ALERT_CAPPED,
+            store::dedup::REUSED_MESSAGE_ID,
+            store::quarantine::DISCARDED,
+            store::other_mail::FILED,
+            store::other_mail::FORWARDED,
+        ];
+        for code in set {
+            assert!(
+                FLAGS.iter().any(|(c, _)| *c == code),
+                "flag {code} has no words in vocabulary::labels::FLAGS"
+            );
+        }
+        assert_eq!(
+            flag_label(intake::auth::UNAUTHENTICATED),
+            "Expéditeur non authentifié"
+        );
+    }
 
     #[test]
     fn no_label_carries_an_underscore_or_an_english_code() {
