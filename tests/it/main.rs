@@ -52,6 +52,7 @@ mod request_changes;
 mod requests;
 mod scan_support;
 mod snapshots;
+mod store_tls;
 mod subscribers;
 mod tokens;
 mod web_errors;

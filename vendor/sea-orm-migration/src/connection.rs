@@ -1,0 +1,4 @@
+pub use sea_orm::{
+    DatabaseExecutor as SchemaManagerConnection,
+    IntoDatabaseExecutor as IntoSchemaManagerConnection,
+};

@@ -1,0 +1,2 @@
+pub mod migration;
+pub mod migrator;
