@@ -186,6 +186,10 @@ pub struct Intake {
     pub max_message_bytes: u64,
     /// How often `serve` looks into `intake.maildir/new`, in seconds.
     pub maildir_poll_secs: u64,
+    /// Group commit: at most this many messages of a batch source (Maildir,
+    /// `ingest FILE...`) are written in one transaction and acknowledged
+    /// together; 1 commits each message alone.
+    pub batch_size: usize,
     /// Answer a mail that is not a change request with the way to change the
     /// manager's address (authenticated senders only, never auto-mail).
     pub not_a_request_reply: bool,
@@ -217,6 +221,7 @@ impl Default for Intake {
             trusted_authserv_id: String::new(),
             max_message_bytes: 25 * 1024 * 1024,
             maildir_poll_secs: 5,
+            batch_size: 64,
             not_a_request_reply: true,
             not_a_request_reply_hours: 24,
             forward_other_to: String::new(),

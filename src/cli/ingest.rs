@@ -7,7 +7,11 @@
 use super::{CliError, CliResult, EX_TEMPFAIL, EX_USAGE, open_migrated};
 use crate::{
     config::Settings,
-    intake::{Intake, IntakeError, Origin, Outcome, limit::read_limited, sources::maildir},
+    intake::{
+        Intake, IntakeError, Origin, Outcome,
+        limit::read_limited,
+        sources::{Batch, maildir},
+    },
 };
 use std::{path::PathBuf, sync::Arc};
 
@@ -47,7 +51,10 @@ pub async fn run(settings: Settings, maildir: Option<PathBuf>, files: Vec<PathBu
     if let Some(dir) = &maildir {
         maildir::drain(&intake, dir, print).await.map_err(failed)?;
     }
-    for f in &files {
+    // Files are handled in batches of `intake.batch_size` (group commit);
+    // a line is printed for each once its batch is committed.
+    let mut batch = Batch::new(&intake);
+    for (i, f) in files.iter().enumerate() {
         let file = tokio::fs::File::open(f).await.map_err(|e| {
             CliError::with_status(
                 format!("lecture de {} impossible : {e}", f.display()),
@@ -57,7 +64,11 @@ pub async fn run(settings: Settings, maildir: Option<PathBuf>, files: Vec<PathBu
         let incoming = read_limited(file, max, Origin::new("file", None))
             .await
             .map_err(|e| failed(e.into()))?;
-        print(&intake.ingest(incoming).await.map_err(failed)?);
+        if batch.push(incoming, ()) || i + 1 == files.len() {
+            for ((), result) in batch.run(&intake).await {
+                print(&result.map_err(failed)?);
+            }
+        }
     }
     if maildir.is_none() && files.is_empty() {
         let incoming = read_limited(tokio::io::stdin(), max, Origin::new("stdin", None))

@@ -18,6 +18,7 @@ use crate::{
     },
 };
 use chrono::Utc;
+use futures_util::StreamExt;
 use std::sync::Arc;
 
 /// The intake pipeline, cheap to clone, shared by every source.
@@ -108,18 +109,36 @@ impl Intake {
     }
 
     async fn run(&self, incoming: &Incoming, read: Untrusted) -> Result<Outcome, StoreError> {
-        let Untrusted { mail, extraction } = read;
         let txn = self.db.begin().await?;
+        match self.decide(&txn, incoming, read).await? {
+            Decided::Done(outcome) => {
+                txn.commit().await?;
+                Ok(outcome)
+            }
+            Decided::SamePosition { id, request_id } => {
+                txn.rollback().await?;
+                self.same_position(id, request_id).await
+            }
+        }
+    }
+
+    /// Runs one message's steps inside `txn` (dedup, then route or record).
+    async fn decide(
+        &self,
+        txn: &Txn,
+        incoming: &Incoming,
+        read: Untrusted,
+    ) -> Result<Decided, StoreError> {
+        let Untrusted { mail, extraction } = read;
         let seen = dedup::check(
-            &txn,
+            txn,
             incoming.origin.position.as_deref(),
             mail.as_ref().and_then(|m| m.message_id.as_deref()),
             &incoming.content_hash,
         )
         .await?;
         if let dedup::Seen::SamePosition { id, request_id, .. } = seen {
-            txn.rollback().await?;
-            return self.same_position(id, request_id).await;
+            return Ok(Decided::SamePosition { id, request_id });
         }
         let mut draft = Draft {
             incoming,
@@ -137,27 +156,112 @@ impl Intake {
                     "message trop volumineux ({} octets, limite {}) : seul le début est conservé",
                     incoming.size, self.settings.intake.max_message_bytes
                 ));
-                self.write(&txn, draft).await?
+                self.write(txn, draft).await?
             }
             (None, _) => {
                 draft.reason = Some("message illisible : aucun en-tête de courriel reconnu".into());
-                self.write(&txn, draft).await?
+                self.write(txn, draft).await?
             }
             (Some(_), dedup::Seen::SameContent { request_id }) => {
                 draft.disposition = Disposition::Duplicate;
                 draft.request_id = request_id;
                 draft.reason = Some("déjà reçu (même Message-ID, même contenu)".into());
-                self.write(&txn, draft).await?
+                self.write(txn, draft).await?
             }
             (Some(mail), seen) => {
                 if seen == dedup::Seen::ReusedMessageId {
                     draft.flags.push(dedup::REUSED_MESSAGE_ID.into());
                 }
-                self.route(&txn, mail, draft).await?
+                self.route(txn, mail, draft).await?
             }
         };
-        txn.commit().await?;
-        Ok(outcome)
+        Ok(Decided::Done(outcome))
+    }
+
+    /// Group commit: reads every message of `batch` off the database (on the
+    /// blocking threads, as many at once as there are cores), then writes
+    /// them all in one transaction whose commit is on disk before this
+    /// returns, so the source acknowledges them together. If any message
+    /// fails inside the batch, the batch is rolled back and each message goes
+    /// through [`Intake::ingest`] alone: one bad message never fails the
+    /// others. Results are in the order of `batch`.
+    pub async fn ingest_batch(&self, batch: Vec<Incoming>) -> Vec<Result<Outcome, IntakeError>> {
+        if batch.len() < 2 {
+            return self.one_by_one(batch).await;
+        }
+        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let read: Vec<(Incoming, Result<Untrusted, IntakeError>)> =
+            futures_util::stream::iter(batch.into_iter().map(|mut incoming| async move {
+                let read = read_untrusted(&mut incoming).await;
+                (incoming, read)
+            }))
+            .buffered(parallel)
+            .collect()
+            .await;
+        let (incomings, reads): (Vec<Incoming>, Vec<_>) = read.into_iter().unzip();
+        if reads.iter().any(Result::is_err) {
+            return self.one_by_one(incomings).await;
+        }
+        let attempt = async {
+            let txn = self.db.begin().await?;
+            let mut outcomes = Vec::with_capacity(incomings.len());
+            for (incoming, read) in incomings.iter().zip(reads) {
+                let read = read.map_err(|e| StoreError::Invalid(e.to_string()))?;
+                let outcome = match self.decide(&txn, incoming, read).await? {
+                    Decided::Done(outcome) => outcome,
+                    Decided::SamePosition { id, request_id } => Outcome {
+                        disposition: Disposition::Duplicate,
+                        reference: match request_id {
+                            Some(rid) => reference_of(&txn, rid).await?,
+                            None => None,
+                        },
+                        inbound_id: Some(id),
+                        recorded: false,
+                    },
+                };
+                outcomes.push(outcome);
+            }
+            txn.commit().await?;
+            Ok::<_, StoreError>(outcomes)
+        };
+        match attempt.await {
+            Ok(outcomes) => incomings
+                .iter()
+                .zip(outcomes)
+                .map(|(incoming, outcome)| {
+                    tracing::info!(
+                        source = incoming.origin.source,
+                        disposition = outcome.disposition.as_str(),
+                        reference = outcome.reference.as_deref().unwrap_or("-"),
+                        "incoming mail handled"
+                    );
+                    Ok(outcome)
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, size = incomings.len(), "batch rolled back, its messages are handled one by one");
+                self.one_by_one(incomings).await
+            }
+        }
+    }
+
+    /// Each message alone; after the database is found unavailable, the
+    /// rest are not tried (the source keeps them for later).
+    async fn one_by_one(&self, batch: Vec<Incoming>) -> Vec<Result<Outcome, IntakeError>> {
+        let mut results = Vec::with_capacity(batch.len());
+        let mut unavailable = false;
+        for incoming in batch {
+            if unavailable {
+                results.push(Err(IntakeError::Unavailable(StoreError::Invalid(
+                    "message non traité : la base de données est indisponible".into(),
+                ))));
+                continue;
+            }
+            let result = self.ingest(incoming).await;
+            unavailable = matches!(result, Err(IntakeError::Unavailable(_)));
+            results.push(result);
+        }
+        results
     }
 
     pub(super) async fn insert(&self, txn: &Txn, d: &Draft<'_>) -> Result<i64, StoreError> {
@@ -254,6 +358,16 @@ pub(super) async fn reference_of<C: Conn>(
     request_id: i64,
 ) -> Result<Option<String>, StoreError> {
     requests::reference_of(db, request_id).await
+}
+
+/// What one message's steps decided inside a transaction.
+enum Decided {
+    Done(Outcome),
+    /// Seen before at the same source position: nothing is written.
+    SamePosition {
+        id: i64,
+        request_id: Option<i64>,
+    },
 }
 
 /// What was read from the untrusted bytes, before any database work.

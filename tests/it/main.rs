@@ -25,6 +25,7 @@ mod gestion_totp;
 mod intake;
 mod intake_auth;
 mod intake_corpus;
+mod intake_durable;
 mod intake_fuzz;
 mod intake_hostile;
 mod intake_imap;

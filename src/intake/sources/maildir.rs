@@ -3,6 +3,7 @@
 //! left in `new/` by a crash is seen again and answered by the dedup on its
 //! position (`maildir:<unique name>`), so nothing is done twice.
 
+use super::Batch;
 use crate::intake::{Intake, IntakeError, Origin, Outcome, limit::read_limited};
 use std::{
     path::{Path, PathBuf},
@@ -35,7 +36,10 @@ fn waiting(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Handles every message waiting in `dir/new`; calls `each` with each
-/// outcome. Stops at the first database failure (the file stays in `new/`).
+/// outcome. Messages go through the pipeline in batches of
+/// `intake.batch_size` (one transaction each, group commit); a file is moved
+/// to `cur/` only after its batch committed. Stops at the first database
+/// failure (that file and the ones after it stay in `new/`).
 pub async fn drain(
     intake: &Intake,
     dir: &Path,
@@ -44,6 +48,7 @@ pub async fn drain(
     ensure(dir)?;
     let max = intake.settings().intake.max_message_bytes;
     let mut handled = 0;
+    let mut batch = Batch::new(intake);
     for path in waiting(dir)? {
         let Some(name) = path
             .file_name()
@@ -65,7 +70,24 @@ pub async fn drain(
             Origin::new("maildir", Some(format!("maildir:{unique}"))),
         )
         .await?;
-        let outcome = intake.ingest(incoming).await?;
+        if batch.push(incoming, (path, name)) {
+            handled += flush(intake, dir, &mut batch, &mut each).await?;
+        }
+    }
+    handled += flush(intake, dir, &mut batch, &mut each).await?;
+    Ok(handled)
+}
+
+/// Runs the batch, then moves each file of it to `cur/` in order.
+async fn flush(
+    intake: &Intake,
+    dir: &Path,
+    batch: &mut Batch<(PathBuf, String)>,
+    each: &mut impl FnMut(&Outcome),
+) -> Result<usize, IntakeError> {
+    let mut handled = 0;
+    for ((path, name), result) in batch.run(intake).await {
+        let outcome = result?;
         let done = if name.contains(":2,") {
             name.clone()
         } else {

@@ -6,7 +6,11 @@ pub mod imap;
 pub mod imap_conn;
 pub mod maildir;
 
-use crate::{config::Settings, intake::Intake, store::Db};
+use crate::{
+    config::Settings,
+    intake::{Incoming, Intake, IntakeError, Outcome},
+    store::Db,
+};
 use std::{sync::Arc, time::Duration};
 use tokio::{sync::watch, task::JoinHandle};
 
@@ -28,4 +32,42 @@ pub fn spawn(settings: Arc<Settings>, db: Db, stop: watch::Receiver<bool>) -> Ve
         tasks.push(tokio::spawn(imap::run(intake, stop)));
     }
     tasks
+}
+
+/// A batch of messages that fills up to `intake.batch_size` messages or
+/// [`Batch::MAX_BYTES`], each with what its source needs to acknowledge it.
+pub struct Batch<T> {
+    size: usize,
+    bytes: usize,
+    items: Vec<(Incoming, T)>,
+}
+
+impl<T> Batch<T> {
+    /// Past this many bytes in memory a batch is full, whatever its count.
+    pub const MAX_BYTES: usize = 32 * 1024 * 1024;
+
+    pub fn new(intake: &Intake) -> Self {
+        Self {
+            size: intake.settings().intake.batch_size.max(1),
+            bytes: 0,
+            items: Vec::new(),
+        }
+    }
+
+    /// Adds a message; true when the batch is now full.
+    pub fn push(&mut self, incoming: Incoming, ack: T) -> bool {
+        self.bytes += incoming.bytes.len();
+        self.items.push((incoming, ack));
+        self.items.len() >= self.size || self.bytes >= Self::MAX_BYTES
+    }
+
+    /// Runs the batch through the pipeline (one transaction) and empties it;
+    /// each message's result comes with its acknowledgement data, in order.
+    pub async fn run(&mut self, intake: &Intake) -> Vec<(T, Result<Outcome, IntakeError>)> {
+        self.bytes = 0;
+        let (incomings, acks): (Vec<Incoming>, Vec<T>) =
+            std::mem::take(&mut self.items).into_iter().unzip();
+        let results = intake.ingest_batch(incomings).await;
+        acks.into_iter().zip(results).collect()
+    }
 }

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Benchmark: intake throughput of `bareme-mel ingest FILE...` beside the two
+# reference points of ../shared/bench/intake-peer (bare SQLite floor, Python
+# peer), in one run, on the same N generated request mails (default 2,000).
+# Prints for each: msgs/s; for the service also statements per message
+# (sqlx's statement log, counted on 200 messages) and peak RSS.
+# Then, when 127.0.0.1:5432 answers, the service on PostgreSQL with
+# sslmode=disable and sslmode=require (TLS), one after the other.
+# Usage: scripts/bench/intake-compare.sh [N]
+#   BIN=path/to/bareme-mel (default: target/release/bareme-mel, built if missing)
+#   PEER=dir of the peer scripts (default: ../shared/bench/intake-peer)
+#   PY=python with pypdf (default: $BAREME_MEL_TEST_PYTHON or python3)
+#   BATCH="1 64": the intake.batch_size values to run (1 = one commit per message)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
+N=${1:-2000}
+PEER=${PEER:-$ROOT/../../shared/bench/intake-peer}
+[ -d "$PEER" ] || PEER=/work/shared/bench/intake-peer
+PY=${PY:-${BAREME_MEL_TEST_PYTHON:-python3}}
+BATCH=${BATCH:-"1 64"}
+BIN=${BIN:-$ROOT/target/release/bareme-mel}
+if [ ! -x "$BIN" ]; then cargo build -q --release --bin bareme-mel; fi
+BIN=$(realpath "$BIN")
+W=$(mktemp -d)
+PGDBS=()
+cleanup() {
+    for d in "${PGDBS[@]}"; do
+        psql -h 127.0.0.1 -U postgres -d postgres -qc "drop database if exists $d with (force)" >/dev/null 2>&1 || true
+    done
+    rm -rf "$W"
+}
+trap cleanup EXIT
+cd "$W"
+"$BIN" form -o form.pdf >/dev/null
+$PY "$PEER/make_load.py" --form form.pdf --out load -n "$N" --subscribers 5000 >/dev/null
+FILES=(load/*.eml)
+echo "== $N mails of $(du -sh load | cut -f1), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for s in FULL NORMAL; do
+    $PY "$PEER/bare_sqlite.py" --db bare.db --fresh --subscribers load/subscribers.csv --sync $s --dir load
+done
+$PY "$PEER/peer_ingest.py" --db peer.db --fresh --subscribers load/subscribers.csv --sync FULL --dir load
+
+export BAREME_MEL__INTAKE__TRUSTED_AUTHSERV_ID=mx.ac-montpellier.fr RUST_LOG=warn
+
+# One service run on a fresh database: label, database URL, batch size.
+service() {
+    local label=$1 url=$2 batch=$3 dir
+    dir="$W/svc-$label-$batch"
+    mkdir -p "$dir"
+    (
+        cd "$dir"
+        export BAREME_MEL__DATABASE__URL="$url" BAREME_MEL__INTAKE__BATCH_SIZE="$batch"
+        "$BIN" subscribers import "$W/load/subscribers.csv" >/dev/null 2>&1
+        local t0 t1
+        t0=$(date +%s.%N)
+        /usr/bin/time -f '%M' -o rss.txt "$BIN" ingest "${FILES[@]/#/$W/}" >out.txt 2>err.txt || true
+        t1=$(date +%s.%N)
+        local created rss
+        created=$(grep -c '^request_created' out.txt || true)
+        rss=$(tail -1 rss.txt)
+        python3 -c "n=$N; dt=$t1-$t0; print(f'service {\"$label\":<16} batch {$batch:>3}: {n} messages in {dt:.2f} s = {n/dt:.0f} msgs/s, peak RSS {$rss/1024:.0f} MiB ({$created} request_created)')"
+    )
+}
+
+# Statements per message: the sqlx statement log of 200 messages minus that
+# of 1 message (start-up and migration checks), on a fresh database.
+statements() {
+    local label=$1 url=$2 batch=$3 dir one many
+    dir="$W/stmt-$label-$batch"
+    mkdir -p "$dir"
+    (
+        cd "$dir"
+        export BAREME_MEL__DATABASE__URL="$url" BAREME_MEL__INTAKE__BATCH_SIZE="$batch"
+        "$BIN" subscribers import "$W/load/subscribers.csv" >/dev/null 2>&1
+        one=$(RUST_LOG=sqlx::query=trace "$BIN" ingest "$W/${FILES[0]}" 2>&1 >/dev/null | grep -c 'sqlx::query' || true)
+        many=$(RUST_LOG=sqlx::query=trace "$BIN" ingest "${FILES[@]:1:200}" 2>&1 >/dev/null | grep -c 'sqlx::query' || true)
+        python3 -c "print(f'service {\"$label\":<16} batch {$batch:>3}: {($many-$one)/199:.1f} statements per message')"
+    )
+}
+
+pgdb() { # a fresh PostgreSQL database, its name printed
+    local name="bench_intake_$$_$1"
+    psql -h 127.0.0.1 -U postgres -d postgres -qc "drop database if exists $name with (force)" >/dev/null
+    psql -h 127.0.0.1 -U postgres -d postgres -qc "create database $name" >/dev/null
+    echo "$name"
+}
+
+for b in $BATCH; do
+    service sqlite "sqlite://$W/svc-sqlite-$b/db.sqlite?mode=rwc" "$b"
+done
+for b in $BATCH; do
+    statements sqlite "sqlite://$W/stmt-sqlite-$b/db.sqlite?mode=rwc" "$b"
+done
+if psql -h 127.0.0.1 -U postgres -d postgres -qc 'select 1' >/dev/null 2>&1; then
+    for b in $BATCH; do
+        for mode in disable require; do
+            d=$(pgdb "${mode}_$b"); PGDBS+=("$d")
+            service "pg-$mode" "postgres://postgres@127.0.0.1:5432/$d?sslmode=$mode" "$b"
+        done
+    done
+    d=$(pgdb stmt); PGDBS+=("$d")
+    statements pg "postgres://postgres@127.0.0.1:5432/$d?sslmode=require" 1
+fi

@@ -1,0 +1,193 @@
+//! SPEC §10, durable acknowledgement and group commit: a source is
+//! acknowledged (Maildir file moved to `cur/`, IMAP flag, exit 0) only once
+//! its messages' commit is on disk; a batch is written in one transaction
+//! and one bad message never fails the others.
+
+use crate::{
+    harness::{TestDb, bin, run, skip_or_fail},
+    intake_support::*,
+};
+use bareme_mel::{
+    intake::{Incoming, Origin, sources::maildir},
+    store::{Conn, Db, entities::inbound_message, inbox::Disposition},
+};
+use sea_orm::{EntityTrait, PaginatorTrait};
+use std::process::Command;
+
+fn maildir_with(dir: &std::path::Path, mails: &[Vec<u8>]) -> std::path::PathBuf {
+    let maildir = dir.join("inbox");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    for (i, m) in mails.iter().enumerate() {
+        std::fs::write(maildir.join(format!("new/17645805{i:02}.M{i}P1.host")), m).unwrap();
+    }
+    maildir
+}
+
+fn requests(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            mail(
+                SENDER,
+                &format!("Demande {i}"),
+                "",
+                &form_body(&format!("d{i}@lycee-jean-moulin.fr")),
+            )
+        })
+        .collect()
+}
+
+/// Under strace: before each file of the Maildir is renamed into `cur/`,
+/// the last write to the SQLite WAL has been followed by an fsync of it.
+/// With `synchronous=NORMAL` the WAL is only synced at checkpoints, and this
+/// fails.
+#[test]
+fn a_maildir_file_is_moved_to_cur_only_after_the_wal_is_synced() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        skip_or_fail::<()>("strace", "not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = maildir_with(dir.path(), &requests(5));
+    let trace = dir.path().join("trace.txt");
+    let mut traced = Command::new("strace");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("BAREME_MEL__") || k == "RUST_LOG" {
+            traced.env_remove(k);
+        }
+    }
+    traced
+        .current_dir(dir.path())
+        .args(["-f", "-y", "-qq", "-o"])
+        .arg(&trace)
+        .args([
+            "-e",
+            "trace=pwrite64,write,fsync,fdatasync,rename,renameat,renameat2",
+        ])
+        .arg(bin())
+        .args(["ingest", "--maildir"])
+        .arg(&maildir)
+        .env(
+            "BAREME_MEL__DATABASE__URL",
+            format!("sqlite://{}/db.sqlite?mode=rwc", dir.path().display()),
+        )
+        .env("BAREME_MEL__INTAKE__BATCH_SIZE", "2");
+    let r = run(traced);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 5, "{}", r.stdout);
+    let log = std::fs::read_to_string(&trace).unwrap();
+    let mut dirty = false;
+    let mut renames = 0;
+    for line in log.lines() {
+        let wal = line.contains("-wal>");
+        if wal && (line.contains("pwrite64(") || line.contains(" write(")) {
+            dirty = true;
+        } else if wal && (line.contains("fsync(") || line.contains("fdatasync(")) {
+            dirty = false;
+        } else if line.contains("rename") && line.contains("/cur/") {
+            assert!(
+                !dirty,
+                "a file was acknowledged before the WAL was synced:\n{line}"
+            );
+            renames += 1;
+        }
+    }
+    assert_eq!(renames, 5, "{log}");
+}
+
+/// A copy of the database files taken right after each acknowledgement
+/// (what a power cut leaves at best), reopened, holds the message.
+#[tokio::test]
+async fn a_copy_of_the_database_taken_right_after_an_acknowledgement_holds_the_message() {
+    let t = TestDb::sqlite().await;
+    seed_subscriber(&t.db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = maildir_with(dir.path(), &requests(3));
+    let source = bareme_mel::store::sqlite_path(&t.url).unwrap();
+    let copies = dir.path().join("copies");
+    let mut acknowledged = 0;
+    let mut s = settings();
+    s.intake.batch_size = 1;
+    let intake = bareme_mel::intake::Intake::new(t.db.clone(), std::sync::Arc::new(s));
+    maildir::drain(&intake, &maildir, |_| {
+        acknowledged += 1;
+        let to = copies.join(acknowledged.to_string());
+        std::fs::create_dir_all(&to).unwrap();
+        for suffix in ["", "-wal"] {
+            let from = format!("{}{suffix}", source.display());
+            if std::path::Path::new(&from).exists() {
+                std::fs::copy(&from, to.join(format!("db.sqlite{suffix}"))).unwrap();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(acknowledged, 3);
+    for n in 1..=3u64 {
+        let copy = Db::connect(&bareme_mel::config::Database {
+            url: bareme_mel::config::Secret(format!(
+                "sqlite://{}/{n}/db.sqlite?mode=rwc",
+                copies.display()
+            )),
+            max_connections: 1,
+        })
+        .await
+        .unwrap();
+        let held = inbound_message::Entity::find()
+            .count(copy.conn())
+            .await
+            .unwrap();
+        assert!(held >= n, "copy {n} holds {held} messages");
+    }
+}
+
+/// One message that fails inside the batch's transaction (a trigger refuses
+/// its record) does not fail the others: the batch is rolled back and run
+/// one by one; the bad one is quarantined with the reason, the others are
+/// requests.
+#[tokio::test]
+async fn one_bad_message_never_fails_its_batch() {
+    let t = TestDb::sqlite().await;
+    seed_subscriber(&t.db).await;
+    t.db.conn()
+        .execute_unprepared(
+            "CREATE TRIGGER poison BEFORE INSERT ON inbound_messages \
+             WHEN NEW.subject = 'Poison' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        )
+        .await
+        .unwrap();
+    let mut batch: Vec<Incoming> = requests(4)
+        .into_iter()
+        .map(|m| Incoming::whole(m, Origin::new("file", None)))
+        .collect();
+    batch.insert(
+        2,
+        Incoming::whole(
+            mail(SENDER, "Poison", "", &form_body("p@lycee-jean-moulin.fr")),
+            Origin::new("file", None),
+        ),
+    );
+    let results = intake(&t.db).ingest_batch(batch).await;
+    let dispositions: Vec<Disposition> = results
+        .into_iter()
+        .map(|r| r.expect("handled").disposition)
+        .collect();
+    assert_eq!(
+        dispositions,
+        [
+            Disposition::RequestCreated,
+            Disposition::RequestCreated,
+            Disposition::Quarantined,
+            Disposition::RequestCreated,
+            Disposition::RequestCreated,
+        ]
+    );
+    assert_eq!(
+        inbound_message::Entity::find()
+            .count(t.db.conn())
+            .await
+            .unwrap(),
+        5
+    );
+}
