@@ -3,7 +3,7 @@
 # reference points of ../shared/bench/intake-peer (bare SQLite floor, Python
 # peer), in one run, on the same N generated request mails (default 2,000).
 # Prints for each: msgs/s; for the service also statements per message
-# (sqlx's statement log, counted on 200 messages) and peak RSS.
+# (sqlx's statement log, counted on 200 messages; BEGIN and COMMIT are not logged by sqlx and not counted) and peak RSS.
 # Then, when 127.0.0.1:5432 answers, the service on PostgreSQL with
 # sslmode=disable and sslmode=require (TLS), one after the other.
 # Usage: scripts/bench/intake-compare.sh [N]
@@ -73,8 +73,8 @@ statements() {
         cd "$dir"
         export BAREME_MEL__DATABASE__URL="$url" BAREME_MEL__INTAKE__BATCH_SIZE="$batch"
         "$BIN" subscribers import "$W/load/subscribers.csv" >/dev/null 2>&1
-        one=$(RUST_LOG=sqlx::query=trace "$BIN" ingest "$W/${FILES[0]}" 2>&1 >/dev/null | grep -c 'sqlx::query' || true)
-        many=$(RUST_LOG=sqlx::query=trace "$BIN" ingest "${FILES[@]:1:200}" 2>&1 >/dev/null | grep -c 'sqlx::query' || true)
+        one=$(RUST_LOG=sqlx::query=trace "$BIN" ingest "$W/${FILES[0]}" 2>&1 >/dev/null | grep -c 'db.statement=' || true)
+        many=$(RUST_LOG=sqlx::query=trace "$BIN" ingest "${FILES[@]:1:200}" 2>&1 >/dev/null | grep -c 'db.statement=' || true)
         python3 -c "print(f'service {\"$label\":<16} batch {$batch:>3}: {($many-$one)/199:.1f} statements per message')"
     )
 }
