@@ -191,9 +191,12 @@ impl Intake {
         }
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let read: Vec<(Incoming, Result<Untrusted, IntakeError>)> =
-            futures_util::stream::iter(batch.into_iter().map(|mut incoming| async move {
-                let read = read_untrusted(&mut incoming).await;
-                (incoming, read)
+            futures_util::stream::iter(batch.into_iter().map(|mut incoming| {
+                let scan = extract::ScanSettings::from_settings(&self.settings);
+                async move {
+                    let read = read_untrusted(&mut incoming, scan).await;
+                    (incoming, read)
+                }
             }))
             .buffered(parallel)
             .collect()
