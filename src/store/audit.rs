@@ -47,7 +47,7 @@ pub struct Event {
     pub details: serde_json::Value,
 }
 
-fn digest(prev: &str, m: &audit_event::Model) -> String {
+fn plain_digest(prev: &str, m: &audit_event::Model) -> String {
     let mut h = Sha256::new();
     let parts = [
         prev.to_string(),
@@ -108,7 +108,7 @@ pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64,
         prev_hash: prev.clone(),
         hash: String::new(),
     };
-    model.hash = digest(&prev, &model);
+    model.hash = plain_digest(&prev, &model);
     let hash = model.hash.clone();
     audit_event::Entity::insert(audit_event::ActiveModel {
         seq: Set(model.seq),
@@ -171,7 +171,7 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Verification, StoreErr
                     "événement n°{} : le lien vers l'événement précédent est rompu",
                     ev.seq
                 ))
-            } else if digest(&prev, &ev) != ev.hash {
+            } else if plain_digest(&prev, &ev) != ev.hash {
                 Some(format!(
                     "événement n°{} : le contenu a été modifié après son écriture",
                     ev.seq
@@ -275,6 +275,39 @@ pub async fn tamper_for_tests<C: ConnectionTrait>(
         sql,
         [reason.into(), seq.into()],
     ))
+    .await?;
+    Ok(())
+}
+
+/// Only for tests of tamper detection: what someone who can write to the
+/// database but has no application key can do, after editing events:
+/// recompute every hash of the chain, and the head, with plain SHA-256.
+#[doc(hidden)]
+pub async fn rehash_without_key_for_tests<C: ConnectionTrait>(db: &C) -> Result<(), StoreError> {
+    let mut prev = GENESIS_HASH.to_string();
+    let events = audit_event::Entity::find()
+        .order_by_asc(audit_event::Column::Seq)
+        .all(db)
+        .await?;
+    for mut ev in events {
+        ev.prev_hash = prev.clone();
+        ev.hash = plain_digest(&prev, &ev);
+        prev = ev.hash.clone();
+        audit_event::Entity::update(audit_event::ActiveModel {
+            seq: Set(ev.seq),
+            prev_hash: Set(ev.prev_hash),
+            hash: Set(ev.hash),
+            ..Default::default()
+        })
+        .exec(db)
+        .await?;
+    }
+    db.execute(
+        Query::update()
+            .table("audit_head")
+            .value("hash", prev)
+            .and_where(Expr::col("id").eq(1)),
+    )
     .await?;
     Ok(())
 }

@@ -78,3 +78,19 @@ on_both_databases!(
         assert!(v.problem.as_deref().unwrap_or("").contains("n°2"), "{v:?}");
     }
 );
+
+on_both_databases!(
+    an_edit_rehashed_without_the_key_is_detected,
+    |db: Db| async move {
+        some_history(&db).await;
+        audit::tamper_for_tests(db.conn(), 3, "réécrit après coup")
+            .await
+            .unwrap();
+        audit::rehash_without_key_for_tests(db.conn()).await.unwrap();
+        let v = audit::verify(db.conn()).await.unwrap();
+        assert!(
+            v.problem.as_deref().unwrap_or("").contains("n°1"),
+            "a chain recomputed without the application key verifies: {v:?}"
+        );
+    }
+);

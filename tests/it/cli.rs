@@ -180,6 +180,14 @@ async fn lists_show_and_verify_a_populated_database(dir: &std::path::Path, url: 
     let r = cli_on(dir, url, &["audit", "verify"]);
     assert_eq!(r.status, 2);
     assert!(r.stderr.contains("altéré"), "{}", r.stderr);
+    // Whoever can write to the database but has not the key file cannot
+    // make the edit pass by recomputing the chain.
+    audit::rehash_without_key_for_tests(db.conn())
+        .await
+        .unwrap();
+    let r = cli_on(dir, url, &["audit", "verify"]);
+    assert_eq!(r.status, 2, "rehashed without the key: {}", r.stdout);
+    assert!(r.stderr.contains("altéré"), "{}", r.stderr);
 }
 
 #[tokio::test]
