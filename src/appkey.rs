@@ -1,7 +1,9 @@
 //! The application key (SPEC §9): 32 random bytes in a file outside the
 //! database (`security.key_file`, mode 0600, created on first run). It
 //! encrypts the staff's TOTP secrets (XChaCha20-Poly1305), so that whoever
-//! reads the database does not get them.
+//! reads the database does not get them, and keys the hashes of the audit
+//! chain (HMAC-SHA-256), so that whoever writes to the database cannot
+//! recompute the chain after editing it.
 //!
 //! `serve` and every command that opens the database install the key of the
 //! file before anything else; a process that installed none (the library in
@@ -11,6 +13,8 @@ use chacha20poly1305::{
     KeyInit, XChaCha20Poly1305, XNonce,
     aead::{Aead, Payload},
 };
+use hmac::{Hmac, KeyInit as MacKeyInit};
+use sha2::Sha256;
 use std::{
     io::Write,
     path::{Path, PathBuf},
@@ -33,7 +37,7 @@ impl std::fmt::Debug for AppKey {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error(
-        "clé de l'application introuvable : {0} ; la base contient des données chiffrées avec elle (secrets TOTP). Remettez le fichier de clé sauvegardé à cet endroit (ou indiquez-le par security.key_file), voir docs/exploitation.md « Clé de l'application »"
+        "clé de l'application introuvable : {0} ; la base contient des données chiffrées ou scellées avec elle (secrets TOTP, journal d'audit). Remettez le fichier de clé sauvegardé à cet endroit (ou indiquez-le par security.key_file), voir docs/exploitation.md « Clé de l'application »"
     )]
     MissingForExistingData(PathBuf),
     #[error("clé de l'application {0} illisible : {1}")]
@@ -76,6 +80,11 @@ impl AppKey {
         file.write_all(&self.0).map_err(fail)?;
         file.sync_all().map_err(fail)?;
         Ok(())
+    }
+
+    /// An HMAC-SHA-256 keyed with this key (the audit chain).
+    pub fn mac(&self) -> Hmac<Sha256> {
+        <Hmac<Sha256> as MacKeyInit>::new_from_slice(&self.0).expect("HMAC takes any key length")
     }
 
     /// `plaintext` sealed for the `purpose` it is stored for: `v1:` and the

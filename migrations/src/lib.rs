@@ -11,6 +11,7 @@ mod m20261125_000002_add_staff_totp_step;
 mod m20261125_000003_create_request_time_indexes;
 mod m20261201_000010_create_scan_readings;
 mod m20261201_000011_add_intake_attempts_and_mail_view;
+mod m20261201_000012_add_audit_keyed_from;
 
 pub use m20261125_000001_create_schema::GENESIS_HASH;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_request_time_indexes::Migration),
             Box::new(m20261201_000010_create_scan_readings::Migration),
             Box::new(m20261201_000011_add_intake_attempts_and_mail_view::Migration),
+            Box::new(m20261201_000012_add_audit_keyed_from::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
 //! `bareme-mel key rotate`: a new application key; every secret sealed with
-//! the old one is sealed again with the new one, in one transaction.
+//! the old one is sealed again with the new one, and the audit chain keyed
+//! again, in one transaction.
 
 use super::{CliError, CliResult, EX_CANTCREAT, cli_actor};
 use crate::{
@@ -54,6 +55,8 @@ async fn rotate(settings: &Settings, db: &Db) -> CliResult {
         },
     )
     .await?;
+    // The audit chain, this event included, is keyed with the new key.
+    audit::rechain(&txn, &old, &new).await?;
     txn.commit().await.map_err(StoreError::from)?;
     std::fs::rename(&pending, &path).map_err(|e| {
         CliError::with_status(

@@ -343,13 +343,28 @@ pub async fn open_migrated(settings: &Settings) -> Result<Db, CliError> {
 /// TOTP secrets an older version kept in clear.
 pub async fn install_key(settings: &Settings, db: &Db) -> CliResult {
     use crate::backoffice::second_factor;
-    let sealed = second_factor::has_sealed_secrets(db).await?;
+    use crate::store::{StoreError, audit};
+    let sealed =
+        second_factor::has_sealed_secrets(db).await? || audit::has_keyed_events(db.conn()).await?;
     let key = crate::appkey::load_or_create(&settings.key_file(), sealed)
         .map_err(|e| CliError::config(e.to_string()))?;
     crate::appkey::install(key);
     let n = second_factor::seal_clear_secrets(db).await?;
     if n > 0 {
         tracing::info!(count = n, "TOTP secrets sealed with the application key");
+    }
+    if audit::is_unkeyed(db.conn()).await? {
+        let key = crate::appkey::current();
+        let txn = db.begin().await?;
+        match audit::rechain(&txn, &key, &key).await {
+            Ok(events) => {
+                txn.commit().await.map_err(StoreError::from)?;
+                tracing::info!(events, "audit chain sealed with the application key");
+            }
+            // Left as it is: `audit verify` shows where it was edited.
+            Err(StoreError::Invalid(problem)) => tracing::warn!(%problem, "audit chain not sealed"),
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(())
 }

@@ -5,8 +5,15 @@
 //! caller's transaction ends) and records the newest hash, so removing the
 //! newest events is detected too. Events hold decision records only, never
 //! message bodies: purging mail content leaves the chain verifiable.
+//!
+//! The hashes are HMAC-SHA-256 keyed with the application key (SPEC §9), so
+//! that whoever can write to the database cannot recompute the chain after
+//! editing it. `audit_head.keyed_from` is the first keyed event; a chain
+//! written before the key existed (plain SHA-256, `keyed_from` NULL) is
+//! verified and re-chained with the key at start-up ([`rechain`]).
 
 use super::{StoreError, entities::audit_event};
+use crate::appkey::{self, AppKey};
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, sea_query::ExprTrait};
 use sea_orm::{
@@ -47,8 +54,23 @@ pub struct Event {
     pub details: serde_json::Value,
 }
 
-fn plain_digest(prev: &str, m: &audit_event::Model) -> String {
-    let mut h = Sha256::new();
+/// How the hash of one event is computed.
+#[derive(Clone, Copy)]
+enum Scheme<'a> {
+    /// Plain SHA-256: events written before the application key existed.
+    Plain,
+    /// HMAC-SHA-256 keyed with the application key.
+    Keyed(&'a AppKey),
+}
+
+fn scheme_for(seq: i64, keyed_from: Option<i64>, key: &AppKey) -> Scheme<'_> {
+    match keyed_from {
+        Some(first) if seq >= first => Scheme::Keyed(key),
+        _ => Scheme::Plain,
+    }
+}
+
+fn encode(prev: &str, m: &audit_event::Model, mut feed: impl FnMut(&[u8])) {
     let parts = [
         prev.to_string(),
         m.seq.to_string(),
@@ -64,10 +86,68 @@ fn plain_digest(prev: &str, m: &audit_event::Model) -> String {
     ];
     for p in parts {
         // Length-prefixed so that no two different events share an encoding.
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p.as_bytes());
+        feed(&(p.len() as u64).to_be_bytes());
+        feed(p.as_bytes());
     }
+}
+
+fn digest(scheme: Scheme<'_>, prev: &str, m: &audit_event::Model) -> String {
+    match scheme {
+        Scheme::Plain => plain_digest(prev, m),
+        Scheme::Keyed(key) => {
+            let mut h = key.mac();
+            encode(prev, m, |b| hmac::Mac::update(&mut h, b));
+            hex::encode(hmac::Mac::finalize(h).into_bytes())
+        }
+    }
+}
+
+fn plain_digest(prev: &str, m: &audit_event::Model) -> String {
+    let mut h = Sha256::new();
+    encode(prev, m, |b| Digest::update(&mut h, b));
     hex::encode(h.finalize())
+}
+
+/// `audit_head.keyed_from`; `None` when the head row is missing.
+async fn head_keyed_from<C: ConnectionTrait>(db: &C) -> Result<Option<Option<i64>>, StoreError> {
+    let row = db
+        .query_one(
+            Query::select()
+                .column("keyed_from")
+                .from("audit_head")
+                .and_where(Expr::col("id").eq(1)),
+        )
+        .await?;
+    Ok(match row {
+        None => None,
+        Some(row) => Some(row.try_get("", "keyed_from")?),
+    })
+}
+
+/// Whether the chain holds events keyed with the application key (then the
+/// key file is needed to verify it).
+pub async fn has_keyed_events<C: ConnectionTrait>(db: &C) -> Result<bool, StoreError> {
+    let row = db
+        .query_one(
+            Query::select()
+                .columns(["seq", "keyed_from"])
+                .from("audit_head")
+                .and_where(Expr::col("id").eq(1)),
+        )
+        .await?;
+    Ok(match row {
+        None => false,
+        Some(row) => {
+            let seq: i64 = row.try_get("", "seq")?;
+            let keyed_from: Option<i64> = row.try_get("", "keyed_from")?;
+            keyed_from.is_some_and(|first| seq >= first)
+        }
+    })
+}
+
+/// Whether the chain is still plain SHA-256 (written before the key existed).
+pub async fn is_unkeyed<C: ConnectionTrait>(db: &C) -> Result<bool, StoreError> {
+    Ok(matches!(head_keyed_from(db).await?, Some(None)))
 }
 
 /// Appends `event` inside the caller's transaction and returns its sequence number.
@@ -80,7 +160,7 @@ pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64,
                 .table("audit_head")
                 .value("seq", Expr::col("seq").add(1))
                 .and_where(Expr::col("id").eq(1))
-                .returning(Query::returning().columns(["seq", "hash"])),
+                .returning(Query::returning().columns(["seq", "hash", "keyed_from"])),
         )
         .await?
         .ok_or_else(|| {
@@ -90,6 +170,7 @@ pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64,
         })?;
     let seq: i64 = row.try_get("", "seq")?;
     let prev: String = row.try_get("", "hash")?;
+    let keyed_from: Option<i64> = row.try_get("", "keyed_from")?;
     let mut model = audit_event::Model {
         seq,
         at: Utc::now().trunc_subsecs(6),
@@ -108,7 +189,8 @@ pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64,
         prev_hash: prev.clone(),
         hash: String::new(),
     };
-    model.hash = plain_digest(&prev, &model);
+    let key = appkey::current();
+    model.hash = digest(scheme_for(seq, keyed_from, &key), &prev, &model);
     let hash = model.hash.clone();
     audit_event::Entity::insert(audit_event::ActiveModel {
         seq: Set(model.seq),
@@ -147,6 +229,8 @@ pub struct Verification {
 
 /// Walks the whole chain in order and checks every link and the head.
 pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Verification, StoreError> {
+    let key = appkey::current();
+    let keyed_from = head_keyed_from(db).await?.flatten();
     let mut prev = GENESIS_HASH.to_string();
     let mut expected_seq = 1i64;
     let mut count = 0i64;
@@ -171,7 +255,7 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Verification, StoreErr
                     "événement n°{} : le lien vers l'événement précédent est rompu",
                     ev.seq
                 ))
-            } else if plain_digest(&prev, &ev) != ev.hash {
+            } else if digest(scheme_for(ev.seq, keyed_from, &key), &prev, &ev) != ev.hash {
                 Some(format!(
                     "événement n°{} : le contenu a été modifié après son écriture",
                     ev.seq
@@ -208,6 +292,11 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Verification, StoreErr
                 Some(format!(
                     "le journal devrait compter {seq} événements, {count} sont intacts : des événements récents ont été supprimés"
                 ))
+            } else if keyed_from != Some(1) {
+                Some(
+                    "le journal n'est pas scellé par la clé de l'application : toute commande de bareme-mel le scelle"
+                        .to_string(),
+                )
             } else {
                 None
             }
@@ -218,6 +307,87 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Verification, StoreErr
         head_hash: prev,
         problem,
     })
+}
+
+/// Re-computes the whole chain keyed with `new`, inside the caller's
+/// transaction, after checking it under `old` (or plain SHA-256 for events
+/// written before the key existed): a chain already broken is never sealed
+/// again, that would hide the edit. Returns the number of events.
+pub async fn rechain<C: ConnectionTrait>(
+    txn: &C,
+    old: &AppKey,
+    new: &AppKey,
+) -> Result<i64, StoreError> {
+    // Same row lock as `append`: no event is added meanwhile.
+    let head = txn
+        .query_one(
+            Query::update()
+                .table("audit_head")
+                .value("seq", Expr::col("seq").add(0))
+                .and_where(Expr::col("id").eq(1))
+                .returning(Query::returning().columns(["seq", "hash", "keyed_from"])),
+        )
+        .await?
+        .ok_or_else(|| {
+            StoreError::Invalid(
+                "journal d'audit non initialisé : lancez `bareme-mel migrate`".into(),
+            )
+        })?;
+    let head_seq: i64 = head.try_get("", "seq")?;
+    let head_hash: String = head.try_get("", "hash")?;
+    let keyed_from: Option<i64> = head.try_get("", "keyed_from")?;
+    let broken = |seq: i64| {
+        StoreError::Invalid(format!(
+            "journal d'audit altéré (événement n°{seq}) : il n'est pas scellé de nouveau, voir `bareme-mel audit verify`"
+        ))
+    };
+    let mut prev_old = GENESIS_HASH.to_string();
+    let mut prev_new = GENESIS_HASH.to_string();
+    let mut next = 1i64;
+    loop {
+        let page = audit_event::Entity::find()
+            .filter(audit_event::Column::Seq.gte(next))
+            .order_by_asc(audit_event::Column::Seq)
+            .limit(1000)
+            .all(txn)
+            .await?;
+        if page.is_empty() {
+            break;
+        }
+        for mut ev in page {
+            if ev.seq != next
+                || ev.prev_hash != prev_old
+                || digest(scheme_for(ev.seq, keyed_from, old), &prev_old, &ev) != ev.hash
+            {
+                return Err(broken(next));
+            }
+            prev_old = ev.hash.clone();
+            ev.prev_hash = prev_new.clone();
+            ev.hash = digest(Scheme::Keyed(new), &prev_new, &ev);
+            prev_new = ev.hash.clone();
+            audit_event::Entity::update(audit_event::ActiveModel {
+                seq: Set(ev.seq),
+                prev_hash: Set(ev.prev_hash),
+                hash: Set(ev.hash),
+                ..Default::default()
+            })
+            .exec(txn)
+            .await?;
+            next += 1;
+        }
+    }
+    if head_seq != next - 1 || head_hash != prev_old {
+        return Err(broken(next));
+    }
+    txn.execute(
+        Query::update()
+            .table("audit_head")
+            .value("hash", prev_new)
+            .value("keyed_from", 1i64)
+            .and_where(Expr::col("id").eq(1)),
+    )
+    .await?;
+    Ok(next - 1)
 }
 
 /// The events of one request, oldest first (the timeline).

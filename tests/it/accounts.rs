@@ -610,6 +610,10 @@ async fn the_application_key_is_created_once_and_its_loss_is_a_clear_error() {
         let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+    // The audit events appended below in this process are keyed with its own
+    // key: the binary uses it too (no event is keyed yet, so none is lost).
+    std::fs::remove_file(&key_file).unwrap();
+    crate::harness::share_key(&dir.path().join("data"));
     // A secret an older version kept in clear is sealed at the next start.
     let db = bareme_mel::store::Db::connect(&bareme_mel::config::Database {
         url: bareme_mel::config::Secret(format!(
@@ -656,6 +660,11 @@ async fn the_application_key_is_created_once_and_its_loss_is_a_clear_error() {
         new_key.open("staff.totp_secret", &resealed).as_deref(),
         Some(secret.as_str())
     );
+    // The audit chain is keyed with the new key too.
+    let mut c = cmd(dir.path());
+    c.args(["audit", "verify"]);
+    let r = run(c);
+    assert_eq!(r.status, 0, "{}{}", r.stdout, r.stderr);
     // Without its key, the database's sealed data stops the start, with the fix.
     std::fs::remove_file(&key_file).unwrap();
     let mut c = cmd(dir.path());

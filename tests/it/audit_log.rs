@@ -86,7 +86,9 @@ on_both_databases!(
         audit::tamper_for_tests(db.conn(), 3, "réécrit après coup")
             .await
             .unwrap();
-        audit::rehash_without_key_for_tests(db.conn()).await.unwrap();
+        audit::rehash_without_key_for_tests(db.conn())
+            .await
+            .unwrap();
         let v = audit::verify(db.conn()).await.unwrap();
         assert!(
             v.problem.as_deref().unwrap_or("").contains("n°1"),

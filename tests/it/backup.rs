@@ -25,6 +25,8 @@ use std::{
 };
 
 fn command(dir: &Path, args: &[&str]) -> crate::harness::Ran {
+    // The key goes with the database: the events appended here are keyed with it.
+    crate::harness::share_key(&dir.join("data"));
     let mut c = cmd(dir);
     c.args(args);
     run(c)

@@ -130,6 +130,7 @@ async fn populate(db: &Db) -> String {
 }
 
 fn cli_on(dir: &std::path::Path, url: &str, args: &[&str]) -> crate::harness::Ran {
+    crate::harness::share_key(&dir.join("data"));
     let mut c = cmd(dir);
     c.env("BAREME_MEL__DATABASE__URL", url).args(args);
     run(c)
@@ -432,4 +433,39 @@ fn the_form_command_writes_a_prefilled_pdf_and_refuses_a_bad_number() {
     });
     assert_eq!(r.status, 64);
     assert!(r.stderr.contains("chiffres"), "{}", r.stderr);
+}
+
+#[tokio::test]
+async fn a_chain_written_before_the_key_is_sealed_with_it_at_the_next_start() {
+    use sea_orm::ConnectionTrait;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/bm.db?mode=rwc", dir.path().display());
+    let db = Db::connect(&Database {
+        url: Secret(url.clone()),
+        max_connections: 2,
+    })
+    .await
+    .unwrap();
+    db.migrate().await.unwrap();
+    populate(&db).await;
+    // What an older version wrote: plain SHA-256, no marker.
+    audit::rehash_without_key_for_tests(db.conn())
+        .await
+        .unwrap();
+    db.conn()
+        .execute_unprepared("UPDATE audit_head SET keyed_from = NULL")
+        .await
+        .unwrap();
+    assert!(audit::verify(db.conn()).await.unwrap().problem.is_some());
+    let r = cli_on(dir.path(), &url, &["audit", "verify"]);
+    assert_eq!(r.status, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!audit::is_unkeyed(db.conn()).await.unwrap());
+    let v = audit::verify(db.conn()).await.unwrap();
+    assert_eq!(v.problem, None, "keyed with this process's (shared) key");
+    // Once keyed, the same plain re-hash is an edit.
+    audit::rehash_without_key_for_tests(db.conn())
+        .await
+        .unwrap();
+    let r = cli_on(dir.path(), &url, &["audit", "verify"]);
+    assert_eq!(r.status, 2, "{}", r.stdout);
 }

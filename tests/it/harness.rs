@@ -230,3 +230,13 @@ pub async fn spawn_app(mut settings: bareme_mel::config::Settings, db: Db) -> Te
         state,
     }
 }
+
+/// Writes this process's application key into `data_dir`, where a binary run
+/// on the same database reads it: the audit events appended here are keyed
+/// with it. Does nothing when the directory already has a key.
+pub fn share_key(data_dir: &std::path::Path) {
+    let path = data_dir.join("bareme-mel.key");
+    if !path.exists() {
+        bareme_mel::appkey::current().write_new(&path).unwrap();
+    }
+}

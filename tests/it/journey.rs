@@ -124,6 +124,7 @@ async fn a_new_manager_gets_the_account_back_through_the_form_the_staff_and_the_
     }
 
     // Mail it: the MTA pipes it into `bareme-mel ingest`.
+    crate::harness::share_key(&dir.path().join("data"));
     let mail = mail_with_attachment(&std::fs::read(&filled_path).unwrap());
     let mut child = cmd(dir.path())
         .env("BAREME_MEL__DATABASE__URL", &t.url)
