@@ -23,6 +23,8 @@ fn serve(dir: &std::path::Path, db_url: &str) -> Child {
         .rsplit_once(':')
         .map(|(h, p)| (h.to_string(), p.to_string()))
         .unwrap();
+    // The subscribers seeded here are audited with this process's key.
+    crate::harness::share_key(&dir.join("data"));
     let mut c = cmd(dir);
     c.arg("serve")
         .env("BAREME_MEL__DATABASE__URL", db_url)
