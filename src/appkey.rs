@@ -157,16 +157,17 @@ pub fn current() -> Arc<AppKey> {
 /// Reads the key at `path`, or creates it when absent and the database holds
 /// nothing sealed with a key (`has_sealed_data`): losing the key of existing
 /// data is an error that says what to do, never a silent new key.
-pub fn load_or_create(path: &Path, has_sealed_data: bool) -> Result<AppKey, KeyError> {
+/// The second value is true when the key file was created by this call.
+pub fn load_or_create(path: &Path, has_sealed_data: bool) -> Result<(AppKey, bool), KeyError> {
     if path.exists() {
-        return AppKey::read(path);
+        return Ok((AppKey::read(path)?, false));
     }
     if has_sealed_data {
         return Err(KeyError::MissingForExistingData(path.into()));
     }
     let key = AppKey::generate()?;
     key.write_new(path)?;
-    Ok(key)
+    Ok((key, true))
 }
 
 #[cfg(test)]
@@ -197,8 +198,10 @@ mod tests {
     fn the_key_file_is_created_once_with_mode_0600() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sous/cle");
-        let a = load_or_create(&path, false).unwrap();
-        let b = load_or_create(&path, true).unwrap();
+        let (a, created) = load_or_create(&path, false).unwrap();
+        assert!(created);
+        let (b, created) = load_or_create(&path, true).unwrap();
+        assert!(!created);
         assert_eq!(a.0, b.0);
         #[cfg(unix)]
         {

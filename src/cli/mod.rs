@@ -346,14 +346,22 @@ pub async fn install_key(settings: &Settings, db: &Db) -> CliResult {
     use crate::store::{StoreError, audit};
     let sealed =
         second_factor::has_sealed_secrets(db).await? || audit::has_keyed_events(db.conn()).await?;
-    let key = crate::appkey::load_or_create(&settings.key_file(), sealed)
+    let (key, created) = crate::appkey::load_or_create(&settings.key_file(), sealed)
         .map_err(|e| CliError::config(e.to_string()))?;
     crate::appkey::install(key);
     let n = second_factor::seal_clear_secrets(db).await?;
     if n > 0 {
         tracing::info!(count = n, "TOTP secrets sealed with the application key");
     }
-    if audit::is_unkeyed(db.conn()).await? {
+    // Only the first start with a key (an upgrade from a version that had
+    // none) seals an unkeyed chain. Once the key file exists, an unkeyed
+    // chain means someone cleared the marker and re-hashed without the key:
+    // sealing it would bless the edit, so it is left for `audit verify` to refuse.
+    if audit::is_unkeyed(db.conn()).await? && !created {
+        tracing::error!(
+            "journal d'audit non scellé alors que la clé de l'application existe déjà : il a pu être modifié ; lancez « bareme-mel audit verify »"
+        );
+    } else if audit::is_unkeyed(db.conn()).await? {
         let key = crate::appkey::current();
         let txn = db.begin().await?;
         match audit::rechain(&txn, &key, &key).await {

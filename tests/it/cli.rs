@@ -436,7 +436,7 @@ fn the_form_command_writes_a_prefilled_pdf_and_refuses_a_bad_number() {
 }
 
 #[tokio::test]
-async fn a_chain_written_before_the_key_is_sealed_with_it_at_the_next_start() {
+async fn a_chain_written_before_the_key_is_sealed_at_the_first_start_and_never_again() {
     use sea_orm::ConnectionTrait;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/bm.db?mode=rwc", dir.path().display());
@@ -448,24 +448,37 @@ async fn a_chain_written_before_the_key_is_sealed_with_it_at_the_next_start() {
     .unwrap();
     db.migrate().await.unwrap();
     populate(&db).await;
-    // What an older version wrote: plain SHA-256, no marker.
+    let unkey = "UPDATE audit_head SET keyed_from = NULL";
+    // What an older version wrote: plain SHA-256, no marker, no key file.
     audit::rehash_without_key_for_tests(db.conn())
         .await
         .unwrap();
-    db.conn()
-        .execute_unprepared("UPDATE audit_head SET keyed_from = NULL")
-        .await
-        .unwrap();
+    db.conn().execute_unprepared(unkey).await.unwrap();
     assert!(audit::verify(db.conn()).await.unwrap().problem.is_some());
-    let r = cli_on(dir.path(), &url, &["audit", "verify"]);
+    let key_file = dir.path().join("data/bareme-mel.key");
+    assert!(!key_file.exists());
+    // The first start with a key (the upgrade) creates it and seals the chain.
+    let verify = || {
+        let mut c = cmd(dir.path());
+        c.env("BAREME_MEL__DATABASE__URL", &url)
+            .args(["audit", "verify"]);
+        run(c)
+    };
+    let r = verify();
     assert_eq!(r.status, 0, "{}{}", r.stdout, r.stderr);
+    assert!(key_file.exists());
     assert!(!audit::is_unkeyed(db.conn()).await.unwrap());
-    let v = audit::verify(db.conn()).await.unwrap();
-    assert_eq!(v.problem, None, "keyed with this process's (shared) key");
     // Once keyed, the same plain re-hash is an edit.
     audit::rehash_without_key_for_tests(db.conn())
         .await
         .unwrap();
-    let r = cli_on(dir.path(), &url, &["audit", "verify"]);
+    let r = verify();
     assert_eq!(r.status, 2, "{}", r.stdout);
+    // Clearing the marker too does not get the edit sealed at the next start:
+    // the key file exists, so an unkeyed chain is an alteration.
+    db.conn().execute_unprepared(unkey).await.unwrap();
+    let r = verify();
+    assert_eq!(r.status, 2, "a downgraded chain was sealed: {}", r.stdout);
+    assert!(audit::is_unkeyed(db.conn()).await.unwrap());
+    assert!(r.stderr.contains("non scellé"), "{}", r.stderr);
 }
