@@ -679,3 +679,74 @@ async fn the_application_key_is_created_once_and_its_loss_is_a_clear_error() {
     );
     assert!(!key_file.exists(), "no new key over sealed data");
 }
+
+/// The input an error is tied to (`aria-describedby` naming the message), if any.
+fn described_input(html: &str) -> Option<String> {
+    let at = html.find("aria-describedby=\"compte-erreur\"")?;
+    let start = html[..at].rfind("<input")?;
+    let id = html[start..at].split("id=\"").nth(1)?;
+    Some(id[..id.find('"')?].to_string())
+}
+
+#[tokio::test]
+async fn each_error_at_compte_is_tied_to_its_field() {
+    let t = TestDb::sqlite().await;
+    add_subscriber(
+        &t.db,
+        "10009",
+        "gestion@college.fr",
+        Some("le bon mot de passe"),
+        false,
+    )
+    .await;
+    let app = spawn_app(Settings::default(), t.db.clone()).await;
+    let c = crate::public::client();
+    assert_eq!(sign_in(&c, &app, "10009", "le bon mot de passe").await, 303);
+    for (current, new, repeat, field, words) in [
+        (
+            "pas le bon",
+            "trois chats gris",
+            "trois chats gris",
+            "actuel",
+            "Le mot de passe actuel est incorrect.",
+        ),
+        (
+            "le bon mot de passe",
+            "trois chats gris",
+            "trois chats bleus",
+            "repetition",
+            "Les deux mots de passe sont différents.",
+        ),
+        (
+            "le bon mot de passe",
+            "court",
+            "court",
+            "mot_de_passe",
+            "8 caractères",
+        ),
+    ] {
+        let (_, _, csrf) = page(&c, &app, "/compte").await;
+        let (status, html) = post(
+            &c,
+            &app,
+            "/compte/mot-de-passe",
+            &[
+                ("csrf", &csrf),
+                ("actuel", current),
+                ("mot_de_passe", new),
+                ("repetition", repeat),
+            ],
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(
+            html.contains("id=\"compte-erreur\"") && html.contains(words),
+            "{html}"
+        );
+        assert_eq!(described_input(&html).as_deref(), Some(field), "{html}");
+        assert_eq!(
+            html.matches("aria-describedby=\"compte-erreur\"").count(),
+            1
+        );
+    }
+}

@@ -26,6 +26,8 @@ struct AccountPage {
     email: String,
     notice: Option<&'static str>,
     error: Option<String>,
+    /// The field the error is about (`actuel`, `mot_de_passe`, `repetition`), or "".
+    error_on: &'static str,
 }
 
 /// The signed-in subscriber, or `None` (no cookie, expired, disabled).
@@ -53,6 +55,7 @@ fn page(
         email: s.email.clone().unwrap_or_else(|| "(aucune)".into()),
         notice,
         error,
+        error_on: "",
     }
 }
 
@@ -114,7 +117,7 @@ pub async fn password_post(
             ),
         ));
     }
-    let refused = match subscriber_account::change_password(
+    let (error_on, refused) = match subscriber_account::change_password(
         &state.db,
         &s,
         &cookie,
@@ -137,14 +140,23 @@ pub async fn password_post(
         }
         PasswordChange::WrongCurrent => {
             state.limits.failed(&account, &ip);
-            "Le mot de passe actuel est incorrect.".to_string()
+            (
+                "actuel",
+                "Le mot de passe actuel est incorrect.".to_string(),
+            )
         }
-        PasswordChange::Mismatch => "Les deux mots de passe sont différents.".to_string(),
-        PasswordChange::Weak(why) => why,
+        PasswordChange::Mismatch => (
+            "repetition",
+            "Les deux mots de passe sont différents.".to_string(),
+        ),
+        PasswordChange::Weak(why) => ("mot_de_passe", why),
     };
     Ok(pages::render(
         StatusCode::BAD_REQUEST,
-        &page(&s, csrf_of(token), None, Some(refused)),
+        &AccountPage {
+            error_on,
+            ..page(&s, csrf_of(token), None, Some(refused))
+        },
     ))
 }
 

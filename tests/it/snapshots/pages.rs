@@ -145,6 +145,12 @@ async fn back_office_pages_in_their_usual_states() {
     shots.take("gestion_file_vide", "/gestion", &html);
     let (_, html) = agent.page("/gestion/quarantaine").await;
     shots.take("gestion_quarantaine_vide", "/gestion/quarantaine", &html);
+    let (_, html) = agent.page("/gestion/autres-courriels").await;
+    shots.take(
+        "gestion_autres_courriels_vide",
+        "/gestion/autres-courriels",
+        &html,
+    );
 
     let fields: BTreeMap<String, String> = [
         ("numero_abonne", "12345"),
@@ -210,6 +216,22 @@ async fn back_office_pages_in_their_usual_states() {
     let path = format!("/gestion/quarantaine/{id}");
     let (_, html) = agent.page(&path).await;
     shots.take("gestion_quarantaine_courriel", &path, &html);
+    let other = crate::gestion_other_mail::other_mail(
+        &o,
+        "Intendance du collège Frédéric-Bazille <intendance@college-bazille.fr>",
+        "Facture de l'abonnement 2026",
+        "Bonjour,\r\nPourriez-vous nous envoyer la facture de notre abonnement 2026 ?\r\nCordialement,\r\nL'intendance",
+    )
+    .await;
+    let (_, html) = agent.page("/gestion/autres-courriels").await;
+    shots.take(
+        "gestion_autres_courriels",
+        "/gestion/autres-courriels",
+        &html,
+    );
+    let path = format!("/gestion/autres-courriels/{other}");
+    let (_, html) = agent.page(&path).await;
+    shots.take("gestion_autres_courriels_courriel", &path, &html);
     for (name, path) in [
         ("gestion_abonnes", "/gestion/abonnes?q=joffre"),
         ("gestion_abonne", "/gestion/abonnes/12345"),
