@@ -18,6 +18,9 @@ struct Serve {
 impl Serve {
     async fn start(db_url: &str, smtp_port: u16, lease_secs: u64) -> Serve {
         let dir = tempfile::tempdir().unwrap();
+        // The mails were queued in this process, with audit events keyed by
+        // its application key: serve needs the same key file.
+        crate::harness::share_key(&dir.path().join("data"));
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
         let child = cmd(dir.path())
