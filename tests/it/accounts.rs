@@ -26,7 +26,12 @@ fn behind_proxy() -> Settings {
     s
 }
 
-async fn sign_in(c: &reqwest::Client, app: &TestApp, numero: &str, password: &str) -> u16 {
+pub(crate) async fn sign_in(
+    c: &reqwest::Client,
+    app: &TestApp,
+    numero: &str,
+    password: &str,
+) -> u16 {
     let (_, _, csrf) = page(c, app, "/").await;
     post(
         c,

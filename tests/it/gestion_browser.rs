@@ -20,19 +20,32 @@ fn webdriver_url() -> String {
 
 /// A fresh headless Chromium, or `None` (skipped) without chromedriver.
 pub(crate) async fn browser() -> Option<(Client, tempfile::TempDir)> {
+    browser_with(&[]).await
+}
+
+/// A fresh headless Chromium with `extra` command-line arguments.
+pub(crate) async fn browser_with(extra: &[String]) -> Option<(Client, tempfile::TempDir)> {
     let profile = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1024",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.push(format!("--user-data-dir={}", profile.path().display()));
+    args.extend_from_slice(extra);
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1280,1024",
-                format!("--user-data-dir={}", profile.path().display()),
-            ]
-        }),
+        json!({ "binary": "/usr/bin/chromium", "args": args }),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     match ClientBuilder::new(connector)
@@ -174,15 +187,25 @@ pub(crate) async fn wait_text(c: &Client, needle: &str) {
 async fn an_agent_verifies_the_oldest_request_and_a_second_staff_member_approves_it() {
     let t = crate::harness::TestDb::sqlite().await;
     let o = office(t.db.clone(), Settings::default()).await;
-    let oldest = o.request().await;
-    let second = o.request().await;
-    let third = o.request().await;
     let Some((c, _profile)) = browser().await else {
         return;
     };
+    agent_then_approbateur(&c, &o).await;
+    c.close().await.unwrap();
+}
 
-    sign_in(&c, &o, "agent").await;
-    assert_accessible(&c, "la file des demandes").await;
+/// The back-office story, at the office's base URL (`o.app.base`: the app
+/// itself, or nginx in front of it in `through_nginx`): an agent takes the
+/// oldest of three requests and verifies it, rejects the third; an
+/// approbateur approves the first (its reset link works), and is refused
+/// approving the one they verified themselves; axe-core on every page.
+pub(crate) async fn agent_then_approbateur(c: &Client, o: &Office) {
+    let oldest = o.request().await;
+    let second = o.request().await;
+    let third = o.request().await;
+
+    sign_in(c, o, "agent").await;
+    assert_accessible(c, "la file des demandes").await;
     // The first row of the queue is the oldest request.
     c.find(Locator::Css("tbody tr:first-child td:first-child a"))
         .await
@@ -194,17 +217,17 @@ async fn an_agent_verifies_the_oldest_request_and_a_second_staff_member_approves
         c.current_url().await.unwrap().path(),
         format!("/gestion/demandes/{oldest}")
     );
-    assert_accessible(&c, "la page d'une demande").await;
-    click_button(&c, "Prendre en charge").await;
-    fill(&c, "methode", "appel au standard de l'établissement").await;
+    assert_accessible(c, "la page d'une demande").await;
+    click_button(c, "Prendre en charge").await;
+    fill(c, "methode", "appel au standard de l'établissement").await;
     fill(
-        &c,
+        c,
         "commentaire-verif",
         "confirmé par le secrétariat de direction",
     )
     .await;
-    click_button(&c, "Marquer comme vérifiée").await;
-    wait_state(&o, &oldest, "verified").await;
+    click_button(c, "Marquer comme vérifiée").await;
+    wait_state(o, &oldest, "verified").await;
     assert!(
         c.find(Locator::XPath("//button[normalize-space()='Approuver']"))
             .await
@@ -222,13 +245,13 @@ async fn an_agent_verifies_the_oldest_request_and_a_second_staff_member_approves
         .await
         .unwrap();
     fill(
-        &c,
+        c,
         "message-rejet",
         "Le formulaire n'est pas signé par le chef d'établissement.",
     )
     .await;
-    click_button(&c, "Rejeter").await;
-    wait_text(&c, "Rejetée").await;
+    click_button(c, "Rejeter").await;
+    wait_text(c, "Rejetée").await;
     assert!(
         o.mails(&third)
             .await
@@ -242,17 +265,17 @@ async fn an_agent_verifies_the_oldest_request_and_a_second_staff_member_approves
         ("/gestion/journal", "le journal d'audit"),
     ] {
         c.goto(&format!("{}{path}", o.app.base)).await.unwrap();
-        assert_accessible(&c, what).await;
+        assert_accessible(c, what).await;
     }
-    sign_out(&c, &o).await;
+    sign_out(c, o).await;
 
-    sign_in(&c, &o, "appro").await;
+    sign_in(c, o, "appro").await;
     c.goto(&format!("{}/gestion/demandes/{oldest}", o.app.base))
         .await
         .unwrap();
-    assert_accessible(&c, "une demande vérifiée").await;
-    click_button(&c, "Approuver").await;
-    wait_state(&o, &oldest, "approved").await;
+    assert_accessible(c, "une demande vérifiée").await;
+    click_button(c, "Approuver").await;
+    wait_state(o, &oldest, "approved").await;
     let link = o
         .mails(&oldest)
         .await
@@ -280,20 +303,19 @@ async fn an_agent_verifies_the_oldest_request_and_a_second_staff_member_approves
     c.goto(&format!("{}/gestion/demandes/{second}", o.app.base))
         .await
         .unwrap();
-    fill(&c, "methode", "appel au standard").await;
-    fill(&c, "commentaire-verif", "confirmé").await;
-    click_button(&c, "Marquer comme vérifiée").await;
-    click_button(&c, "Approuver").await;
-    wait_text(&c, "Double contrôle").await;
-    assert_accessible(&c, "le refus du double contrôle").await;
+    fill(c, "methode", "appel au standard").await;
+    fill(c, "commentaire-verif", "confirmé").await;
+    click_button(c, "Marquer comme vérifiée").await;
+    click_button(c, "Approuver").await;
+    wait_text(c, "Double contrôle").await;
+    assert_accessible(c, "le refus du double contrôle").await;
     assert_eq!(o.state_of(&second).await, "verified");
-    sign_out(&c, &o).await;
-    sign_in(&c, &o, "admin").await;
+    sign_out(c, o).await;
+    sign_in(c, o, "admin").await;
     c.goto(&format!("{}/gestion/agents", o.app.base))
         .await
         .unwrap();
-    assert_accessible(&c, "la gestion des comptes").await;
-    c.close().await.unwrap();
+    assert_accessible(c, "la gestion des comptes").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

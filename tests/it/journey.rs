@@ -25,7 +25,7 @@ fn python() -> std::path::PathBuf {
 }
 
 /// Fills the downloaded form the way a PDF reader would, with pypdf.
-fn fill_with_pypdf(blank: &std::path::Path, filled: &std::path::Path) -> Option<()> {
+pub(crate) fn fill_with_pypdf(blank: &std::path::Path, filled: &std::path::Path) -> Option<()> {
     let script = r#"
 import sys, pypdf
 r = pypdf.PdfReader(sys.argv[1]); w = pypdf.PdfWriter(); w.append(r)
@@ -53,7 +53,7 @@ w.write(sys.argv[2])
     }
 }
 
-fn mail_with_attachment(pdf: &[u8]) -> Vec<u8> {
+pub(crate) fn mail_with_attachment(pdf: &[u8]) -> Vec<u8> {
     use std::fmt::Write as _;
     let b64 = base64_encode(pdf);
     let mut m = String::new();

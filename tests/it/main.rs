@@ -55,5 +55,6 @@ mod scan_support;
 mod snapshots;
 mod store_tls;
 mod subscribers;
+mod through_nginx;
 mod tokens;
 mod web_errors;
