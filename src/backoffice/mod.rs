@@ -7,13 +7,12 @@
 
 pub mod accounts;
 pub mod approval;
+pub mod awaiting_mail;
 pub mod corrections;
 pub mod csv;
 pub mod decisions;
 pub mod mailhtml;
 pub mod mailview;
-pub mod other_mail;
-pub mod quarantine;
 pub mod queue;
 pub mod queue_cache;
 pub mod second_factor;

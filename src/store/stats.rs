@@ -1,14 +1,14 @@
 //! Counts and ages read at scrape time for `/metrics`, and the cheap key the queue
 //! page's cache compares to know whether any request changed.
 
+use super::awaiting_mail::{OTHER_MAIL, QUARANTINE};
 use super::{
     Db, StoreError,
     entities::{change_request, inbound_message},
 };
 use crate::domain::RequestState;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
     sea_query::{Alias, Expr, Func, Order, Query},
 };
 
@@ -69,16 +69,9 @@ pub struct OpenMail {
 
 /// How many messages wait in « Courriels non traités » and « Autres courriels ».
 pub async fn open_mail<C: ConnectionTrait>(db: &C) -> Result<OpenMail, StoreError> {
-    let count = |disposition: &str, closed: &str| {
-        inbound_message::Entity::find()
-            .filter(inbound_message::Column::Disposition.eq(disposition))
-            .filter(inbound_message::Column::Flags.not_like(format!("%\"{closed}\"%")))
-            .count(db)
-    };
     Ok(OpenMail {
-        quarantined: count(super::quarantine::DISPOSITION, super::quarantine::DISCARDED).await?
-            as i64,
-        other: count(super::other_mail::DISPOSITION, super::other_mail::FILED).await? as i64,
+        quarantined: QUARANTINE.count_open(db).await? as i64,
+        other: OTHER_MAIL.count_open(db).await? as i64,
     })
 }
 

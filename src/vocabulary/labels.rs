@@ -271,9 +271,9 @@ mod tests {
             intake::notify::ACK_CAPPED,
             intake::notify::ALERT_CAPPED,
             store::dedup::REUSED_MESSAGE_ID,
-            store::quarantine::DISCARDED,
-            store::other_mail::FILED,
-            store::other_mail::FORWARDED,
+            store::awaiting_mail::DISCARDED,
+            store::awaiting_mail::FILED,
+            store::awaiting_mail::FORWARDED,
         ];
         for code in set {
             assert!(

@@ -9,10 +9,9 @@ mod account;
 mod actions;
 mod audit;
 mod auth;
+mod awaiting_mail;
 mod first_admin;
 mod mail;
-mod other_mail;
-mod quarantine;
 mod queue;
 mod request;
 mod staff;
@@ -65,17 +64,23 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/pieces-jointes/{id}", get(mail::attachment_get))
         .route("/courriels/{id}/html", get(mail::mail_html_get))
-        .route("/quarantaine", get(quarantine::quarantine_list_get))
-        .route("/quarantaine/{id}", get(quarantine::quarantine_detail_get))
+        .route("/quarantaine", get(awaiting_mail::quarantine_list_get))
+        .route(
+            "/quarantaine/{id}",
+            get(awaiting_mail::quarantine_detail_get),
+        )
         .route(
             "/quarantaine/{id}/{action}",
-            post(quarantine::quarantine_action_post),
+            post(awaiting_mail::quarantine_action_post),
         )
-        .route("/autres-courriels", get(other_mail::other_list_get))
-        .route("/autres-courriels/{id}", get(other_mail::other_detail_get))
+        .route("/autres-courriels", get(awaiting_mail::other_list_get))
+        .route(
+            "/autres-courriels/{id}",
+            get(awaiting_mail::other_detail_get),
+        )
         .route(
             "/autres-courriels/{id}/{action}",
-            post(other_mail::other_action_post),
+            post(awaiting_mail::other_action_post),
         )
         .route("/abonnes", get(subscribers::subscribers_get))
         .route("/abonnes/{number}", get(subscribers::subscriber_detail_get))

@@ -1,9 +1,16 @@
-//! « Autres courriels »: mail that is not a change request (disposition
-//! `not_a_request`). Staff turn one into a request (then extraction, the
-//! checks, the acknowledgement and the alert to the registered address
-//! follow as for any request made by intake), forward it to
-//! `intake.forward_other_to` with the original attached, or file it.
-//! Each action is one transaction with its audit event.
+//! Mail awaiting staff (see [`crate::store::awaiting_mail`]); each action is
+//! one transaction with its audit event, and the raw bytes stay.
+//!
+//! « Courriels non traités » (disposition `quarantined`): staff turn a
+//! message into a request keyed in by hand, attach it to an existing one, or
+//! discard it with a reason (it keeps its disposition and gets the `ecarte`
+//! flag).
+//!
+//! « Autres courriels » (disposition `not_a_request`): staff turn one into a
+//! request (then extraction, the checks, the acknowledgement and the alert
+//! to the registered address follow as for any request made by intake),
+//! forward it to `intake.forward_other_to` with the original attached, or
+//! file it.
 
 use crate::{
     config::Settings,
@@ -12,12 +19,13 @@ use crate::{
     mail::{MailContext, MailKind, NewMail, outbox::enqueue_with_original},
     store::{
         Conn, Db, StoreError, audit,
-        other_mail::{self, FILED, FORWARDED},
-        requests::Actor,
+        awaiting_mail::{DISCARDED, FILED, FORWARDED},
+        inbox::Disposition,
+        requests::{self, Actor, NewRequest},
     },
 };
 
-pub use crate::store::other_mail::{find, is_open, list_open};
+pub use crate::store::awaiting_mail::{OTHER_MAIL, QUARANTINE, Queue};
 
 async fn event<C: Conn>(
     txn: &C,
@@ -42,15 +50,99 @@ async fn event<C: Conn>(
     Ok(())
 }
 
-/// Turns message `id` into a request; returns its reference.
-pub async fn to_request(
+/// Turns quarantined message `id` into a new request keyed in by staff; returns its reference.
+pub async fn quarantine_to_request(db: &Db, id: i64, actor: &Actor) -> Result<String, StoreError> {
+    let txn = db.begin().await?;
+    let m = QUARANTINE.take(&txn, id).await?;
+    let created = requests::create_in(
+        &txn,
+        NewRequest {
+            requester_email: m.from_address.clone(),
+            flags: vec!["saisie_manuelle".into()],
+            manual_entry: true,
+            origin_message_id: Some(m.id),
+            ..Default::default()
+        },
+        actor,
+    )
+    .await?;
+    QUARANTINE
+        .settle(&txn, id, Disposition::RequestCreated, Some(created.id))
+        .await?;
+    event(
+        &txn,
+        actor,
+        "quarantine_to_request",
+        id,
+        Some(created.id),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created.reference)
+}
+
+/// Attaches quarantined message `id` to the request `reference`.
+pub async fn attach(
+    db: &Db,
+    id: i64,
+    reference: &str,
+    actor: &Actor,
+) -> Result<String, StoreError> {
+    let txn = db.begin().await?;
+    QUARANTINE.take(&txn, id).await?;
+    let request = requests::find(&txn, reference).await?;
+    QUARANTINE
+        .settle(&txn, id, Disposition::Threaded, Some(request.id))
+        .await?;
+    event(
+        &txn,
+        actor,
+        "quarantine_attached",
+        id,
+        Some(request.id),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(request.reference)
+}
+
+/// Discards quarantined message `id` with a reason (kept for the retention period).
+pub async fn discard(db: &Db, id: i64, reason: &str, actor: &Actor) -> Result<(), StoreError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().any(char::is_control) {
+        return Err(StoreError::Invalid(
+            "Indiquez pourquoi le message est écarté (une ligne).".into(),
+        ));
+    }
+    let txn = db.begin().await?;
+    let m = QUARANTINE.take(&txn, id).await?;
+    QUARANTINE
+        .add_flags(&txn, &m, &[DISCARDED], Some(format!("écarté : {reason}")))
+        .await?;
+    event(
+        &txn,
+        actor,
+        "quarantine_discarded",
+        id,
+        None,
+        Some(reason.into()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Turns other mail `id` into a request; returns its reference.
+pub async fn other_to_request(
     db: &Db,
     settings: &Settings,
     id: i64,
     actor: &Actor,
 ) -> Result<String, StoreError> {
     let txn = db.begin().await?;
-    let m = other_mail::take(&txn, id).await?;
+    let m = OTHER_MAIL.take(&txn, id).await?;
     let raw = m.raw.as_deref().ok_or_else(|| {
         StoreError::Invalid(
             "Le contenu de ce courriel a été purgé : créez la demande à la main si besoin.".into(),
@@ -79,7 +171,9 @@ pub async fn to_request(
             .await
             .map_err(|e| StoreError::Invalid(format!("lecture du courriel interrompue : {e}")))?
     };
-    other_mail::settle_as_request(&txn, id).await?;
+    OTHER_MAIL
+        .settle(&txn, id, Disposition::RequestCreated, None)
+        .await?;
     let request = create::request_from_mail(
         &txn,
         settings,
@@ -108,7 +202,7 @@ pub async fn to_request(
     Ok(request.reference)
 }
 
-/// Forwards message `id` to `intake.forward_other_to`, the original
+/// Forwards other mail `id` to `intake.forward_other_to`, the original
 /// attached, and files it.
 pub async fn forward(
     db: &Db,
@@ -123,8 +217,10 @@ pub async fn forward(
         )
     })?;
     let txn = db.begin().await?;
-    let m = other_mail::take(&txn, id).await?;
-    other_mail::add_flags(&txn, &m, &[FORWARDED, FILED]).await?;
+    let m = OTHER_MAIL.take(&txn, id).await?;
+    OTHER_MAIL
+        .add_flags(&txn, &m, &[FORWARDED, FILED], None)
+        .await?;
     let summary = format!(
         "Expéditeur : {}\nObjet : {}\nReçu le : {}",
         m.from_address.as_deref().unwrap_or("(inconnu)"),
@@ -161,11 +257,11 @@ pub async fn forward(
     Ok(to.to_string())
 }
 
-/// Files message `id` (« Classer »): nothing more to do with it.
+/// Files other mail `id` (« Classer »): nothing more to do with it.
 pub async fn file(db: &Db, id: i64, actor: &Actor) -> Result<(), StoreError> {
     let txn = db.begin().await?;
-    let m = other_mail::take(&txn, id).await?;
-    other_mail::add_flags(&txn, &m, &[FILED]).await?;
+    let m = OTHER_MAIL.take(&txn, id).await?;
+    OTHER_MAIL.add_flags(&txn, &m, &[FILED], None).await?;
     event(&txn, actor, "other_mail_filed", id, None, None).await?;
     txn.commit().await?;
     Ok(())
