@@ -150,15 +150,26 @@ pub async fn is_unkeyed<C: ConnectionTrait>(db: &C) -> Result<bool, StoreError> 
     Ok(matches!(head_keyed_from(db).await?, Some(None)))
 }
 
-/// Appends `event` inside the caller's transaction and returns its sequence number.
-pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64, StoreError> {
-    // Taking the row lock first serialises concurrent appenders on PostgreSQL;
-    // the same statement reads the new sequence number and the previous hash.
+/// The row of `audit_head`, as [`lock_head`] read it.
+struct Head {
+    /// The newest event's sequence number (0: none yet).
+    seq: i64,
+    /// The newest event's hash.
+    hash: String,
+    /// The first keyed event; `None`: the chain is still plain SHA-256.
+    keyed_from: Option<i64>,
+}
+
+/// Takes the row lock of `audit_head` until the caller's transaction ends
+/// and reads the head in the same statement: on PostgreSQL this serialises
+/// appenders (and keeps them out while [`rechain`] runs); on SQLite the
+/// transaction already holds the writer lock.
+async fn lock_head<C: ConnectionTrait>(txn: &C) -> Result<Head, StoreError> {
     let row = txn
         .query_one(
             Query::update()
                 .table("audit_head")
-                .value("seq", Expr::col("seq").add(1))
+                .value("seq", Expr::col("seq").add(0))
                 .and_where(Expr::col("id").eq(1))
                 .returning(Query::returning().columns(["seq", "hash", "keyed_from"])),
         )
@@ -168,9 +179,18 @@ pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64,
                 "journal d'audit non initialisé : lancez `bareme-mel migrate`".into(),
             )
         })?;
-    let seq: i64 = row.try_get("", "seq")?;
-    let prev: String = row.try_get("", "hash")?;
-    let keyed_from: Option<i64> = row.try_get("", "keyed_from")?;
+    Ok(Head {
+        seq: row.try_get("", "seq")?,
+        hash: row.try_get("", "hash")?,
+        keyed_from: row.try_get("", "keyed_from")?,
+    })
+}
+
+/// Appends `event` inside the caller's transaction and returns its sequence number.
+pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64, StoreError> {
+    let head = lock_head(txn).await?;
+    let seq = head.seq + 1;
+    let prev = head.hash;
     let mut model = audit_event::Model {
         seq,
         at: Utc::now().trunc_subsecs(6),
@@ -190,7 +210,7 @@ pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64,
         hash: String::new(),
     };
     let key = appkey::current();
-    model.hash = digest(scheme_for(seq, keyed_from, &key), &prev, &model);
+    model.hash = digest(scheme_for(seq, head.keyed_from, &key), &prev, &model);
     let hash = model.hash.clone();
     audit_event::Entity::insert(audit_event::ActiveModel {
         seq: Set(model.seq),
@@ -211,6 +231,7 @@ pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64,
     txn.execute(
         Query::update()
             .table("audit_head")
+            .value("seq", seq)
             .value("hash", hash)
             .and_where(Expr::col("id").eq(1)),
     )
@@ -318,24 +339,12 @@ pub async fn rechain<C: ConnectionTrait>(
     old: &AppKey,
     new: &AppKey,
 ) -> Result<i64, StoreError> {
-    // Same row lock as `append`: no event is added meanwhile.
-    let head = txn
-        .query_one(
-            Query::update()
-                .table("audit_head")
-                .value("seq", Expr::col("seq").add(0))
-                .and_where(Expr::col("id").eq(1))
-                .returning(Query::returning().columns(["seq", "hash", "keyed_from"])),
-        )
-        .await?
-        .ok_or_else(|| {
-            StoreError::Invalid(
-                "journal d'audit non initialisé : lancez `bareme-mel migrate`".into(),
-            )
-        })?;
-    let head_seq: i64 = head.try_get("", "seq")?;
-    let head_hash: String = head.try_get("", "hash")?;
-    let keyed_from: Option<i64> = head.try_get("", "keyed_from")?;
+    // No event is added meanwhile.
+    let Head {
+        seq: head_seq,
+        hash: head_hash,
+        keyed_from,
+    } = lock_head(txn).await?;
     let broken = |seq: i64| {
         StoreError::Invalid(format!(
             "journal d'audit altéré (événement n°{seq}) : il n'est pas scellé de nouveau, voir `bareme-mel audit verify`"
