@@ -357,11 +357,14 @@ pub async fn install_key(settings: &Settings, db: &Db) -> CliResult {
     // none) seals an unkeyed chain. Once the key file exists, an unkeyed
     // chain means someone cleared the marker and re-hashed without the key:
     // sealing it would bless the edit, so it is left for `audit verify` to refuse.
-    if audit::is_unkeyed(db.conn()).await? && !created {
+    if !audit::is_unkeyed(db.conn()).await? {
+        return Ok(());
+    }
+    if !created {
         tracing::error!(
             "journal d'audit non scellé alors que la clé de l'application existe déjà : il a pu être modifié ; lancez « bareme-mel audit verify »"
         );
-    } else if audit::is_unkeyed(db.conn()).await? {
+    } else {
         let key = crate::appkey::current();
         let txn = db.begin().await?;
         match audit::rechain(&txn, &key, &key).await {
