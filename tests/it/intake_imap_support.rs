@@ -1,20 +1,13 @@
-//! Dovecot for the IMAP tests: addresses, an IMAP client for setting up
-//! mailboxes, and a tiny LMTP client to deliver mail like an MTA does.
+//! Dovecot for the IMAP tests: its address and an IMAP client for setting up
+//! mailboxes. The shared instance is used by concurrent test runs: a test
+//! works in a folder of its own (`T<uuid>`), never in a user's INBOX.
 
 use crate::harness::skip_or_fail;
 use bareme_mel::config::{Imap, Secret, TlsMode};
-use futures_util::TryStreamExt;
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    net::TcpStream,
-};
+use tokio::net::TcpStream;
 
 pub fn imap_addr() -> String {
     std::env::var("BAREME_MEL_TEST_IMAP").unwrap_or_else(|_| "127.0.0.1:10143".into())
-}
-
-pub fn lmtp_addr() -> String {
-    std::env::var("BAREME_MEL_TEST_LMTP").unwrap_or_else(|_| "127.0.0.1:10024".into())
 }
 
 /// Settings of the poller for `user`'s `mailbox` on the plain port.
@@ -67,71 +60,4 @@ pub async fn unseen(s: &mut Session, mailbox: &str) -> usize {
 
 pub async fn count(s: &mut Session, mailbox: &str) -> u32 {
     s.select(mailbox).await.expect("SELECT").exists
-}
-
-/// Deletes every message of `mailbox`.
-pub async fn empty(s: &mut Session, mailbox: &str) {
-    s.select(mailbox).await.expect("SELECT");
-    let _: Vec<_> = s
-        .store("1:*", "+FLAGS.SILENT (\\Deleted)")
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap_or_default();
-    let _: Vec<_> = s
-        .expunge()
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap_or_default();
-}
-
-async fn expect(reader: &mut BufReader<TcpStream>, code: char) {
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).await.expect("LMTP read");
-        assert!(line.starts_with(code), "LMTP answered {line:?}");
-        if line.as_bytes().get(3) != Some(&b'-') {
-            return;
-        }
-    }
-}
-
-/// Delivers `messages` to local user `to` by LMTP (one connection).
-pub async fn lmtp_deliver(to: &str, messages: &[Vec<u8>]) {
-    let tcp = TcpStream::connect(lmtp_addr()).await.expect("LMTP connect");
-    let mut r = BufReader::new(tcp);
-    expect(&mut r, '2').await;
-    r.get_mut().write_all(b"LHLO test\r\n").await.unwrap();
-    expect(&mut r, '2').await;
-    for m in messages {
-        r.get_mut()
-            .write_all(b"MAIL FROM:<sender@lycee-jean-moulin.fr>\r\n")
-            .await
-            .unwrap();
-        expect(&mut r, '2').await;
-        r.get_mut()
-            .write_all(format!("RCPT TO:<{to}>\r\n").as_bytes())
-            .await
-            .unwrap();
-        expect(&mut r, '2').await;
-        r.get_mut().write_all(b"DATA\r\n").await.unwrap();
-        expect(&mut r, '3').await;
-        let mut data = Vec::with_capacity(m.len() + 16);
-        for line in m.split_inclusive(|b| *b == b'\n') {
-            if line.starts_with(b".") {
-                data.push(b'.');
-            }
-            data.extend_from_slice(line);
-        }
-        if !data.ends_with(b"\r\n") {
-            data.extend_from_slice(b"\r\n");
-        }
-        data.extend_from_slice(b".\r\n");
-        r.get_mut().write_all(&data).await.unwrap();
-        expect(&mut r, '2').await;
-    }
-    r.get_mut().write_all(b"QUIT\r\n").await.unwrap();
 }

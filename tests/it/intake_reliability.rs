@@ -1,7 +1,8 @@
-//! SPEC §10 against a real Dovecot: 500 mails delivered by LMTP, the
-//! ingesting `bareme-mel serve` killed with SIGKILL at random points and
-//! restarted — in the end exactly 500 dispositions, no duplicate request,
-//! nothing left unflagged.
+//! SPEC §10 against a real Dovecot: 500 mails in a mailbox, the ingesting
+//! `bareme-mel serve` killed with SIGKILL at random points and restarted —
+//! in the end exactly 500 dispositions, no duplicate request, nothing left
+//! unflagged. The mailbox is a folder of this run's own, so that two test
+//! runs against the shared Dovecot never poll each other's mail.
 
 use crate::{
     harness::{TestDb, cmd, free_port},
@@ -18,7 +19,7 @@ use std::{
 
 const MESSAGES: usize = 500;
 
-fn serve(dir: &std::path::Path, db_url: &str) -> Child {
+fn serve(dir: &std::path::Path, db_url: &str, mailbox: &str) -> Child {
     let (host, port) = imap_addr()
         .rsplit_once(':')
         .map(|(h, p)| (h.to_string(), p.to_string()))
@@ -38,6 +39,7 @@ fn serve(dir: &std::path::Path, db_url: &str) -> Child {
         .env("BAREME_MEL__INTAKE__IMAP__TLS", "none")
         .env("BAREME_MEL__INTAKE__IMAP__USERNAME", "alice")
         .env("BAREME_MEL__INTAKE__IMAP__PASSWORD", "alicepass")
+        .env("BAREME_MEL__INTAKE__IMAP__MAILBOX", mailbox)
         .env("BAREME_MEL__INTAKE__IMAP__POLL_INTERVAL_SECS", "1")
         .env("BAREME_MEL__LOG__LEVEL", "warn")
         .stdout(Stdio::null())
@@ -50,7 +52,8 @@ async fn kill_9_while_polling_loses_nothing_and_does_nothing_twice() {
     let Some(mut s) = session("alice", "alicepass").await else {
         return;
     };
-    empty(&mut s, "INBOX").await;
+    let folder = format!("R{}", uuid::Uuid::new_v4().simple());
+    s.create(&folder).await.unwrap();
     let t = TestDb::sqlite().await;
     seed_subscriber(&t.db).await;
     let dir = tempfile::tempdir().unwrap();
@@ -65,13 +68,15 @@ async fn kill_9_while_polling_loses_nothing_and_does_nothing_twice() {
             ),
         })
         .collect();
-    lmtp_deliver("alice", &mails).await;
-    assert_eq!(unseen(&mut s, "INBOX").await, MESSAGES);
+    for m in &mails {
+        append(&mut s, &folder, m).await;
+    }
+    assert_eq!(unseen(&mut s, &folder).await, MESSAGES);
 
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let started = Instant::now();
     for _ in 0..6 {
-        let mut child = serve(dir.path(), &t.url);
+        let mut child = serve(dir.path(), &t.url, &folder);
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
@@ -79,10 +84,10 @@ async fn kill_9_while_polling_loses_nothing_and_does_nothing_twice() {
         child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
         let _ = child.wait();
     }
-    let mut child = serve(dir.path(), &t.url);
+    let mut child = serve(dir.path(), &t.url, &folder);
     let deadline = Instant::now() + Duration::from_secs(150);
     loop {
-        let left = unseen(&mut s, "INBOX").await;
+        let left = unseen(&mut s, &folder).await;
         if left == 0 || Instant::now() > deadline {
             break;
         }
@@ -95,7 +100,7 @@ async fn kill_9_while_polling_loses_nothing_and_does_nothing_twice() {
         started.elapsed()
     );
 
-    assert_eq!(unseen(&mut s, "INBOX").await, 0, "nothing left unflagged");
+    assert_eq!(unseen(&mut s, &folder).await, 0, "nothing left unflagged");
     let rows = inbound_message::Entity::find()
         .all(t.db.conn())
         .await
@@ -132,5 +137,6 @@ async fn kill_9_while_polling_loses_nothing_and_does_nothing_twice() {
         MESSAGES - MESSAGES / 10,
         "one request per mail"
     );
-    empty(&mut s, "INBOX").await;
+    s.select("INBOX").await.unwrap();
+    s.delete(&folder).await.unwrap();
 }
