@@ -11,7 +11,7 @@ use bareme_mel::{
 use sea_orm::EntityTrait;
 
 /// The code of `secret` at `offset` seconds from now.
-fn code(secret: &str, offset: i64) -> String {
+pub(crate) fn code(secret: &str, offset: i64) -> String {
     let t = second_factor::totp(secret, "agent").unwrap();
     let at = (chrono::Utc::now().timestamp() + offset) as u64;
     t.generate(at).to_string()
@@ -27,7 +27,7 @@ async fn secret_of(db: &bareme_mel::store::Db, username: &str) -> Option<String>
         .totp_secret
 }
 
-async fn send_code(c: &Client, code: &str) -> reqwest::Response {
+pub(crate) async fn send_code(c: &Client, code: &str) -> reqwest::Response {
     let (status, html) = c.page("/gestion/connexion/code").await;
     assert_eq!(status, 200, "the code page after the password");
     let csrf = input_value(&html, "csrf").unwrap();

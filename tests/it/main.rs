@@ -11,6 +11,8 @@ mod audit_log;
 mod backup;
 mod browser_widths;
 mod cli;
+mod field_errors;
+mod focus_visible;
 mod gestion;
 mod gestion_access;
 mod gestion_actions;

@@ -27,6 +27,9 @@ struct FirstAdminPage {
     csrf: String,
     token: String,
     error: Option<String>,
+    /// The field the error is about (`identifiant`, `nom`, `mot_de_passe`,
+    /// `confirmation`), or "" for the link itself.
+    error_on: &'static str,
 }
 
 fn link_dead() -> Response {
@@ -62,6 +65,7 @@ pub async fn first_admin_get(
                 csrf: csrf.0.0,
                 token,
                 error: None,
+                error_on: "",
             },
         ),
         Ok(false) => link_dead(),
@@ -90,24 +94,30 @@ pub async fn first_admin_post(
         return r;
     }
     let username = form.identifiant.trim().to_lowercase();
-    let again = |error: String| {
+    let again = |error_on: &'static str, error: String| {
         render(
             StatusCode::BAD_REQUEST,
             &FirstAdminPage {
                 csrf: csrf.0.0.clone(),
                 token: token.clone(),
                 error: Some(error),
+                error_on,
             },
         )
     };
-    if form.mot_de_passe != form.confirmation {
-        return again("Les deux mots de passe diffèrent.".into());
-    }
-    if let Err(e) = check_password(&form.mot_de_passe, &[&username]) {
-        return again(e.0);
+    if let Err(crate::store::StoreError::Invalid(m)) =
+        crate::store::staff::check_username(&username)
+    {
+        return again("identifiant", m);
     }
     if form.nom.trim().is_empty() || form.nom.chars().any(char::is_control) {
-        return again("Indiquez votre nom.".into());
+        return again("nom", "Indiquez votre nom.".into());
+    }
+    if let Err(e) = check_password(&form.mot_de_passe, &[&username]) {
+        return again("mot_de_passe", e.0);
+    }
+    if form.mot_de_passe != form.confirmation {
+        return again("confirmation", "Les deux mots de passe diffèrent.".into());
     }
     let hash = match security::hash_password(form.mot_de_passe).await {
         Ok(h) => h,
@@ -124,7 +134,7 @@ pub async fn first_admin_post(
             &MessagePage::new("Compte créé", "success", "Le compte administrateur est créé. Connectez-vous avec votre identifiant et votre mot de passe.")
                 .link("/gestion/connexion", "Connexion"),
         ),
-        Err(crate::store::StoreError::Invalid(m)) => again(m),
+        Err(crate::store::StoreError::Invalid(m)) => again("", m),
         Err(e) => super::fail(e, "/gestion/connexion"),
     }
 }

@@ -1,0 +1,324 @@
+//! Errors tied to their fields on the back-office forms (issue 14, RGAA
+//! 11.10–11.11): the message has an id, the field it is about points to it
+//! with `aria-describedby` and says `aria-invalid="true"`, and no other
+//! field does. The public `/compte` is in `accounts`.
+
+use crate::gestion::{Client, PASSWORD, input_value, office};
+use crate::gestion_totp::{code, send_code};
+use crate::harness::{TestDb, spawn_app};
+use bareme_mel::config::Settings;
+
+/// The ids of the `<input>`s that point to `error_id`, each with whether it
+/// says `aria-invalid="true"`; panics unless the page has an element with
+/// that id holding `words`.
+fn tied_fields(html: &str, error_id: &str, words: &str) -> Vec<(String, bool)> {
+    let id_attr = format!("id=\"{error_id}\"");
+    let at = html
+        .find(&id_attr)
+        .unwrap_or_else(|| panic!("no element with id « {error_id} »:\n{html}"));
+    let end = html[at..].find("</div>").map_or(html.len(), |e| at + e);
+    assert!(
+        html[at..end].contains(words),
+        "« {words} » is not in #{error_id}:\n{html}"
+    );
+    let input = regex::Regex::new(r"<input[^>]*>").unwrap();
+    let id = regex::Regex::new(r#"\bid="([^"]*)""#).unwrap();
+    input
+        .find_iter(html)
+        .map(|m| m.as_str())
+        .filter(|tag| tag.contains(&format!("aria-describedby=\"{error_id}\"")))
+        .map(|tag| {
+            (
+                id.captures(tag)
+                    .map(|c| c[1].to_string())
+                    .unwrap_or_default(),
+                tag.contains("aria-invalid=\"true\""),
+            )
+        })
+        .collect()
+}
+
+fn tied(field: &str) -> Vec<(String, bool)> {
+    vec![(field.to_string(), true)]
+}
+
+#[tokio::test]
+async fn a_wrong_code_at_staff_sign_in_is_tied_to_the_code_field() {
+    let t = TestDb::sqlite().await;
+    let o = office(t.db.clone(), Settings::default()).await;
+    let agent = o.client("agent").await;
+    let (_, page) = agent.page("/gestion/compte").await;
+    let secret = input_value(&page, "cle").unwrap();
+    let csrf = input_value(&page, "csrf").unwrap();
+    let on = agent
+        .post(
+            "/gestion/compte/totp",
+            &[
+                ("csrf", &csrf),
+                ("cle", &secret),
+                ("code", &code(&secret, 0)),
+            ],
+        )
+        .await;
+    assert_eq!(on.status(), 303);
+
+    let c = Client::new(&o.app.base);
+    assert_eq!(c.sign_in("agent", PASSWORD).await.status(), 303);
+    let res = send_code(&c, &code(&secret, -600)).await;
+    assert_eq!(res.status(), 401);
+    let html = res.text().await.unwrap();
+    assert_eq!(
+        tied_fields(&html, "code-erreur", "Code incorrect"),
+        tied("code")
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_code_at_mon_compte_is_tied_to_the_code_field_of_its_form() {
+    let t = TestDb::sqlite().await;
+    let o = office(t.db.clone(), Settings::default()).await;
+    let appro = o.client("appro").await;
+    let (_, page) = appro.page("/gestion/compte").await;
+    let secret = input_value(&page, "cle").unwrap();
+    let csrf = input_value(&page, "csrf").unwrap();
+    let wrong_on = appro
+        .post(
+            "/gestion/compte/totp",
+            &[
+                ("csrf", &csrf),
+                ("cle", &secret),
+                ("code", &code(&secret, -600)),
+            ],
+        )
+        .await;
+    assert_eq!(wrong_on.status(), 400);
+    let html = wrong_on.text().await.unwrap();
+    assert_eq!(
+        tied_fields(&html, "compte-erreur", "Code"),
+        tied("code-on"),
+        "turning on"
+    );
+    let on = appro
+        .post(
+            "/gestion/compte/totp",
+            &[
+                ("csrf", &csrf),
+                ("cle", &secret),
+                ("code", &code(&secret, 0)),
+            ],
+        )
+        .await;
+    assert_eq!(on.status(), 303);
+    let wrong_off = appro
+        .post(
+            "/gestion/compte/totp/desactiver",
+            &[("csrf", &csrf), ("code", &code(&secret, -600))],
+        )
+        .await;
+    assert_eq!(wrong_off.status(), 400);
+    let html = wrong_off.text().await.unwrap();
+    assert_eq!(
+        tied_fields(
+            &html,
+            "compte-erreur",
+            "la double authentification reste activée"
+        ),
+        tied("code-off"),
+        "turning off"
+    );
+}
+
+#[tokio::test]
+async fn each_error_of_the_first_administrator_page_is_tied_to_its_field() {
+    let t = TestDb::sqlite().await;
+    let app = spawn_app(Settings::default(), t.db.clone()).await;
+    let link = bareme_mel::backoffice::accounts::first_admin_link(&t.db, &app.state.settings)
+        .await
+        .unwrap()
+        .unwrap();
+    let path = link[link.find("/gestion/").unwrap()..].to_string();
+    let c = Client::new(&app.base);
+    for (username, name, password, repeat, field, words) in [
+        (
+            "Chef Admin",
+            "Sébastien Fabre",
+            "cheval agrafe pile",
+            "cheval agrafe pile",
+            "identifiant",
+            "identifiant « chef admin » invalide",
+        ),
+        (
+            "sfabre",
+            " ",
+            "cheval agrafe pile",
+            "cheval agrafe pile",
+            "nom",
+            "Indiquez votre nom.",
+        ),
+        (
+            "sfabre",
+            "Sébastien Fabre",
+            "court",
+            "court",
+            "mot_de_passe",
+            "8 caractères",
+        ),
+        (
+            "sfabre",
+            "Sébastien Fabre",
+            "cheval agrafe pile",
+            "cheval agrafe pilé",
+            "confirmation",
+            "Les deux mots de passe diffèrent.",
+        ),
+    ] {
+        let (status, page) = c.page(&path).await;
+        assert_eq!(status, 200, "the link is still valid");
+        let csrf = input_value(&page, "csrf").unwrap();
+        let res = c
+            .post(
+                &path,
+                &[
+                    ("csrf", &csrf),
+                    ("identifiant", username),
+                    ("nom", name),
+                    ("mot_de_passe", password),
+                    ("confirmation", repeat),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 400, "{field}");
+        let html = res.text().await.unwrap();
+        assert_eq!(
+            tied_fields(&html, "premier-compte-erreur", words),
+            tied(field),
+            "{field}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_subject_at_droit_d_acces_is_tied_to_its_field() {
+    let t = TestDb::sqlite().await;
+    let o = office(t.db.clone(), Settings::default()).await;
+    let admin = o.client("admin").await;
+    let (_, page) = admin.page("/gestion/droit-acces").await;
+    let csrf = input_value(&page, "csrf").unwrap();
+    let res = admin
+        .post(
+            "/gestion/droit-acces",
+            &[("csrf", &csrf), ("personne", "gestion@@lycee")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("value=\"gestion@@lycee\""),
+        "what was typed stays"
+    );
+    let message = html
+        .split("id=\"personne-erreur\"><p>")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or("adresse");
+    assert_eq!(
+        tied_fields(&html, "personne-erreur", message),
+        tied("personne")
+    );
+}
+
+#[tokio::test]
+async fn a_refused_sign_in_marks_both_fields_of_the_pair_invalid() {
+    let t = TestDb::sqlite().await;
+    crate::public::add_subscriber(
+        &t.db,
+        "10011",
+        "gestion@college.fr",
+        Some("le bon mot de passe"),
+        false,
+    )
+    .await;
+    let o = office(t.db.clone(), Settings::default()).await;
+    // Staff: which of the two was wrong is not said, so both are invalid.
+    let res = Client::new(&o.app.base)
+        .sign_in("agent", "pas le bon mot de passe")
+        .await;
+    assert_eq!(res.status(), 401);
+    let html = res.text().await.unwrap();
+    assert_eq!(
+        tied_fields(
+            &html,
+            "connexion-erreur",
+            "Identifiant ou mot de passe incorrect"
+        ),
+        [
+            ("identifiant".to_string(), true),
+            ("mot_de_passe".to_string(), true)
+        ]
+    );
+    // The Espace Abonné's sign-in.
+    let c = crate::public::client();
+    let (_, _, csrf) = crate::public::page(&c, &o.app, "/").await;
+    let (status, html) = crate::public::post(
+        &c,
+        &o.app,
+        "/connexion",
+        &[
+            ("csrf", &csrf),
+            ("numero", "10011"),
+            ("mot_de_passe", "pas le bon mot de passe"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        tied_fields(
+            &html,
+            "connexion-erreur",
+            "N° abonné ou mot de passe incorrect."
+        ),
+        [
+            ("numero".to_string(), true),
+            ("mot_de_passe".to_string(), true)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn each_error_of_the_reset_page_is_tied_to_its_field_and_marks_it_invalid() {
+    let t = TestDb::sqlite().await;
+    crate::public::add_subscriber(&t.db, "10012", "gestion@college.fr", None, false).await;
+    let app = spawn_app(Settings::default(), t.db.clone()).await;
+    let c = crate::public::client();
+    crate::public::forgot(&c, &app, "10012").await;
+    let mail = &crate::public::mails_to(&t.db, "gestion@college.fr").await[0];
+    let path = format!("/reinitialisation/{}", crate::public::link_token(mail));
+    for (password, repeat, field) in [
+        ("court", "court", "mot_de_passe"),
+        ("trois chats gris", "trois chats bleus", "repetition"),
+    ] {
+        let (_, _, csrf) = crate::public::page(&c, &app, &path).await;
+        let (status, html) = crate::public::post(
+            &c,
+            &app,
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("mot_de_passe", password),
+                ("repetition", repeat),
+            ],
+        )
+        .await;
+        assert_eq!(status, 400, "{field}: {html}");
+        let error_id = format!("{field}-erreur");
+        let message = html
+            .split(&format!("id=\"{error_id}\">"))
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .unwrap_or_else(|| panic!("no #{error_id}:\n{html}"))
+            .to_string();
+        assert!(!message.is_empty());
+        let tied_to = tied_fields(&html, &error_id, &message);
+        assert_eq!(tied_to, tied(field), "{field}");
+    }
+}
