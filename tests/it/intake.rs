@@ -3,13 +3,12 @@
 
 use crate::{harness::TestDb, intake_support::*, on_both_databases};
 use bareme_mel::{
-    domain::Action,
     intake::{Incoming, Origin},
     store::{
         Db,
         entities::{inbound_message, outbox, token},
         inbox::Disposition,
-        requests::{self, Actor, CheckOutcome, TransitionInput},
+        requests::{self, CheckOutcome},
     },
 };
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -177,30 +176,9 @@ on_both_databases!(
 on_both_databases!(
     a_reply_threads_and_moves_an_awaiting_request_back_to_review,
     |db: Db| async move {
-        seed_subscriber(&db).await;
-        let created = ingest(&db, &mail(SENDER, "Demande", "", &form_body(SENDER))).await;
-        let reference = created.reference.unwrap();
-        let request = requests::find(db.conn(), &reference).await.unwrap();
-        // Staff ask for more (as a staff member would), then the requester answers the acknowledgement.
-        let txn = db.begin().await.unwrap();
-        let staff = Actor::Staff {
-            id: 0,
-            username: "agent".into(),
-            role: bareme_mel::domain::Role::Agent,
-        };
-        let mut input = TransitionInput::new(Action::RequestInformation);
-        input.message = Some("Merci de joindre le formulaire signé.".into());
-        let awaiting = requests::transition_in(
-            &txn,
-            &request,
-            &input,
-            &staff,
-            &bareme_mel::config::Settings::default(),
-        )
-        .await
-        .expect("request information");
-        assert_eq!(awaiting.state, "awaiting_requester");
-        txn.commit().await.unwrap();
+        // Staff ask for more, then the requester answers the acknowledgement.
+        let request = awaiting_requester(&db).await;
+        let reference = request.reference.clone();
         let ack = outbox_rows(&db, request.id)
             .await
             .into_iter()

@@ -3,14 +3,11 @@
 //! anything else is flagged, and an unauthenticated reply changes nothing.
 
 use crate::{intake_support::*, on_both_databases};
-use bareme_mel::{
-    domain::Action,
-    store::{
-        Db,
-        entities::inbound_message,
-        inbox::Disposition,
-        requests::{self, Actor, CheckOutcome, TransitionInput},
-    },
+use bareme_mel::store::{
+    Db,
+    entities::inbound_message,
+    inbox::Disposition,
+    requests::{self, CheckOutcome},
 };
 use sea_orm::EntityTrait;
 
@@ -70,28 +67,7 @@ on_both_databases!(
 on_both_databases!(
     a_spoofed_reply_is_threaded_flagged_and_leaves_the_request_waiting,
     |db: Db| async move {
-        seed_subscriber(&db).await;
-        let created = ingest(&db, &mail(SENDER, "Demande", "", &form_body(SENDER))).await;
-        let reference = created.reference.unwrap();
-        let request = requests::find(db.conn(), &reference).await.unwrap();
-        let txn = db.begin().await.unwrap();
-        let staff = Actor::Staff {
-            id: 0,
-            username: "agent".into(),
-            role: bareme_mel::domain::Role::Agent,
-        };
-        let mut input = TransitionInput::new(Action::RequestInformation);
-        input.message = Some("Merci de joindre le formulaire signé.".into());
-        requests::transition_in(
-            &txn,
-            &request,
-            &input,
-            &staff,
-            &bareme_mel::config::Settings::default(),
-        )
-        .await
-        .unwrap();
-        txn.commit().await.unwrap();
+        let reference = awaiting_requester(&db).await.reference;
         // Same From as the requester, but SPF and DMARC fail at our MTA.
         let spoofed = mail(
             SENDER,

@@ -2,10 +2,12 @@
 
 use bareme_mel::{
     config::Settings,
+    domain::{Action, Role},
     intake::{Incoming, Intake, Origin, Outcome},
     store::{
         Db,
-        entities::{outbox, subscriber},
+        entities::{change_request, outbox, subscriber},
+        requests::{self, Actor, TransitionInput},
     },
 };
 use chrono::Utc;
@@ -91,4 +93,28 @@ pub async fn outbox_rows(db: &Db, request_id: i64) -> Vec<outbox::Model> {
         .all(db.conn())
         .await
         .unwrap()
+}
+
+/// A request made from `SENDER`'s form mail (the subscriber seeded), then
+/// asked for more by an agent: it waits for the requester's answer.
+pub async fn awaiting_requester(db: &Db) -> change_request::Model {
+    seed_subscriber(db).await;
+    let created = ingest(db, &mail(SENDER, "Demande", "", &form_body(SENDER))).await;
+    let request = requests::find(db.conn(), &created.reference.unwrap())
+        .await
+        .unwrap();
+    let txn = db.begin().await.unwrap();
+    let staff = Actor::Staff {
+        id: 0,
+        username: "agent".into(),
+        role: Role::Agent,
+    };
+    let mut input = TransitionInput::new(Action::RequestInformation);
+    input.message = Some("Merci de joindre le formulaire signé.".into());
+    let awaiting = requests::transition_in(&txn, &request, &input, &staff, &Settings::default())
+        .await
+        .expect("request information");
+    assert_eq!(awaiting.state, "awaiting_requester");
+    txn.commit().await.unwrap();
+    request
 }
