@@ -144,11 +144,7 @@ pub fn input_value(html: &str, name: &str) -> Option<String> {
 impl Client {
     pub fn new(base: &str) -> Self {
         Self {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            http: crate::public::client(),
             base: base.into(),
         }
     }

@@ -45,11 +45,7 @@ async fn a_full_reset_journey_leaves_no_token_or_password_in_the_debug_logs() {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let c = crate::public::client();
     let deadline = Instant::now() + Duration::from_secs(60);
     while c.get(format!("{base}/healthz")).send().await.is_err() {
         assert!(Instant::now() < deadline, "serve did not start");

@@ -58,12 +58,16 @@ pub(crate) async fn add_subscriber(
     s.id
 }
 
-pub(crate) fn client() -> reqwest::Client {
+/// What the tests' HTTP clients have in common with a browser: cookies kept,
+/// and redirects not followed (the tests read where they lead).
+pub(crate) fn browser() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+}
+
+pub(crate) fn client() -> reqwest::Client {
+    browser().build().unwrap()
 }
 
 /// Fetches `path` and returns the page and the CSRF token of its form.

@@ -357,7 +357,7 @@ async fn sign_in_failures_are_rate_limited_per_account_and_client() {
     );
     assert!(body.contains("patientez"));
     // The limit is the pair (account, client): the owner on another client
-    // is not locked out (`accounts::the_owner_signs_in_from_a_second_client…`),
+    // is not locked out (`accounts::limits::the_owner_signs_in_from_a_second_client…`),
     // but a client cannot become another one by writing a forwarding header.
     let other = client();
     let (_, _, csrf) = page(&other, &app, "/").await;
