@@ -10,7 +10,8 @@
 //! request (then extraction, the checks, the acknowledgement and the alert
 //! to the registered address follow as for any request made by intake),
 //! forward it to `intake.forward_other_to` with the original attached, or
-//! file it.
+//! file it. The mail is read (a scanned form by OCR, seconds) before
+//! that action's transaction, not inside it.
 
 use crate::{
     config::Settings,
@@ -141,8 +142,10 @@ pub async fn other_to_request(
     id: i64,
     actor: &Actor,
 ) -> Result<String, StoreError> {
-    let txn = db.begin().await?;
-    let m = OTHER_MAIL.take(&txn, id).await?;
+    // Read first, write after: reading a scan runs OCR for seconds, and a
+    // write transaction held meanwhile (SQLite: the database's one write
+    // lock) would stall intake and every other agent.
+    let m = OTHER_MAIL.take(db.conn(), id).await?;
     let raw = m.raw.as_deref().ok_or_else(|| {
         StoreError::Invalid(
             "Le contenu de ce courriel a été purgé : créez la demande à la main si besoin.".into(),
@@ -171,6 +174,8 @@ pub async fn other_to_request(
             .await
             .map_err(|e| StoreError::Invalid(format!("lecture du courriel interrompue : {e}")))?
     };
+    let txn = db.begin().await?;
+    // Settled only if still open: another agent may have acted meanwhile.
     OTHER_MAIL
         .settle(&txn, id, Disposition::RequestCreated, None)
         .await?;
