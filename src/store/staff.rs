@@ -75,20 +75,9 @@ pub async fn add(
             "le compte « {username} » existe déjà"
         )));
     }
-    let created = staff::Entity::insert(staff::ActiveModel {
-        username: Set(username.into()),
-        display_name: Set(display_name.into()),
-        email: Set(None),
-        role: Set(role.as_str().into()),
-        password_hash: Set(password_hash),
-        totp_secret: Set(None),
-        disabled: Set(false),
-        created_at: Set(Utc::now()),
-        last_login_at: Set(None),
-        ..Default::default()
-    })
-    .exec_with_returning(&txn)
-    .await?;
+    let created = staff::Entity::insert(new_account(username, display_name, role, password_hash))
+        .exec_with_returning(&txn)
+        .await?;
     audit::append(
         &txn,
         audit::NewEvent {
@@ -237,16 +226,14 @@ pub async fn touch_last_login<C: sea_orm::ConnectionTrait>(
     Ok(())
 }
 
-/// Inserts an enabled account inside the caller's transaction (the caller
-/// checked the username and audits the creation).
-pub async fn insert_in<C: sea_orm::ConnectionTrait>(
-    txn: &C,
+/// The row of a new enabled account, without a second factor.
+fn new_account(
     username: &str,
     display_name: &str,
     role: Role,
     password_hash: String,
-) -> Result<(), StoreError> {
-    staff::Entity::insert(staff::ActiveModel {
+) -> staff::ActiveModel {
+    staff::ActiveModel {
         username: Set(username.into()),
         display_name: Set(display_name.into()),
         email: Set(None),
@@ -257,9 +244,21 @@ pub async fn insert_in<C: sea_orm::ConnectionTrait>(
         created_at: Set(Utc::now()),
         last_login_at: Set(None),
         ..Default::default()
-    })
-    .exec_without_returning(txn)
-    .await?;
+    }
+}
+
+/// Inserts an enabled account inside the caller's transaction (the caller
+/// checked the username and audits the creation).
+pub async fn insert_in<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    username: &str,
+    display_name: &str,
+    role: Role,
+    password_hash: String,
+) -> Result<(), StoreError> {
+    staff::Entity::insert(new_account(username, display_name, role, password_hash))
+        .exec_without_returning(txn)
+        .await?;
     Ok(())
 }
 
