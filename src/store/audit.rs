@@ -239,6 +239,19 @@ pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64,
     Ok(seq)
 }
 
+/// The next events of the chain from `seq` on, in order (a page of 1,000).
+async fn chain_page<C: ConnectionTrait>(
+    db: &C,
+    seq: i64,
+) -> Result<Vec<audit_event::Model>, StoreError> {
+    Ok(audit_event::Entity::find()
+        .filter(audit_event::Column::Seq.gte(seq))
+        .order_by_asc(audit_event::Column::Seq)
+        .limit(1000)
+        .all(db)
+        .await?)
+}
+
 /// What `audit verify` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
@@ -256,12 +269,7 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Verification, StoreErr
     let mut expected_seq = 1i64;
     let mut count = 0i64;
     loop {
-        let page = audit_event::Entity::find()
-            .filter(audit_event::Column::Seq.gte(expected_seq))
-            .order_by_asc(audit_event::Column::Seq)
-            .limit(1000)
-            .all(db)
-            .await?;
+        let page = chain_page(db, expected_seq).await?;
         if page.is_empty() {
             break;
         }
@@ -354,12 +362,7 @@ pub async fn rechain<C: ConnectionTrait>(
     let mut prev_new = GENESIS_HASH.to_string();
     let mut next = 1i64;
     loop {
-        let page = audit_event::Entity::find()
-            .filter(audit_event::Column::Seq.gte(next))
-            .order_by_asc(audit_event::Column::Seq)
-            .limit(1000)
-            .all(txn)
-            .await?;
+        let page = chain_page(txn, next).await?;
         if page.is_empty() {
             break;
         }
