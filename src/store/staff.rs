@@ -49,7 +49,7 @@ pub fn check_username(username: &str) -> Result<(), StoreError> {
         Ok(())
     } else {
         Err(StoreError::Invalid(format!(
-            "identifiant « {username} » invalide : 2 à 64 caractères parmi a-z, 0-9, « . », « - », « _ »"
+            "Identifiant « {username} » invalide : 2 à 64 caractères parmi a-z, 0-9, « . », « - », « _ »"
         )))
     }
 }

@@ -145,7 +145,7 @@ async fn each_error_of_the_first_administrator_page_is_tied_to_its_field() {
             "cheval agrafe pile",
             "cheval agrafe pile",
             "identifiant",
-            "identifiant « chef admin » invalide",
+            "Identifiant « chef admin » invalide",
         ),
         (
             "sfabre",
@@ -194,6 +194,12 @@ async fn each_error_of_the_first_administrator_page_is_tied_to_its_field() {
             tied(field),
             "{field}"
         );
+        assert!(
+            html.contains(&format!("value=\"{}\"", name.trim()))
+                && html.contains(&format!("value=\"{username}\"")),
+            "what was typed stays, but the passwords: {html}"
+        );
+        assert!(!html.contains(&format!("value=\"{password}\"")));
     }
 }
 

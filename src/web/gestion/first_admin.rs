@@ -27,6 +27,9 @@ struct FirstAdminPage {
     csrf: String,
     token: String,
     error: Option<String>,
+    /// What was typed, shown again after an error (never the passwords).
+    username: String,
+    name: String,
     /// The field the error is about (`identifiant`, `nom`, `mot_de_passe`,
     /// `confirmation`), or "" for the link itself.
     error_on: &'static str,
@@ -65,6 +68,8 @@ pub async fn first_admin_get(
                 csrf: csrf.0.0,
                 token,
                 error: None,
+                username: String::new(),
+                name: String::new(),
                 error_on: "",
             },
         ),
@@ -101,6 +106,8 @@ pub async fn first_admin_post(
                 csrf: csrf.0.0.clone(),
                 token: token.clone(),
                 error: Some(error),
+                username: form.identifiant.trim().to_string(),
+                name: form.nom.trim().to_string(),
                 error_on,
             },
         )

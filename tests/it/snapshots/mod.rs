@@ -12,7 +12,8 @@ use regex::Regex;
 use std::sync::LazyLock;
 
 /// The visible text of an HTML fragment: one line per block, tags removed,
-/// entities decoded; form controls shown as `[…]` so their wording is read too.
+/// entities decoded; form controls shown as `[…]` so their wording is read
+/// too, `[… en erreur]` when the field is marked `aria-invalid`.
 pub fn visible_text(html: &str) -> String {
     static DROP: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?is)<(script|style|head)\b.*?</(script|style|head)>|<!--.*?-->").unwrap()
@@ -27,6 +28,8 @@ pub fn visible_text(html: &str) -> String {
     static INPUT: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r#"(?i)<(input|textarea)\b([^>]*)>"#).unwrap());
     static TYPE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"type="([a-z]+)""#).unwrap());
+    static INVALID: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"aria-invalid="true""#).unwrap());
     static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<[^>]+>").unwrap());
     let html = DROP.replace_all(html, "");
     let html = BUTTON.replace_all(&html, "\n[bouton : $1]\n");
@@ -35,12 +38,18 @@ pub fn visible_text(html: &str) -> String {
             .captures(&c[2])
             .map(|t| t[1].to_string())
             .unwrap_or_else(|| c[1].to_lowercase());
-        match kind.as_str() {
-            "hidden" => String::new(),
-            "password" => " [mot de passe] ".into(),
-            "checkbox" => " [case à cocher] ".into(),
-            "textarea" => " [zone de texte] ".into(),
-            _ => " [champ] ".into(),
+        let what = match kind.as_str() {
+            "hidden" => return String::new(),
+            "password" => "mot de passe",
+            "checkbox" => "case à cocher",
+            "textarea" => "zone de texte",
+            _ => "champ",
+        };
+        // A field marked invalid (tied to the error message) says so.
+        if INVALID.is_match(&c[2]) {
+            format!(" [{what} en erreur] ")
+        } else {
+            format!(" [{what}] ")
         }
     });
     let html = CELL.replace_all(&html, " | ");

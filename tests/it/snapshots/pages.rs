@@ -2,7 +2,7 @@
 //! states (empty, filled, error, success), as a manager or staff reads it.
 
 use super::main_region;
-use crate::gestion::{Client, VERIFY, office};
+use crate::gestion::{Client, VERIFY, input_value, office};
 use crate::harness::TestDb;
 use crate::proofreading::{request_from_mail, request_with};
 use crate::public::{add_subscriber, client, mails_to, page, post};
@@ -248,6 +248,91 @@ async fn back_office_pages_in_their_usual_states() {
         let (_, html) = admin.page(path).await;
         shots.take(name, path, &html);
     }
+    shots.titles_are_unique();
+}
+
+#[tokio::test]
+async fn staff_forms_and_their_errors() {
+    let t = TestDb::sqlite().await;
+    let app = crate::harness::spawn_app(Settings::default(), t.db.clone()).await;
+    let mut shots = Shots(BTreeMap::new());
+    // The first administrator's page, before any staff account exists.
+    let link = bareme_mel::backoffice::accounts::first_admin_link(&t.db, &app.state.settings)
+        .await
+        .unwrap()
+        .unwrap();
+    let path = link[link.find("/gestion/").unwrap()..].to_string();
+    let anonymous = Client::new(&app.base);
+    let (_, html) = anonymous.page(&path).await;
+    shots.take("gestion_premier_compte", &path, &html);
+    let csrf = input_value(&html, "csrf").unwrap();
+    let res = anonymous
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("identifiant", "sfabre"),
+                ("nom", "Sébastien Fabre"),
+                ("mot_de_passe", "cheval agrafe pile"),
+                ("confirmation", "cheval agrafe pilé"),
+            ],
+        )
+        .await;
+    shots.take(
+        "gestion_premier_compte_erreur",
+        &path,
+        &res.text().await.unwrap(),
+    );
+
+    let o = office(t.db.clone(), Settings::default()).await;
+    let agent = o.client("agent").await;
+    let (_, html) = agent.page("/gestion/compte").await;
+    let secret = input_value(&html, "cle").unwrap();
+    let csrf = input_value(&html, "csrf").unwrap();
+    let wrong = crate::gestion_totp::code(&secret, -600);
+    let res = agent
+        .post(
+            "/gestion/compte/totp",
+            &[("csrf", &csrf), ("cle", &secret), ("code", &wrong)],
+        )
+        .await;
+    shots.take(
+        "gestion_compte_erreur",
+        "/gestion/compte",
+        &res.text().await.unwrap(),
+    );
+    let right = crate::gestion_totp::code(&secret, 0);
+    agent
+        .post(
+            "/gestion/compte/totp",
+            &[("csrf", &csrf), ("cle", &secret), ("code", &right)],
+        )
+        .await;
+    let two_steps = Client::new(&o.app.base);
+    two_steps.sign_in("agent", crate::gestion::PASSWORD).await;
+    let (_, html) = two_steps.page("/gestion/connexion/code").await;
+    shots.take("gestion_code_connexion", "/gestion/connexion/code", &html);
+    let res = crate::gestion_totp::send_code(&two_steps, &wrong).await;
+    shots.take(
+        "gestion_code_connexion_erreur",
+        "/gestion/connexion/code",
+        &res.text().await.unwrap(),
+    );
+
+    let admin = o.client("admin").await;
+    let (_, html) = admin.page("/gestion/droit-acces").await;
+    let csrf = input_value(&html, "csrf").unwrap();
+    let res = admin
+        .post(
+            "/gestion/droit-acces",
+            &[("csrf", &csrf), ("personne", "gestion@@lycee-joffre.fr")],
+        )
+        .await;
+    shots.take(
+        "gestion_droit_acces_erreur",
+        "/gestion/droit-acces",
+        &res.text().await.unwrap(),
+    );
     shots.titles_are_unique();
 }
 
