@@ -254,6 +254,11 @@ fn scan_set() -> Vec<Case> {
             prefilled: false,
             ..case("gris-200-tete-en-bas", 200, "L", "png")
         },
+        Case {
+            angle: -3.0,
+            jpeg: 75,
+            ..case("couleur-150-jpeg-moins-3", 150, "RGB", "jpeg")
+        },
     ]
 }
 
@@ -304,16 +309,15 @@ fn generate(python: &Path, dir: &Path, cases: &[String]) {
     );
 }
 
-#[test]
-fn the_generated_scan_set_is_read_with_its_confidences() {
-    let Some(python) = scan_tools() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let cases = scan_set();
+/// The generator's spec of each case, with value set `i` for case `i` and
+/// one of the two situation boxes ticked (`situation_oubli` for even `i`);
+/// `hand`: hand-printed in that font instead of filled on screen.
+fn specs(dir: &Path, cases: &[Case], hand: Option<&Path>) -> Vec<String> {
     let mut specs = Vec::new();
     for (i, c) in cases.iter().enumerate() {
         let values = value_set(i);
         let number = values["numero_abonne"];
-        let blank_path = dir.path().join(format!("blank-{i}.pdf"));
+        let blank_path = dir.join(format!("blank-{i}.pdf"));
         std::fs::write(&blank_path, blank(c.prefilled.then_some(number))).unwrap();
         let mut filled: Vec<String> = values
             .iter()
@@ -326,9 +330,12 @@ fn the_generated_scan_set_is_read_with_its_confidences() {
             "situation_nouveau"
         };
         filled.push(format!("{}: \"/Yes\"", json_string(ticked)));
+        let hand = hand
+            .map(|f| format!(", \"hand\": {}", json_string(f.to_str().unwrap())))
+            .unwrap_or_default();
         specs.push(format!(
             "{{\"name\": {}, \"blank\": {}, \"values\": {{{}}}, \"dpi\": {}, \"mode\": {}, \
-             \"angle\": {}, \"jpeg\": {}, \"speckle\": {}, \"perspective\": {}, \"container\": {}}}",
+             \"angle\": {}, \"jpeg\": {}, \"speckle\": {}, \"perspective\": {}, \"container\": {}{hand}}}",
             json_string(c.name),
             json_string(blank_path.to_str().unwrap()),
             filled.join(", "),
@@ -341,6 +348,15 @@ fn the_generated_scan_set_is_read_with_its_confidences() {
             json_string(c.container)
         ));
     }
+    specs
+}
+
+#[test]
+fn the_generated_scan_set_is_read_with_its_confidences() {
+    let Some(python) = scan_tools() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cases = scan_set();
+    let specs = specs(dir.path(), &cases, None);
     generate(&python, dir.path(), &specs);
 
     let (config, limits) = (ScanConfig::default(), ScanLimits::default());
@@ -520,4 +536,150 @@ fn without_tesseract_the_qr_code_and_boxes_are_still_read() {
     assert_eq!(form.values().get("numero_abonne"), Some("40871"));
     assert_eq!(form.values().len(), 1, "{:?}", form.values());
     assert_eq!(form.marks_found, 4);
+}
+
+/// The handwriting font of `scripts/services/hand-font.sh` (Patrick Hand),
+/// or `BAREME_MEL_TEST_HAND_FONT`.
+fn hand_font() -> Option<PathBuf> {
+    let path = std::env::var_os("BAREME_MEL_TEST_HAND_FONT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../.tools/fonts/patrick-hand-latin-400-normal.woff")
+        });
+    tool_available(
+        "the handwriting font (scripts/services/hand-font.sh)",
+        path.is_file(),
+    )
+    .then_some(path)
+}
+
+/// What a reader gives back from hand-printed capitals: the value in
+/// capitals, addresses in lower case (the reader lowers them).
+fn in_capitals(name: &str, value: &str) -> String {
+    if name.contains("adresse_mel") {
+        value.to_lowercase()
+    } else {
+        value.to_uppercase()
+    }
+}
+
+/// Hand-printed capitals (« Complétez-le … à la main, en lettres
+/// capitales »): best effort, so the rate is measured and printed, not
+/// required. What is required: a value read wrong is flagged (under
+/// `intake.ocr.min_confidence`), never taken as sure — above all the new
+/// address.
+#[test]
+fn hand_printed_capitals_are_measured_and_wrong_values_are_flagged() {
+    let Some(python) = scan_tools() else { return };
+    let Some(font) = hand_font() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cases = vec![
+        Case {
+            angle: 0.7,
+            ..case("main-gris-200-pdf", 200, "L", "pdf-image")
+        },
+        Case {
+            angle: -1.4,
+            jpeg: 80,
+            prefilled: false,
+            ..case("main-couleur-300-jpeg", 300, "RGB", "jpeg")
+        },
+        Case {
+            angle: 0.4,
+            ..case("main-nb-200-ccitt", 200, "1", "pdf-ccitt")
+        },
+        Case {
+            angle: -2.2,
+            prefilled: false,
+            ..case("main-gris-150-png", 150, "L", "png")
+        },
+        Case {
+            perspective: true,
+            jpeg: 80,
+            prefilled: false,
+            ..case("main-photo", 200, "RGB", "jpeg")
+        },
+    ];
+    let specs = specs(dir.path(), &cases, Some(&font));
+    generate(&python, dir.path(), &specs);
+
+    let (config, limits) = (ScanConfig::default(), ScanLimits::default());
+    let (mut typed, mut exact, mut exact_sure, mut flagged_misses) = (0, 0, 0, 0);
+    let (mut numbers, mut numbers_right, mut boxes_right) = (0, 0, 0);
+    let mut wrong_sure = Vec::new();
+    let mut report = Vec::new();
+    for (i, c) in cases.iter().enumerate() {
+        let path = dir
+            .path()
+            .join(format!("{}.{}", c.name, extension(c.container)));
+        let bytes = std::fs::read(&path).unwrap();
+        let ScanOutcome::Form(form) = read_scan(&bytes, &config, &limits) else {
+            panic!("{}: the form was not found", c.name);
+        };
+        let expected = value_set(i);
+        let mut misses = Vec::new();
+        for field in definition().fields() {
+            let read = form.field(&field.name).unwrap();
+            if field.kind == FieldKind::Checkbox {
+                let ticked = (i % 2 == 0) == (field.name == "situation_oubli");
+                boxes_right += usize::from(read.value.is_some() == ticked);
+                continue;
+            }
+            let Some(want) = expected.get(field.name.as_str()) else {
+                continue;
+            };
+            let want = in_capitals(&field.name, want);
+            if field.name == "numero_abonne" && !c.prefilled {
+                numbers += 1;
+                numbers_right += usize::from(read.value.as_deref() == Some(want.as_str()));
+            }
+            typed += 1;
+            if read.value.as_deref() == Some(want.as_str()) {
+                exact += 1;
+                exact_sure += usize::from(read.confidence >= MIN_CONFIDENCE);
+                continue;
+            }
+            misses.push(format!(
+                "{}={:?} ({:.0} %)",
+                field.name,
+                read.value,
+                read.confidence * 100.0
+            ));
+            if read.value.is_some() && read.confidence >= MIN_CONFIDENCE {
+                wrong_sure.push(format!(
+                    "{}: {} read {:?} ({:.0} %), written {want:?}",
+                    c.name,
+                    field.name,
+                    read.value,
+                    read.confidence * 100.0
+                ));
+            } else {
+                flagged_misses += 1;
+            }
+        }
+        report.push(format!("{:<22} {}", c.name, misses.join(", ")));
+    }
+    eprintln!(
+        "hand-printed capitals: {exact}/{typed} fields exact ({:.1} %; {exact_sure} of them \
+         not flagged), {flagged_misses} misses flagged, {} read wrong with confidence ≥ {:.0} %; \
+         subscriber numbers read by OCR \
+         {numbers_right}/{numbers}; check boxes {boxes_right}/{}\n{}\n{}",
+        exact as f64 * 100.0 / typed as f64,
+        wrong_sure.len(),
+        MIN_CONFIDENCE * 100.0,
+        cases.len() * 2,
+        report.join("\n"),
+        wrong_sure.join("\n")
+    );
+    assert!(
+        !wrong_sure
+            .iter()
+            .any(|w| w.contains(" nouvelle_adresse_mel read")),
+        "a wrong new address read as sure: {wrong_sure:?}"
+    );
+    assert!(
+        wrong_sure.is_empty(),
+        "values read wrong, not flagged: {wrong_sure:?}"
+    );
 }

@@ -76,3 +76,6 @@ if [ ! -x "$TOOLS_DIR/bin/promtool" ]; then
     rm -rf "$tmp"
     log "promtool: extracted in $((SECONDS - t3)) s"
 fi
+
+# A handwriting font for the hand-printed capitals of the scan tests.
+"$(dirname "$0")/hand-font.sh" >/dev/null

@@ -25,6 +25,12 @@ const TICK_INK: f32 = 0.06;
 const EMPTY_INK: f32 = 0.004;
 /// Ceiling of the confidence of a value that fails a cross-check.
 const DOUBTFUL: f32 = 0.3;
+/// Ceiling of the confidence of the values read on a page filled in
+/// capitals, i.e. by hand (« à la main, en lettres capitales »): Tesseract
+/// is trained on print and is surer of hand-printed words than it should
+/// be (a letter gap read as a space, « PRO VISEUR » at 92 %), so staff
+/// check them all (under any sensible `intake.ocr.min_confidence`).
+const HAND_PRINTED: f32 = 0.6;
 
 pub(crate) fn read_fields(
     page: &GrayImage,
@@ -83,8 +89,16 @@ pub(crate) fn read_fields(
     let mut ocr_error = None;
     match ocr::read_boxes(&ocr_boxes, config, child_limits) {
         Ok(readings) => {
+            let (mut lettered, mut capitals) = (0, 0);
             for (i, reading) in ocr_index.iter().zip(readings) {
                 let field = &mut fields[*i];
+                if let Some(r) = &reading {
+                    match letter_case(&r.text) {
+                        Some(true) => (lettered, capitals) = (lettered + 1, capitals + 1),
+                        Some(false) => lettered += 1,
+                        None => {}
+                    }
+                }
                 match reading.and_then(|r| tidy(&field.name, &r.text).map(|t| (t, r.confidence))) {
                     Some((text, confidence)) => {
                         field.value = Some(text);
@@ -92,6 +106,12 @@ pub(crate) fn read_fields(
                     }
                     // Ink but no text: something is there that was not read.
                     None => field.confidence = 0.0,
+                }
+            }
+            if capitals * 2 > lettered {
+                for i in &ocr_index {
+                    let field = &mut fields[*i];
+                    field.confidence = field.confidence.min(HAND_PRINTED);
                 }
             }
         }
@@ -220,6 +240,15 @@ fn erase_specks(crop: &mut GrayImage, threshold: u8) {
             }
         }
     }
+}
+
+/// Whether `text` is written in capitals (`Some(true)`: at most one letter
+/// in five in lower case, as when an `@` is read as `e`), in mixed or lower
+/// case (`Some(false)`), or has too few letters to say (`None`).
+fn letter_case(text: &str) -> Option<bool> {
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let lower = text.chars().filter(|c| c.is_lowercase()).count();
+    (letters >= 3).then_some(lower * 5 <= letters)
 }
 
 /// Cleans an OCR reading for field `name`; `None` if nothing is left.

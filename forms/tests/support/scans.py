@@ -6,7 +6,9 @@ SPEC.json: {"blank": path of the blank form PDF, "cases": [{"name", "values"
 (field -> value; check boxes "/Yes"), "dpi", "mode" ("L", "RGB" or "1"),
 "angle" (degrees), "jpeg" (quality or 0), "speckle" (share of pixels),
 "perspective" (bool), "container" ("png", "jpeg", "pdf-image", "pdf-jpeg",
-"pdf-ccitt", "pdf-two-pages")}]}. Each case is written to OUT_DIR/<name>
+"pdf-ccitt", "pdf-two-pages"), "hand" (optional: a font file; the text
+values are then hand-printed in capitals in that font, box by box, and the
+check boxes ticked with a pen stroke, instead of filled on screen)}]}. Each case is written to OUT_DIR/<name>
 with the extension of its container. Needs pypdf, Pillow and pdftoppm.
 """
 
@@ -35,6 +37,58 @@ def rasterise(pdf, dpi, colour):
         args.insert(1, "-gray")
     png = subprocess.run(args, input=pdf, capture_output=True, check=True).stdout
     return Image.open(io.BytesIO(png)).convert("RGB" if colour else "L")
+
+
+def widget_rects(pdf):
+    """Field name -> [x0, y0, x1, y1] in points, and the page's top edge."""
+    page = PdfReader(io.BytesIO(pdf)).pages[0]
+    rects = {}
+    for annot in page.get("/Annots", []):
+        annot = annot.get_object()
+        name = annot.get("/T")
+        if name is None and "/Parent" in annot:
+            name = annot["/Parent"].get_object().get("/T")
+        if name is not None and "/Rect" in annot:
+            rects[str(name)] = [float(v) for v in annot["/Rect"]]
+    return rects, float(page.mediabox.left), float(page.mediabox.top)
+
+
+def hand_print(image, pdf, values, dpi, font_path, rng):
+    """Writes `values` in capitals into their boxes as a hand would: a
+    handwriting font, each letter a little bigger or smaller, higher or
+    lower, further or closer, in ballpoint ink; ticks are two pen strokes."""
+    rects, left, top = widget_rects(pdf)
+    scale = dpi / 72
+    draw = ImageDraw.Draw(image)
+    ink = (35, 45, 115) if image.mode == "RGB" else 45
+    for name, value in values.items():
+        x0, y0, x1, y1 = rects[name]
+        px0, px1 = (x0 - left) * scale, (x1 - left) * scale
+        py0, py1 = (top - y1) * scale, (top - y0) * scale
+        w, h = px1 - px0, py1 - py0
+        if value.startswith("/"):
+            m = min(w, h) * 0.2
+            j = lambda: rng.uniform(-m / 2, m / 2)
+            width = max(2, int(scale * 1.1))
+            draw.line([(px0 + m + j(), py0 + m + j()), (px1 - m + j(), py1 - m + j())], fill=ink, width=width)
+            draw.line([(px1 - m + j(), py0 + m + j()), (px0 + m + j(), py1 - m + j())], fill=ink, width=width)
+            continue
+        text = value.upper()
+        size = h * 0.8
+        font = ImageFont.truetype(font_path, int(size))
+        while font.getlength(text) * 1.12 > w - 6 * scale and size > 6:
+            size *= 0.93
+            font = ImageFont.truetype(font_path, int(size))
+        x = px0 + 3 * scale + rng.uniform(0, 2) * scale
+        baseline = py0 + h * 0.8 + rng.uniform(-0.04, 0.04) * h
+        slope = rng.uniform(-0.012, 0.012)
+        for ch in text:
+            s = size * rng.uniform(0.92, 1.08)
+            f = ImageFont.truetype(font_path, int(s))
+            y = baseline + (x - px0) * slope + rng.uniform(-0.04, 0.04) * size
+            draw.text((x, y), ch, fill=ink, font=f, anchor="ls")
+            x += f.getlength(ch) * rng.uniform(1.02, 1.14)
+    return image
 
 
 def perspective(image, rng):
@@ -151,6 +205,10 @@ def make(case, blank, out_dir):
     rng = random.Random(case["name"])
     if case.get("letter"):
         image = letter_page((int(8.27 * case["dpi"]), int(11.69 * case["dpi"])))
+    elif case.get("hand"):
+        pdf = open(case.get("blank", blank), "rb").read()
+        image = rasterise(pdf, case["dpi"], case["mode"] == "RGB")
+        image = hand_print(image, pdf, case["values"], case["dpi"], case["hand"], rng)
     else:
         pdf = fill(case.get("blank", blank), case["values"])
         image = rasterise(pdf, case["dpi"], case["mode"] == "RGB")
