@@ -9,7 +9,7 @@ use crate::{
     gestion::{NEW_ADDRESS, OLD_ADDRESS, input_value, office},
     harness::{TestDb, cmd, free_port},
     intake_support::*,
-    scan_support::{ScanCase, mail_with, make, scan_tools, typed},
+    scan_support::{ScanCase, hand_font, mail_with, make, make_hand, scan_tools, typed},
 };
 use bareme_mel::{
     config::Settings,
@@ -581,4 +581,89 @@ async fn a_scan_staff_turn_into_a_request_is_read_before_the_write_transaction()
         assert!(names.contains(&name), "{name} in {names:?}");
     }
     assert!(rows.iter().all(|r| r.image_png.starts_with(b"\x89PNG")));
+}
+
+/// The form filled by hand, in capitals as it asks, signed and scanned: the
+/// request is made and matched (the QR code's number), the values are stored
+/// as read for staff, all of them « à vérifier », and the new address waits
+/// for « Confirmer les valeurs lues » however sure Tesseract was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_filled_by_hand_in_capitals_waits_for_staff_to_confirm_what_was_read() {
+    let Some(python) = scan_tools() else { return };
+    let Some(font) = hand_font() else { return };
+    let want = typed(NUMBER, "Lycée Jean Moulin", REGISTERED, NEW);
+    let scans = make_hand(
+        &python,
+        &[
+            ScanCase {
+                name: "main-gris-200-pdf",
+                values: &want,
+                prefilled: Some(NUMBER),
+                dpi: 200,
+                mode: "L",
+                angle: 0.6,
+                container: "pdf-image",
+            },
+            ScanCase {
+                name: "main-couleur-300-jpeg",
+                values: &want,
+                prefilled: Some(NUMBER),
+                dpi: 300,
+                mode: "RGB",
+                angle: -1.1,
+                container: "jpeg",
+            },
+        ],
+        &font,
+    );
+    let t = TestDb::sqlite().await;
+    seed_subscriber(&t.db).await;
+    let (mut exact, mut typed_count) = (0, 0);
+    for (scan, (file, content_type)) in scans.iter().zip([
+        ("formulaire.pdf", "application/pdf"),
+        ("IMG_2042.jpg", "image/jpeg"),
+    ]) {
+        let raw = mail_with(
+            SENDER,
+            "Changement d'adresse mél du gestionnaire",
+            "Bonjour, veuillez trouver ci-joint le formulaire rempli et signé.",
+            (file, content_type, scan),
+        );
+        let outcome = ingest(&t.db, &raw).await;
+        assert_eq!(outcome.disposition, Disposition::RequestCreated, "{file}");
+        let reference = outcome.reference.unwrap();
+        let model = requests::find(t.db.conn(), &reference).await.unwrap();
+        let detail = requests::show(t.db.conn(), &reference).await.unwrap();
+        assert_eq!(
+            detail.fields.get("_source").map(String::as_str),
+            Some("scan")
+        );
+        assert!(
+            model.subscriber_id.is_some(),
+            "{file}: matched by the QR code"
+        );
+        assert!(
+            flags(&model).contains(&"lecture_incertaine".into()),
+            "{file}: {:?}",
+            flags(&model)
+        );
+        assert_eq!(model.new_email, None, "{file}: not without staff");
+        let rows = readings(&t.db, model.id).await;
+        for r in rows
+            .iter()
+            .filter(|r| r.source == "ocr" && r.value.is_some())
+        {
+            assert!(r.uncertain, "{file}: {} read by OCR from a hand", r.name);
+        }
+        for (name, value) in &want {
+            let written = if name.contains("adresse_mel") {
+                value.to_lowercase()
+            } else {
+                value.to_uppercase()
+            };
+            typed_count += 1;
+            exact += usize::from(detail.fields.get(name) == Some(&written));
+        }
+    }
+    eprintln!("hand-printed scans through intake: {exact}/{typed_count} fields exact");
 }

@@ -70,8 +70,35 @@ pub struct ScanCase<'a> {
     pub container: &'a str,
 }
 
+/// The handwriting font (`scripts/services/hand-font.sh`, run by
+/// install.sh), or `BAREME_MEL_TEST_HAND_FONT`.
+pub fn hand_font() -> Option<PathBuf> {
+    let path = std::env::var_os("BAREME_MEL_TEST_HAND_FONT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(".tools/fonts/patrick-hand-latin-400-normal.woff")
+        });
+    if !path.is_file() {
+        return skip_or_fail(
+            "the handwriting font (scripts/services/hand-font.sh)",
+            path.display(),
+        );
+    }
+    Some(path)
+}
+
 /// Makes the scans; returns their bytes in order.
 pub fn make(python: &Path, cases: &[ScanCase<'_>]) -> Vec<Vec<u8>> {
+    make_with(python, cases, None)
+}
+
+/// Makes the scans with their values hand-printed in capitals in `font`.
+pub fn make_hand(python: &Path, cases: &[ScanCase<'_>], font: &Path) -> Vec<Vec<u8>> {
+    make_with(python, cases, Some(font))
+}
+
+fn make_with(python: &Path, cases: &[ScanCase<'_>], hand: Option<&Path>) -> Vec<Vec<u8>> {
     let dir = tempfile::tempdir().unwrap();
     let mut specs = Vec::new();
     for (i, c) in cases.iter().enumerate() {
@@ -91,7 +118,7 @@ pub fn make(python: &Path, cases: &[ScanCase<'_>]) -> Vec<Vec<u8>> {
         if !c.values.is_empty() {
             values.insert("situation_nouveau".into(), "/Yes".into());
         }
-        specs.push(serde_json::json!({
+        let mut spec = serde_json::json!({
             "name": c.name,
             "blank": blank,
             "values": values,
@@ -103,7 +130,11 @@ pub fn make(python: &Path, cases: &[ScanCase<'_>]) -> Vec<Vec<u8>> {
             "speckle": 0.0,
             "perspective": false,
             "container": c.container,
-        }));
+        });
+        if let Some(font) = hand {
+            spec["hand"] = font.to_str().unwrap().into();
+        }
+        specs.push(spec);
     }
     let spec = dir.path().join("spec.json");
     let blank = dir.path().join("blank-0.pdf");
