@@ -1,5 +1,7 @@
 //! Reads scans of the form and prints what was read, with the time taken:
-//! `cargo run -p bareme-forms --example scan -- FILE...`.
+//! `cargo run -p bareme-forms --example scan -- FILE...`. Last, on stderr,
+//! this process's own peak RSS (`peak_rss_kb N`, from /proc; the children,
+//! pdftoppm and tesseract, are not in it): `scripts/bench/scan-page.sh`.
 fn main() {
     let config = bareme_forms::ScanConfig::default();
     let limits = bareme_forms::ScanLimits::default();
@@ -37,5 +39,15 @@ fn main() {
                 println!("{path}: {reason} ({:.2} s)", elapsed.as_secs_f64());
             }
         }
+    }
+    if let Some(kb) = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+    {
+        eprintln!("peak_rss_kb {kb}");
     }
 }
