@@ -538,20 +538,30 @@ fn without_tesseract_the_qr_code_and_boxes_are_still_read() {
     assert_eq!(form.marks_found, 4);
 }
 
-/// The handwriting font of `scripts/services/hand-font.sh` (Patrick Hand),
-/// or `BAREME_MEL_TEST_HAND_FONT`.
+/// The handwriting font: `BAREME_MEL_TEST_HAND_FONT`, else the one
+/// `scripts/services/hand-font.sh` keeps in `.tools/fonts` (Patrick Hand),
+/// fetched by that script (npm) when missing.
 fn hand_font() -> Option<PathBuf> {
-    let path = std::env::var_os("BAREME_MEL_TEST_HAND_FONT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../.tools/fonts/patrick-hand-latin-400-normal.woff")
-        });
+    let path = match std::env::var_os("BAREME_MEL_TEST_HAND_FONT") {
+        Some(p) => PathBuf::from(p),
+        None => fetched_hand_font(&Path::new(env!("CARGO_MANIFEST_DIR")).join("..")),
+    };
     tool_available(
         "the handwriting font (scripts/services/hand-font.sh)",
         path.is_file(),
     )
     .then_some(path)
+}
+
+/// The font's path under `.tools/fonts` of `root`, fetched if missing.
+fn fetched_hand_font(root: &Path) -> PathBuf {
+    let path = root.join(".tools/fonts/patrick-hand-latin-400-normal.woff");
+    if !path.is_file() {
+        let _ = Command::new(root.join("scripts/services/hand-font.sh"))
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+    path
 }
 
 /// What a reader gives back from hand-printed capitals: the value in

@@ -70,15 +70,23 @@ pub struct ScanCase<'a> {
     pub container: &'a str,
 }
 
-/// The handwriting font (`scripts/services/hand-font.sh`, run by
-/// install.sh), or `BAREME_MEL_TEST_HAND_FONT`.
+/// The handwriting font: `BAREME_MEL_TEST_HAND_FONT`, else the one
+/// `scripts/services/hand-font.sh` (run by install.sh) keeps in
+/// `.tools/fonts`, fetched by that script (npm) when missing.
 pub fn hand_font() -> Option<PathBuf> {
-    let path = std::env::var_os("BAREME_MEL_TEST_HAND_FONT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join(".tools/fonts/patrick-hand-latin-400-normal.woff")
-        });
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = match std::env::var_os("BAREME_MEL_TEST_HAND_FONT") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let path = root.join(".tools/fonts/patrick-hand-latin-400-normal.woff");
+            if !path.is_file() {
+                let _ = Command::new(root.join("scripts/services/hand-font.sh"))
+                    .stdout(std::process::Stdio::null())
+                    .status();
+            }
+            path
+        }
+    };
     if !path.is_file() {
         return skip_or_fail(
             "the handwriting font (scripts/services/hand-font.sh)",
