@@ -78,7 +78,7 @@ impl Metrics {
         if let Some(available) = self.ocr_available() {
             let _ = writeln!(
                 out,
-                "# HELP bareme_mel_ocr_available Whether scanned forms can be read (1: Tesseract and its language found)."
+                "# HELP bareme_mel_ocr_available Whether scanned forms can be read (1: Tesseract, its language and pdftoppm found)."
             );
             let _ = writeln!(out, "# TYPE bareme_mel_ocr_available gauge");
             let _ = writeln!(out, "bareme_mel_ocr_available {}", u8::from(available));

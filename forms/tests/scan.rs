@@ -693,3 +693,21 @@ fn hand_printed_capitals_are_measured_and_wrong_values_are_flagged() {
         "values read wrong, not flagged: {wrong_sure:?}"
     );
 }
+
+#[test]
+fn without_pdftoppm_scans_are_said_unreadable_with_how_to_install_it() {
+    let ready = ocr_availability(&ScanConfig::default());
+    if !tool_available("tesseract with French", ready.is_ok()) {
+        return;
+    }
+    let config = ScanConfig {
+        pdftoppm: "/nonexistent/pdftoppm".into(),
+        ..ScanConfig::default()
+    };
+    let missing = ocr_availability(&config).unwrap_err();
+    assert!(
+        missing.contains("« /nonexistent/pdftoppm » introuvable")
+            && missing.contains("apt-get install poppler-utils"),
+        "{missing}"
+    );
+}

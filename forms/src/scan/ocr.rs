@@ -24,8 +24,8 @@ pub(crate) struct Reading {
     pub confidence: f32,
 }
 
-/// Whether Tesseract runs here with the configured language; `Err` says,
-/// in French, what is missing and how to install it.
+/// Whether Tesseract runs here with the configured language, and pdftoppm
+/// (image PDFs); `Err` says, in French, what is missing and how to install it.
 pub fn ocr_availability(config: &ScanConfig) -> Result<String, String> {
     let output = Command::new(&config.tesseract)
         .arg("--list-langs")
@@ -47,7 +47,21 @@ pub fn ocr_availability(config: &ScanConfig) -> Result<String, String> {
             config.language, config.language
         ));
     }
-    Ok(format!("tesseract ({})", config.language))
+    // Image-only PDFs, the usual scan, are rasterised by pdftoppm.
+    Command::new(&config.pdftoppm)
+        .arg("-v")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|_| {
+            format!(
+                "lecture des formulaires numérisés en PDF indisponible : programme « {} » \
+                 introuvable (installez-le : apt-get install poppler-utils)",
+                config.pdftoppm.display()
+            )
+        })?;
+    Ok(format!("tesseract ({}), pdftoppm", config.language))
 }
 
 /// Reads each of `boxes` (upright crops at [`OCR_SCALE`]); `None` for a box
