@@ -124,14 +124,8 @@ fn fold(s: &str) -> String {
         .chars()
         .flat_map(char::to_lowercase)
         .map(|c| match c {
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'à' | 'â' | 'ä' => 'a',
-            'î' | 'ï' => 'i',
-            'ô' | 'ö' => 'o',
-            'ù' | 'û' | 'ü' => 'u',
-            'ç' => 'c',
             '’' => '\'',
-            c => c,
+            c => super::triage::unaccent(c),
         })
         .collect()
 }

@@ -82,12 +82,7 @@ impl Intake {
         let read = read_untrusted(&mut incoming, scan).await?;
         match self.run(&incoming, read).await {
             Ok(outcome) => {
-                tracing::info!(
-                    source = incoming.origin.source,
-                    disposition = outcome.disposition.as_str(),
-                    reference = outcome.reference.as_deref().unwrap_or("-"),
-                    "incoming mail handled"
-                );
+                log_handled(&incoming, &outcome);
                 Ok(outcome)
             }
             Err(e) if e.is_unavailable() => Err(IntakeError::Unavailable(e)),
@@ -232,12 +227,7 @@ impl Intake {
                 .iter()
                 .zip(outcomes)
                 .map(|(incoming, outcome)| {
-                    tracing::info!(
-                        source = incoming.origin.source,
-                        disposition = outcome.disposition.as_str(),
-                        reference = outcome.reference.as_deref().unwrap_or("-"),
-                        "incoming mail handled"
-                    );
+                    log_handled(incoming, &outcome);
                     Ok(outcome)
                 })
                 .collect(),
@@ -361,6 +351,16 @@ pub(super) async fn reference_of<C: Conn>(
     request_id: i64,
 ) -> Result<Option<String>, StoreError> {
     requests::reference_of(db, request_id).await
+}
+
+/// The log line of a message handled, whichever path handled it.
+fn log_handled(incoming: &Incoming, outcome: &Outcome) {
+    tracing::info!(
+        source = incoming.origin.source,
+        disposition = outcome.disposition.as_str(),
+        reference = outcome.reference.as_deref().unwrap_or("-"),
+        "incoming mail handled"
+    );
 }
 
 /// What one message's steps decided inside a transaction.

@@ -123,6 +123,19 @@ pub fn own_words(body: &str) -> String {
     out
 }
 
+/// The letter without its accent, for the lower-case French letters that have one.
+pub fn unaccent(c: char) -> char {
+    match c {
+        'é' | 'è' | 'ê' | 'ë' => 'e',
+        'à' | 'â' | 'ä' => 'a',
+        'î' | 'ï' => 'i',
+        'ô' | 'ö' => 'o',
+        'ù' | 'û' | 'ü' => 'u',
+        'ç' => 'c',
+        c => c,
+    }
+}
+
 /// Lower case, accents and ligatures removed, apostrophes straight, runs of
 /// white space as one space (line breaks kept).
 pub fn fold(s: &str) -> String {
@@ -130,12 +143,6 @@ pub fn fold(s: &str) -> String {
     let mut space = false;
     for c in s.chars().flat_map(char::to_lowercase) {
         let c = match c {
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'à' | 'â' | 'ä' => 'a',
-            'î' | 'ï' => 'i',
-            'ô' | 'ö' => 'o',
-            'ù' | 'û' | 'ü' => 'u',
-            'ç' => 'c',
             'œ' => {
                 out.push_str("oe");
                 space = false;
@@ -143,7 +150,7 @@ pub fn fold(s: &str) -> String {
             }
             '’' | '‘' | '`' | 'ʼ' => '\'',
             '\u{a0}' | '\u{202f}' | '\t' => ' ',
-            c => c,
+            c => unaccent(c),
         };
         if c == ' ' {
             if !space {

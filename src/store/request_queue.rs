@@ -70,25 +70,26 @@ fn condition(filter: &QueueFilter) -> Condition {
         let limit = Utc::now() - Duration::days(i64::from(days));
         c = c.add(change_request::Column::CreatedAt.lte(limit));
     }
-    if let Some(search) = filter
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let pattern = format!("%{}%", search.to_lowercase().replace(['%', '_'], ""));
-        let like = |col: change_request::Column| {
-            Expr::expr(Func::lower(Expr::col(col))).like(pattern.clone())
-        };
-        c = c.add(
-            Condition::any()
-                .add(like(change_request::Column::Reference))
-                .add(like(change_request::Column::ClaimedNumber))
-                .add(like(change_request::Column::RequesterEmail))
-                .add(like(change_request::Column::NewEmail)),
-        );
+    if let Some(search) = search(filter.search.as_deref()) {
+        c = c.add(search);
     }
     c
+}
+
+/// Requests whose reference, subscriber number or an address contains
+/// `search` (case-insensitive); `None` for an empty search.
+pub(super) fn search(search: Option<&str>) -> Option<Condition> {
+    let search = search.map(str::trim).filter(|s| !s.is_empty())?;
+    let pattern = format!("%{}%", search.to_lowercase().replace(['%', '_'], ""));
+    let like =
+        |col: change_request::Column| Expr::expr(Func::lower(Expr::col(col))).like(pattern.clone());
+    Some(
+        Condition::any()
+            .add(like(change_request::Column::Reference))
+            .add(like(change_request::Column::ClaimedNumber))
+            .add(like(change_request::Column::RequesterEmail))
+            .add(like(change_request::Column::NewEmail)),
+    )
 }
 
 /// One page of requests matching `filter`, oldest first, and whether another follows.

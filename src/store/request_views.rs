@@ -10,9 +10,7 @@ use super::{
 use crate::domain::{Check, ClaimedData, RequestState};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-    sea_query::{Expr, ExprTrait, Func},
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -67,36 +65,8 @@ pub async fn list<C: ConnectionTrait>(
     if let Some(state) = filter.state {
         q = q.filter(change_request::Column::State.eq(state.as_str()));
     }
-    if let Some(search) = filter
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let pattern = format!("%{}%", search.to_lowercase().replace(['%', '_'], ""));
-        q = q.filter(
-            sea_orm::Condition::any()
-                .add(
-                    Expr::expr(Func::lower(Expr::col(change_request::Column::Reference)))
-                        .like(pattern.clone()),
-                )
-                .add(
-                    Expr::expr(Func::lower(Expr::col(
-                        change_request::Column::ClaimedNumber,
-                    )))
-                    .like(pattern.clone()),
-                )
-                .add(
-                    Expr::expr(Func::lower(Expr::col(
-                        change_request::Column::RequesterEmail,
-                    )))
-                    .like(pattern.clone()),
-                )
-                .add(
-                    Expr::expr(Func::lower(Expr::col(change_request::Column::NewEmail)))
-                        .like(pattern),
-                ),
-        );
+    if let Some(search) = super::request_queue::search(filter.search.as_deref()) {
+        q = q.filter(search);
     }
     if filter.limit > 0 {
         q = q.limit(filter.limit).offset(filter.offset);
