@@ -16,19 +16,21 @@ async fn spawn_app(db: Db) -> String {
         .base
 }
 
+/// The status `path` answers with.
+async fn status(base: &str, path: &str) -> reqwest::StatusCode {
+    reqwest::get(format!("{base}{path}"))
+        .await
+        .unwrap()
+        .status()
+}
+
 #[tokio::test]
 async fn readyz_answers_200_on_a_migrated_database() {
     let t = TestDb::sqlite().await;
     let base = spawn_app(t.db.clone()).await;
     let res = reqwest::get(format!("{base}/readyz")).await.unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(
-        reqwest::get(format!("{base}/healthz"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(status(&base, "/healthz").await, 200);
 }
 
 #[tokio::test]
@@ -39,13 +41,7 @@ async fn readyz_answers_503_while_migrations_are_pending() {
     assert_eq!(res.status(), 503);
     assert!(res.text().await.unwrap().contains("migration"));
     // Liveness does not depend on the database.
-    assert_eq!(
-        reqwest::get(format!("{base}/healthz"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(status(&base, "/healthz").await, 200);
 }
 
 #[tokio::test]
@@ -54,13 +50,7 @@ async fn readyz_answers_503_when_the_database_goes_away() {
         return;
     };
     let base = spawn_app(t.db.clone()).await;
-    assert_eq!(
-        reqwest::get(format!("{base}/readyz"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(status(&base, "/readyz").await, 200);
     let name = t.url.rsplit('/').next().unwrap().to_string();
     let admin = Db::connect(&Database {
         url: Secret(format!("{}/postgres", pg_admin_url())),
@@ -75,13 +65,7 @@ async fn readyz_answers_503_when_the_database_goes_away() {
         .unwrap();
     let res = reqwest::get(format!("{base}/readyz")).await.unwrap();
     assert_eq!(res.status(), 503);
-    assert_eq!(
-        reqwest::get(format!("{base}/healthz"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(status(&base, "/healthz").await, 200);
 }
 
 #[tokio::test]
