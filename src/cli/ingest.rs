@@ -65,8 +65,18 @@ pub async fn run(settings: Settings, maildir: Option<PathBuf>, files: Vec<PathBu
             .await
             .map_err(|e| failed(e.into()))?;
         if batch.push(incoming, ()) || i + 1 == files.len() {
-            for ((), result) in batch.run(&intake).await {
-                print(&result.map_err(failed)?);
+            let mut error = None;
+            batch
+                .run(&intake, |(), result| match result {
+                    Ok(outcome) if error.is_none() => print(&outcome),
+                    Ok(_) => {}
+                    Err(e) => {
+                        error.get_or_insert(e);
+                    }
+                })
+                .await;
+            if let Some(e) = error {
+                return Err(failed(e));
             }
         }
     }

@@ -21,8 +21,8 @@ pub struct Intake {
     pub maildir_poll_secs: u64,
     /// Group commit: at most this many messages of a batch source (Maildir,
     /// `ingest FILE...`) are written in one transaction and acknowledged
-    /// together; 1 (the default) commits each message alone. Above 1 the
-    /// attempts of a batch are not counted per message (poison messages).
+    /// together (default 64; 1 commits each message alone). Their attempts
+    /// are counted together before they are read (poison messages).
     pub batch_size: usize,
     /// Answer a mail that is not a change request with the way to change the
     /// manager's address (authenticated senders only, never auto-mail).
@@ -55,7 +55,7 @@ impl Default for Intake {
             trusted_authserv_id: String::new(),
             max_message_bytes: 25 * 1024 * 1024,
             maildir_poll_secs: 5,
-            batch_size: 1,
+            batch_size: 64,
             not_a_request_reply: true,
             not_a_request_reply_hours: 24,
             forward_other_to: String::new(),

@@ -173,16 +173,47 @@ impl Intake {
         Ok(Decided::Done(outcome))
     }
 
-    /// Group commit: reads every message of `batch` off the database (on the
+    /// Group commit: counts an attempt on every message of `batch` (see
+    /// [`attempts::begin_batch`]), reads them off the database (on the
     /// blocking threads, as many at once as there are cores), then writes
     /// them all in one transaction whose commit is on disk before this
     /// returns, so the source acknowledges them together. If any message
-    /// fails inside the batch, the batch is rolled back and each message goes
-    /// through [`Intake::ingest`] alone: one bad message never fails the
-    /// others. Results are in the order of `batch`.
+    /// fails inside the batch, or one of them has an attempt that did not
+    /// finish (a batch that killed the process), the batch is taken apart:
+    /// each message goes through [`Intake::ingest`] alone, counted alone, and
+    /// one bad message never fails the others. Results are in the order of
+    /// `batch`.
     pub async fn ingest_batch(&self, batch: Vec<Incoming>) -> Vec<Result<Outcome, IntakeError>> {
+        let mut results = Vec::with_capacity(batch.len());
+        self.ingest_batch_each(batch, |result| results.push(result))
+            .await;
+        results
+    }
+
+    /// [`Intake::ingest_batch`], handing each message's result to `each` in
+    /// the order of `batch` as soon as it is on disk: after the batch's
+    /// commit, or after each message's own commit when the batch is taken
+    /// apart (so a source acknowledges what is recorded before a later
+    /// message of the batch can kill the process).
+    pub async fn ingest_batch_each(
+        &self,
+        batch: Vec<Incoming>,
+        mut each: impl FnMut(Result<Outcome, IntakeError>),
+    ) {
         if batch.len() < 2 {
-            return self.one_by_one(batch).await;
+            return self.one_by_one(batch, &mut each).await;
+        }
+        let keys: Vec<String> = batch.iter().map(poison::key).collect();
+        match attempts::begin_batch(&self.db, &keys).await {
+            Ok(true) => {}
+            Ok(false) => return self.one_by_one(batch, &mut each).await,
+            Err(e) => {
+                each(Err(IntakeError::Unavailable(e)));
+                for _ in 1..batch.len() {
+                    each(Err(not_tried()));
+                }
+                return;
+            }
         }
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let read: Vec<(Incoming, Result<Untrusted, IntakeError>)> =
@@ -198,7 +229,9 @@ impl Intake {
             .await;
         let (incomings, reads): (Vec<Incoming>, Vec<_>) = read.into_iter().unzip();
         if reads.iter().any(Result::is_err) {
-            return self.one_by_one(incomings).await;
+            // Best effort: a count left behind only takes the next batch apart.
+            let _ = attempts::clear_batch(self.db.conn(), &keys).await;
+            return self.one_by_one(incomings, &mut each).await;
         }
         let attempt = async {
             let txn = self.db.begin().await?;
@@ -219,42 +252,44 @@ impl Intake {
                 };
                 outcomes.push(outcome);
             }
+            // Recorded: the counts go with the commit that records them.
+            attempts::clear_batch(&txn, &keys).await?;
             txn.commit().await?;
             Ok::<_, StoreError>(outcomes)
         };
         match attempt.await {
-            Ok(outcomes) => incomings
-                .iter()
-                .zip(outcomes)
-                .map(|(incoming, outcome)| {
+            Ok(outcomes) => {
+                for (incoming, outcome) in incomings.iter().zip(outcomes) {
                     log_handled(incoming, &outcome);
-                    Ok(outcome)
-                })
-                .collect(),
+                    each(Ok(outcome));
+                }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, size = incomings.len(), "batch rolled back, its messages are handled one by one");
-                self.one_by_one(incomings).await
+                // Not the messages' fault: each is counted again alone.
+                let _ = attempts::clear_batch(self.db.conn(), &keys).await;
+                self.one_by_one(incomings, &mut each).await
             }
         }
     }
 
     /// Each message alone; after the database is found unavailable, the
     /// rest are not tried (the source keeps them for later).
-    async fn one_by_one(&self, batch: Vec<Incoming>) -> Vec<Result<Outcome, IntakeError>> {
-        let mut results = Vec::with_capacity(batch.len());
+    async fn one_by_one(
+        &self,
+        batch: Vec<Incoming>,
+        each: &mut impl FnMut(Result<Outcome, IntakeError>),
+    ) {
         let mut unavailable = false;
         for incoming in batch {
             if unavailable {
-                results.push(Err(IntakeError::Unavailable(StoreError::Invalid(
-                    "message non traité : la base de données est indisponible".into(),
-                ))));
+                each(Err(not_tried()));
                 continue;
             }
             let result = self.ingest(incoming).await;
             unavailable = matches!(result, Err(IntakeError::Unavailable(_)));
-            results.push(result);
+            each(result);
         }
-        results
     }
 
     pub(super) async fn insert(&self, txn: &Txn, d: &Draft<'_>) -> Result<i64, StoreError> {
@@ -344,6 +379,13 @@ impl Intake {
         };
         attempt.await.map_err(IntakeError::Unavailable)
     }
+}
+
+/// The result of a message not tried because the database went away.
+fn not_tried() -> IntakeError {
+    IntakeError::Unavailable(StoreError::Invalid(
+        "message non traité : la base de données est indisponible".into(),
+    ))
 }
 
 pub(super) async fn reference_of<C: Conn>(

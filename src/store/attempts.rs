@@ -4,7 +4,8 @@
 //! abort, a bug in a parser) is counted even though nothing else of its
 //! processing survives; once `max` attempts were made, [`begin`] says so
 //! and the caller records the message quarantined without reading it.
-//! [`clear`] forgets the count once the message is recorded.
+//! [`clear`] forgets the count once the message is recorded. A batch written
+//! in one transaction counts its messages together ([`begin_batch`]).
 
 use super::{Db, StoreError, entities::intake_attempt};
 use chrono::Utc;
@@ -83,4 +84,58 @@ pub async fn count<C: ConnectionTrait>(conn: &C, key: &str) -> Result<i32, Store
         .one(conn)
         .await?
         .map_or(0, |a| a.attempts))
+}
+
+/// Counts one attempt on each of `keys` in one committed write, for a batch
+/// read and recorded together (group commit) — only when none of them has
+/// an attempt that did not finish. Returns false, counting nothing, when
+/// one has: a batch that died before its commit left each of its messages
+/// counted once, and the caller then takes the batch apart, so that the
+/// message that killed the process is counted alone from then on and the
+/// others are recorded.
+pub async fn begin_batch(db: &Db, keys: &[String]) -> Result<bool, StoreError> {
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    let mut keys = keys.to_vec();
+    keys.sort();
+    keys.dedup();
+    let txn = db.begin().await?;
+    let unfinished = intake_attempt::Entity::find()
+        .filter(intake_attempt::Column::Key.is_in(keys.clone()))
+        .filter(intake_attempt::Column::Attempts.gt(0))
+        .count(&txn)
+        .await?;
+    if unfinished > 0 {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    let now = Utc::now();
+    intake_attempt::Entity::insert_many(keys.into_iter().map(|key| intake_attempt::ActiveModel {
+        key: Set(key),
+        attempts: Set(1),
+        first_at: Set(now),
+        last_at: Set(now),
+    }))
+    .on_conflict(
+        OnConflict::column(intake_attempt::Column::Key)
+            .update_columns([
+                intake_attempt::Column::Attempts,
+                intake_attempt::Column::LastAt,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// Forgets the attempts on every one of `keys` (a batch recorded, or taken
+/// back for a reason that is not its messages').
+pub async fn clear_batch<C: ConnectionTrait>(conn: &C, keys: &[String]) -> Result<(), StoreError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    intake_attempt::Entity::delete_many()
+        .filter(intake_attempt::Column::Key.is_in(keys.iter().cloned()))
+        .exec(conn)
+        .await?;
+    Ok(())
 }

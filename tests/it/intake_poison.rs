@@ -286,3 +286,109 @@ async fn an_imap_message_that_kills_serve_is_quarantined_after_three_attempts() 
     s.select("INBOX").await.unwrap();
     s.delete(&folder).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_killed_by_its_poison_quarantines_it_after_three_attempts_and_records_the_rest() {
+    let t = TestDb::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("inbox");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    // One batch of three (intake.batch_size 64): the poison in the middle.
+    let names = [
+        "1764580500.M1P1.host",
+        "1764580501.M2P1.host",
+        "1764580502.M3P1.host",
+    ];
+    let other = mail(
+        SENDER,
+        "Changement d'adresse (bis)",
+        "",
+        &form_body("autre@lycee-jean-moulin.fr"),
+    );
+    std::fs::write(maildir.join("new").join(names[0]), good()).unwrap();
+    std::fs::write(maildir.join("new").join(names[1]), poison()).unwrap();
+    std::fs::write(maildir.join("new").join(names[2]), other).unwrap();
+    let poison_key = format!("maildir:{}", names[1]);
+    let run = || {
+        let out = cmd(dir.path())
+            .env("BAREME_MEL__DATABASE__URL", &t.url)
+            .env("BAREME_MEL__INTAKE__BATCH_SIZE", "64")
+            .env("BAREME_MEL_TEST_ABORT_ON", MARKER)
+            .arg("ingest")
+            .arg("--maildir")
+            .arg(&maildir)
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let mut printed = String::new();
+    for attempt in 1..=3 {
+        let (status, stdout) = run();
+        assert!(!status.success(), "attempt {attempt} survived: {stdout}");
+        printed.push_str(&stdout);
+        assert_eq!(
+            attempts::count(t.db.conn(), &poison_key).await.unwrap(),
+            attempt,
+            "counted before the batch was read, durably"
+        );
+    }
+    // The message before the poison went through once the batch was taken
+    // apart; nothing of the poison is recorded yet.
+    let recs = records(&t).await;
+    assert_eq!(recs.len(), 1, "{printed}");
+    assert_eq!(recs[0].disposition, Disposition::RequestCreated.as_str());
+    let (status, stdout) = run();
+    assert!(status.success(), "{stdout}");
+    printed.push_str(&stdout);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 3, "{printed}");
+    assert!(lines[0].starts_with("request_created BM-"), "{printed}");
+    assert_eq!(lines[1], "quarantined -");
+    let recs = records(&t).await;
+    assert_eq!(recs.len(), 3);
+    assert_quarantined_unread(&recs[1]);
+    assert_ne!(recs[2].disposition, Disposition::Quarantined.as_str());
+    assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 0);
+    for name in names {
+        assert_eq!(
+            attempts::count(t.db.conn(), &format!("maildir:{name}"))
+                .await
+                .unwrap(),
+            0,
+            "{name}: forgotten once recorded"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_batch_that_is_recorded_leaves_no_count_behind() {
+    let t = TestDb::sqlite().await;
+    let mut s = settings();
+    s.intake.batch_size = 64;
+    let intake = bareme_mel::intake::Intake::new(t.db.clone(), std::sync::Arc::new(s));
+    let batch = (0..3)
+        .map(|n| {
+            Incoming::whole(
+                mail(SENDER, &format!("Message {n}"), "", "Bonjour"),
+                Origin::new("maildir", Some(format!("maildir:b{n}"))),
+            )
+        })
+        .collect();
+    for result in intake.ingest_batch(batch).await {
+        result.unwrap();
+    }
+    for n in 0..3 {
+        assert_eq!(
+            attempts::count(t.db.conn(), &format!("maildir:b{n}"))
+                .await
+                .unwrap(),
+            0
+        );
+    }
+}

@@ -86,22 +86,38 @@ async fn flush(
     each: &mut impl FnMut(&Outcome),
 ) -> Result<usize, IntakeError> {
     let mut handled = 0;
-    for ((path, name), result) in batch.run(intake).await {
-        let outcome = result?;
-        let done = if name.contains(":2,") {
-            name.clone()
-        } else {
-            format!("{name}:2,S")
-        };
-        if let Err(e) = std::fs::rename(&path, dir.join("cur").join(done))
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            return Err(e.into());
-        }
-        each(&outcome);
-        handled += 1;
+    let mut failed = None;
+    batch
+        .run(intake, |(path, name), result| {
+            if failed.is_some() {
+                return;
+            }
+            let outcome = match result {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    failed = Some(e);
+                    return;
+                }
+            };
+            let done = if name.contains(":2,") {
+                name.clone()
+            } else {
+                format!("{name}:2,S")
+            };
+            if let Err(e) = std::fs::rename(&path, dir.join("cur").join(done))
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                failed = Some(e.into());
+                return;
+            }
+            each(&outcome);
+            handled += 1;
+        })
+        .await;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(handled),
     }
-    Ok(handled)
 }
 
 /// Watches `dir` every `interval` until `stop` turns true.

@@ -62,12 +62,23 @@ impl<T> Batch<T> {
     }
 
     /// Runs the batch through the pipeline (one transaction) and empties it;
-    /// each message's result comes with its acknowledgement data, in order.
-    pub async fn run(&mut self, intake: &Intake) -> Vec<(T, Result<Outcome, IntakeError>)> {
+    /// `each` gets each message's result with its acknowledgement data, in
+    /// order, as soon as that message is on disk.
+    pub async fn run(
+        &mut self,
+        intake: &Intake,
+        mut each: impl FnMut(T, Result<Outcome, IntakeError>),
+    ) {
         self.bytes = 0;
         let (incomings, acks): (Vec<Incoming>, Vec<T>) =
             std::mem::take(&mut self.items).into_iter().unzip();
-        let results = intake.ingest_batch(incomings).await;
-        acks.into_iter().zip(results).collect()
+        let mut acks = acks.into_iter();
+        intake
+            .ingest_batch_each(incomings, |result| {
+                if let Some(ack) = acks.next() {
+                    each(ack, result);
+                }
+            })
+            .await;
     }
 }
