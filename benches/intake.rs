@@ -44,6 +44,7 @@ async fn seeded(url: &str) -> Db {
         number: Set("12345".into()),
         organisation: Set("Lycée Jean Moulin".into()),
         email: Set(Some("ancien.gestionnaire@lycee-jean-moulin.fr".into())),
+        email_key: Set(Some("ancien.gestionnaire@lycee-jean-moulin.fr".into())),
         known_domain: Set(Some("lycee-jean-moulin.fr".into())),
         disabled: Set(false),
         created_at: Set(now),

@@ -12,8 +12,10 @@ mod m20261125_000003_create_request_time_indexes;
 mod m20261201_000010_create_scan_readings;
 mod m20261201_000011_add_intake_attempts_and_mail_view;
 mod m20261201_000012_add_audit_keyed_from;
+mod m20261201_000013_add_subscriber_email_key;
 
 pub use m20261125_000001_create_schema::GENESIS_HASH;
+pub use m20261201_000013_add_subscriber_email_key::email_key;
 
 /// The ordered list of migrations applied by `bareme-mel migrate` and `serve`.
 pub struct Migrator;
@@ -28,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_create_scan_readings::Migration),
             Box::new(m20261201_000011_add_intake_attempts_and_mail_view::Migration),
             Box::new(m20261201_000012_add_audit_keyed_from::Migration),
+            Box::new(m20261201_000013_add_subscriber_email_key::Migration),
         ]
     }
 }

@@ -78,6 +78,18 @@ mod tests {
     }
 
     #[test]
+    fn the_migration_fills_in_the_same_keys() {
+        for raw in [
+            "Secretariat@Lycée-Élysée.fr",
+            "Marie.Durand@Lycee-Jean-Moulin.FR",
+            "Elodie.DURAND@Collège-Émile.FR",
+        ] {
+            let a = MailAddress::parse(raw).unwrap();
+            assert_eq!(migration::email_key(a.as_str()), a.mailbox_key(), "{raw}");
+        }
+    }
+
+    #[test]
     fn ordinary_addresses_are_accepted_with_the_domain_lowercased() {
         let a = MailAddress::parse(" Marie.Durand@Lycee-Jean-Moulin.FR ").unwrap();
         assert_eq!(a.as_str(), "Marie.Durand@lycee-jean-moulin.fr");

@@ -71,10 +71,8 @@ pub async fn run<C: crate::store::Conn>(
     sender: Option<&MailAddress>,
     verdicts: Option<&Verdicts>,
 ) -> Result<Matched, StoreError> {
-    let found = match &claim.number {
-        Some(n) => subscribers::find_by_number(txn, n).await?,
-        None => None,
-    };
+    let (found, taken) =
+        subscribers::for_claim(txn, claim.number.as_ref(), claim.new_address.as_ref()).await?;
     let mut checks = vec![check(
         "subscriber_exists",
         "Le numéro d'abonné existe",
@@ -133,14 +131,10 @@ pub async fn run<C: crate::store::Conn>(
             )
         }),
     ));
-    let used = match &claim.new_address {
-        Some(a) => Some(!subscribers::address_used_elsewhere(txn, a, s.map(|s| s.id)).await?),
-        None => None,
-    };
     checks.push(check(
         "new_address_free",
         "La nouvelle adresse n'est pas celle d'un autre abonné",
-        outcome(used),
+        outcome(taken.map(|t| !t)),
         None,
     ));
     Ok(Matched {

@@ -13,10 +13,7 @@ use crate::{
     mail::MailKind,
 };
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, Func},
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 /// True when a subscriber other than `except` is registered at `address`,
 /// compared case-insensitively with the domain in its ASCII (IDN) form.
@@ -25,22 +22,12 @@ pub async fn address_taken<C: ConnectionTrait>(
     address: &MailAddress,
     except: Option<i64>,
 ) -> Result<bool, StoreError> {
-    let key = address.mailbox_key();
-    let local = key.rsplit_once('@').map(|(l, _)| l).unwrap_or_default();
-    // Candidates share the local part; the domains are folded here, in Rust.
-    let mut q = subscriber::Entity::find().filter(
-        Expr::expr(Func::lower(Expr::col(subscriber::Column::Email))).like(format!("{local}@%")),
-    );
+    let mut q =
+        subscriber::Entity::find().filter(subscriber::Column::EmailKey.eq(address.mailbox_key()));
     if let Some(id) = except {
         q = q.filter(subscriber::Column::Id.ne(id));
     }
-    let candidates = q.limit(1000).all(db).await?;
-    Ok(candidates.iter().any(|s| {
-        s.email
-            .as_deref()
-            .and_then(|e| MailAddress::parse(e).ok())
-            .is_some_and(|e| e.mailbox_key() == key)
-    }))
+    Ok(q.one(db).await?.is_some())
 }
 
 /// When the registered address was last alerted about `request_id`.

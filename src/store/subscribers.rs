@@ -104,6 +104,10 @@ pub async fn upsert_batch(
                         Expr::value(row.adresse_mel.as_ref().map(|a| a.to_string())),
                     )
                     .col_expr(
+                        subscriber::Column::EmailKey,
+                        Expr::value(row.adresse_mel.as_ref().map(MailAddress::mailbox_key)),
+                    )
+                    .col_expr(
                         subscriber::Column::KnownDomain,
                         Expr::value(row.adresse_mel.as_ref().map(|a| a.domain().to_string())),
                     )
@@ -127,6 +131,7 @@ pub async fn upsert_batch(
             organisation: Set(row.organisme.clone()),
             manager_name: Set(row.gestionnaire.clone()),
             email: Set(row.adresse_mel.as_ref().map(|a| a.to_string())),
+            email_key: Set(row.adresse_mel.as_ref().map(MailAddress::mailbox_key)),
             known_domain: Set(row.adresse_mel.as_ref().map(|a| a.domain().to_string())),
             password_hash: Set(None),
             disabled: Set(false),
@@ -240,6 +245,38 @@ pub async fn find_by_number<C: ConnectionTrait>(
         .await?)
 }
 
+/// What intake needs to know of the subscribers for one claim, read in one
+/// indexed query: the subscriber with `number`, and whether a subscriber
+/// other than that one is registered at `new_address` (`None` without an
+/// address). Addresses compare by their stored key (case folded, domain in
+/// its IDN form).
+pub async fn for_claim<C: ConnectionTrait>(
+    db: &C,
+    number: Option<&SubscriberNumber>,
+    new_address: Option<&MailAddress>,
+) -> Result<(Option<subscriber::Model>, Option<bool>), StoreError> {
+    use sea_orm::Condition;
+    let key = new_address.map(MailAddress::mailbox_key);
+    let mut any = Condition::any();
+    if let Some(n) = number {
+        any = any.add(subscriber::Column::Number.eq(n.as_str()));
+    }
+    if let Some(k) = &key {
+        any = any.add(subscriber::Column::EmailKey.eq(k.as_str()));
+    }
+    if number.is_none() && key.is_none() {
+        return Ok((None, None));
+    }
+    let rows = subscriber::Entity::find().filter(any).all(db).await?;
+    let found = number.and_then(|n| rows.iter().find(|s| s.number == n.as_str()).cloned());
+    let taken = key.map(|k| {
+        rows.iter().any(|s| {
+            s.email_key.as_deref() == Some(k.as_str()) && Some(s.id) != found.as_ref().map(|f| f.id)
+        })
+    });
+    Ok((found, taken))
+}
+
 /// Address history of one subscriber, oldest first.
 pub async fn address_history<C: ConnectionTrait>(
     db: &C,
@@ -307,6 +344,10 @@ pub async fn set_email_in<C: ConnectionTrait>(
         .col_expr(
             subscriber::Column::Email,
             Expr::value(Some(email.to_string())),
+        )
+        .col_expr(
+            subscriber::Column::EmailKey,
+            Expr::value(Some(email.mailbox_key())),
         )
         .col_expr(subscriber::Column::UpdatedAt, Expr::value(now))
         .filter(subscriber::Column::Id.eq(subscriber_id))

@@ -381,3 +381,37 @@ async fn an_oversize_or_unparseable_message_is_quarantined_with_its_reason_and_t
         .unwrap();
     assert_eq!(next.disposition, Disposition::RequestCreated);
 }
+
+on_both_databases!(
+    a_new_address_registered_to_another_subscriber_in_other_case_is_not_free,
+    |db: Db| async move {
+        seed_subscriber(&db).await;
+        seed(
+            &db,
+            "67890",
+            "Collège Voltaire",
+            Some("Nouvelle@Lycee-Jean-Moulin.fr"),
+        )
+        .await;
+        let raw = mail(
+            SENDER,
+            "Changement d'adresse",
+            "",
+            &form_body("nouvelle@LYCEE-jean-moulin.fr"),
+        );
+        let outcome = ingest(&db, &raw).await;
+        assert_eq!(outcome.disposition, Disposition::RequestCreated);
+        let detail = requests::show(db.conn(), &outcome.reference.unwrap())
+            .await
+            .unwrap();
+        let outcome_of = |code: &str| {
+            detail
+                .checks
+                .iter()
+                .find(|c| c.code == code)
+                .map(|c| c.outcome)
+        };
+        assert_eq!(outcome_of("subscriber_exists"), Some(CheckOutcome::Match));
+        assert_eq!(outcome_of("new_address_free"), Some(CheckOutcome::Mismatch));
+    }
+);

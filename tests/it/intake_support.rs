@@ -2,7 +2,7 @@
 
 use bareme_mel::{
     config::Settings,
-    domain::{Action, Role},
+    domain::{Action, MailAddress, Role},
     intake::{Incoming, Intake, Origin, Outcome},
     store::{
         Db,
@@ -41,6 +41,7 @@ pub async fn seed(db: &Db, number: &str, organisation: &str, email: Option<&str>
         organisation: Set(organisation.into()),
         manager_name: Set(None),
         email: Set(email.map(str::to_string)),
+        email_key: Set(email.map(|e| MailAddress::parse(e).unwrap().mailbox_key())),
         known_domain: Set(Some("lycee-jean-moulin.fr".into())),
         password_hash: Set(None),
         disabled: Set(false),

@@ -12,6 +12,8 @@ pub struct Model {
     pub organisation: String,
     pub manager_name: Option<String>,
     pub email: Option<String>,
+    /// `email` as intake compares it ([`crate::domain::MailAddress::mailbox_key`]), indexed.
+    pub email_key: Option<String>,
     pub known_domain: Option<String>,
     pub password_hash: Option<String>,
     pub disabled: bool,
