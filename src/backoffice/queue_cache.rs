@@ -3,10 +3,15 @@
 //! id, latest `updated_at`) decides, instead of counting the whole table and
 //! reading a page of it on every view. Entries also expire after
 //! [`QueueCache::MAX_AGE`], which bounds staleness when two writers commit
-//! out of order, and age filters that move with the clock.
+//! out of order, and age filters that move with the clock. The counts of
+//! open mail (« Courriels non traités », « Autres courriels ») are kept the
+//! same way, keyed by the latest recorded mail and the latest audit event.
 
 use super::queue::{self, QueueFilter, QueuePage};
-use crate::{domain::RequestState, store::StoreError};
+use crate::{
+    domain::RequestState,
+    store::{StoreError, stats},
+};
 use std::{
     collections::HashMap,
     sync::Mutex,
@@ -22,6 +27,15 @@ type Counts = Vec<(RequestState, i64)>;
 pub struct QueueCache {
     counts: Mutex<Option<(String, Instant, Counts)>>,
     pages: Mutex<HashMap<String, (String, Instant, QueuePage)>>,
+    mail: Mutex<Option<(String, Instant, stats::OpenMail)>>,
+}
+
+/// What the queue page shows, as the database holds it.
+#[derive(Debug, Clone)]
+pub struct QueueView {
+    pub counts: Counts,
+    pub page: QueuePage,
+    pub mail: stats::OpenMail,
 }
 
 impl QueueCache {
@@ -33,18 +47,36 @@ impl QueueCache {
         db: &C,
         filter: &QueueFilter,
     ) -> Result<(Counts, QueuePage), StoreError> {
-        let key = crate::store::stats::requests_change_key(db).await?;
-        let fresh = |k: &String, at: &Instant| *k == key && at.elapsed() < Self::MAX_AGE;
+        let view = self.view(db, filter).await?;
+        Ok((view.counts, view.page))
+    }
+
+    /// Everything the queue page shows: one query of index lookups when
+    /// nothing changed since the last view.
+    pub async fn view<C: crate::store::Conn>(
+        &self,
+        db: &C,
+        filter: &QueueFilter,
+    ) -> Result<QueueView, StoreError> {
+        let keys = stats::change_keys(db).await?;
+        let key = keys.requests;
+        let fresh =
+            |k: &String, at: &Instant, key: &String| *k == *key && at.elapsed() < Self::MAX_AGE;
         let counts = self.counts.lock().ok().and_then(|c| {
             c.as_ref()
-                .filter(|(k, at, _)| fresh(k, at))
+                .filter(|(k, at, _)| fresh(k, at, &key))
                 .map(|c| c.2.clone())
         });
         let page_key = format!("{filter:?}");
         let page = self.pages.lock().ok().and_then(|p| {
             p.get(&page_key)
-                .filter(|(k, at, _)| fresh(k, at))
+                .filter(|(k, at, _)| fresh(k, at, &key))
                 .map(|e| e.2.clone())
+        });
+        let mail = self.mail.lock().ok().and_then(|m| {
+            m.as_ref()
+                .filter(|(k, at, _)| fresh(k, at, &keys.mail))
+                .map(|m| m.2)
         });
         let counts = match counts {
             Some(c) => c,
@@ -69,6 +101,16 @@ impl QueueCache {
                 p
             }
         };
-        Ok((counts, page))
+        let mail = match mail {
+            Some(m) => m,
+            None => {
+                let m = stats::open_mail(db).await?;
+                if let Ok(mut slot) = self.mail.lock() {
+                    *slot = Some((keys.mail, Instant::now(), m));
+                }
+                m
+            }
+        };
+        Ok(QueueView { counts, page, mail })
     }
 }

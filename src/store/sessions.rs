@@ -3,11 +3,16 @@
 //! principal so that every session of one account can be ended at once
 //! (password change). Idle and absolute expiry; a new id at each sign-in.
 
-use super::{StoreError, entities::session};
+use super::{
+    StoreError,
+    entities::{session, staff},
+};
 use crate::security;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
+    sea_query::{Expr, ExprTrait, Query},
 };
 use serde::{Deserialize, Serialize};
 
@@ -85,11 +90,69 @@ pub async fn load<C: ConnectionTrait>(
     let Some(row) = session::Entity::find_by_id(id.clone()).one(db).await? else {
         return Ok(None);
     };
-    let now = Utc::now();
-    let Ok(mut data) = serde_json::from_str::<SessionData>(&row.data) else {
+    live(db, id, &row.data, row.expires_at).await
+}
+
+/// The live session behind a staff cookie value and its staff member
+/// (`None` when the account is gone), read in one query: the member's id is
+/// in the session id's prefix. Refreshes the idle deadline like [`load`].
+pub async fn load_staff<C: ConnectionTrait>(
+    db: &C,
+    cookie: &str,
+) -> Result<Option<(SessionData, Option<staff::Model>)>, StoreError> {
+    let Some(id) = stored_id(cookie) else {
         return Ok(None);
     };
-    if row.expires_at <= now || data.created_at + ABSOLUTE <= now {
+    let Some(member_id) = id
+        .strip_prefix("staff:")
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.parse::<i64>().ok())
+    else {
+        // Not a signed-in staff member's session (a pending second step).
+        return Ok(load(db, cookie).await?.map(|data| (data, None)));
+    };
+    let mut q = Query::select();
+    q.expr_as(
+        Expr::col((session::Entity, session::Column::Data)),
+        "s_data",
+    )
+    .expr_as(
+        Expr::col((session::Entity, session::Column::ExpiresAt)),
+        "s_expires_at",
+    );
+    for c in staff::Column::iter() {
+        q.expr_as(Expr::col((staff::Entity, c)), format!("m_{}", c.as_str()));
+    }
+    q.from(session::Entity)
+        .left_join(
+            staff::Entity,
+            Expr::col((staff::Entity, staff::Column::Id)).eq(member_id),
+        )
+        .and_where(Expr::col((session::Entity, session::Column::Id)).eq(id.clone()));
+    let Some(row) = db.query_one(&q).await? else {
+        return Ok(None);
+    };
+    let data: String = row.try_get("", "s_data")?;
+    let expires_at: DateTime<Utc> = row.try_get("", "s_expires_at")?;
+    let member = staff::Model::from_query_result_optional(&row, "m_")?;
+    Ok(live(db, id, &data, expires_at)
+        .await?
+        .map(|data| (data, member)))
+}
+
+/// The session stored as `data` if it is still live (else deleted), its
+/// idle deadline moved on at most once a minute.
+async fn live<C: ConnectionTrait>(
+    db: &C,
+    id: String,
+    data: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<Option<SessionData>, StoreError> {
+    let now = Utc::now();
+    let Ok(mut data) = serde_json::from_str::<SessionData>(data) else {
+        return Ok(None);
+    };
+    if expires_at <= now || data.created_at + ABSOLUTE <= now {
         session::Entity::delete_by_id(id).exec(db).await?;
         return Ok(None);
     }
@@ -102,7 +165,7 @@ pub async fn load<C: ConnectionTrait>(
             )
             .col_expr(
                 session::Column::ExpiresAt,
-                Expr::value((now + IDLE).min(data.created_at + ABSOLUTE)),
+                Expr::value(Ord::min(now + IDLE, data.created_at + ABSOLUTE)),
             )
             .filter(session::Column::Id.eq(id))
             .exec(db)

@@ -39,23 +39,39 @@ async fn count_by(db: &Db, table: &str, column: &str) -> Result<Vec<(String, i64
 
 /// What changes whenever a request is created or changed in any way.
 pub async fn requests_change_key<C: ConnectionTrait>(db: &C) -> Result<String, StoreError> {
+    Ok(change_keys(db).await?.requests)
+}
+
+/// The cheap keys the queue page's cache compares, read in one query of
+/// index lookups (highest ids, latest `updated_at`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeKeys {
+    /// Changes whenever a request is created or changed in any way.
+    pub requests: String,
+    /// Changes whenever a mail is recorded or staff act on one (every such
+    /// act writes an audit event in its transaction): the key of
+    /// [`open_mail`].
+    pub mail: String,
+}
+
+pub async fn change_keys<C: ConnectionTrait>(db: &C) -> Result<ChangeKeys, StoreError> {
     let sql = "SELECT CAST((SELECT MAX(id) FROM change_requests) AS TEXT) AS max_id, \
-               CAST((SELECT MAX(updated_at) FROM change_requests) AS TEXT) AS max_updated";
+               CAST((SELECT MAX(updated_at) FROM change_requests) AS TEXT) AS max_updated, \
+               CAST((SELECT MAX(id) FROM inbound_messages) AS TEXT) AS max_inbound, \
+               CAST((SELECT MAX(seq) FROM audit_events) AS TEXT) AS max_audit";
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await?;
-    let (id, updated) = match row {
-        Some(r) => (
-            r.try_get::<Option<String>>("", "max_id")?,
-            r.try_get::<Option<String>>("", "max_updated")?,
-        ),
-        None => (None, None),
+    let get = |column: &str| -> Result<String, StoreError> {
+        Ok(match &row {
+            Some(r) => r.try_get::<Option<String>>("", column)?.unwrap_or_default(),
+            None => String::new(),
+        })
     };
-    Ok(format!(
-        "{}|{}",
-        id.unwrap_or_default(),
-        updated.unwrap_or_default()
-    ))
+    Ok(ChangeKeys {
+        requests: format!("{}|{}", get("max_id")?, get("max_updated")?),
+        mail: format!("{}|{}", get("max_inbound")?, get("max_audit")?),
+    })
 }
 
 /// Incoming mail staff still have to handle, outside the queue of requests.

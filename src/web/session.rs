@@ -3,4 +3,5 @@
 
 pub use crate::store::sessions::{
     ABSOLUTE, IDLE, Principal, SessionData, create, destroy, destroy_all, destroy_others, load,
+    load_staff,
 };

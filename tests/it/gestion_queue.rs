@@ -1,13 +1,17 @@
 //! The queue page's counts and rows are cached, yet never stale after a
 //! request is created or changes state.
 
+use crate::intake_support::intake;
 use crate::on_both_databases;
 use bareme_mel::{
-    backoffice::{queue::QueueFilter, queue_cache::QueueCache},
+    backoffice::{awaiting_mail, queue::QueueFilter, queue_cache::QueueCache},
     domain::{Action, RequestState, Role},
+    intake::{Incoming, Origin},
     store::{
         Db,
+        inbox::Disposition,
         requests::{self, Actor, NewRequest, TransitionInput},
+        stats::OpenMail,
     },
 };
 
@@ -57,5 +61,43 @@ on_both_databases!(
         let (_, page) = cache.get(db.conn(), &QueueFilter::default()).await.unwrap();
         assert_eq!(page.rows.len(), 2, "a new request shows at once");
         assert_eq!(page.rows[1].reference, second.reference);
+    }
+);
+
+async fn mail(cache: &QueueCache, db: &Db) -> OpenMail {
+    cache
+        .view(db.conn(), &QueueFilter::default())
+        .await
+        .unwrap()
+        .mail
+}
+
+on_both_databases!(
+    cached_open_mail_counts_follow_new_mail_and_staff_decisions,
+    |db: Db| async move {
+        let cache = QueueCache::default();
+        assert_eq!(mail(&cache, &db).await.quarantined, 0);
+        let unreadable = Incoming::whole(b"pas un courriel".to_vec(), Origin::new("http", None));
+        let outcome = intake(&db).ingest(unreadable).await.unwrap();
+        assert_eq!(outcome.disposition, Disposition::Quarantined);
+        assert_eq!(
+            mail(&cache, &db).await.quarantined,
+            1,
+            "a new mail shows at once"
+        );
+        assert_eq!(mail(&cache, &db).await.quarantined, 1);
+        let agent = Actor::Staff {
+            id: 1,
+            username: "alice".into(),
+            role: Role::Agent,
+        };
+        awaiting_mail::discard(&db, outcome.inbound_id.unwrap(), "publicité", &agent)
+            .await
+            .unwrap();
+        assert_eq!(
+            mail(&cache, &db).await.quarantined,
+            0,
+            "a discarded mail leaves the count at once"
+        );
     }
 );

@@ -70,7 +70,8 @@ impl FromRequestParts<AppState> for Staff {
             tracing::warn!(error = %e, "session lookup failed");
             crate::web::AppError::Unavailable.into_response()
         };
-        let Some(data) = session::load(state.db.conn(), &cookie)
+        // The session and its staff member in one query.
+        let Some((data, member)) = session::load_staff(state.db.conn(), &cookie)
             .await
             .map_err(unavailable)?
         else {
@@ -79,10 +80,7 @@ impl FromRequestParts<AppState> for Staff {
         let Principal::Staff(id) = data.principal else {
             return Err(to_sign_in());
         };
-        let member = crate::store::staff::find_by_id(&state.db, id)
-            .await
-            .map_err(unavailable)?;
-        let Some(member) = member.filter(|m| !m.disabled) else {
+        let Some(member) = member.filter(|m| m.id == id && !m.disabled) else {
             session::destroy(state.db.conn(), &cookie)
                 .await
                 .map_err(unavailable)?;

@@ -5,6 +5,7 @@ use crate::{
     backoffice::{
         csv,
         queue::{self, Assignee, QueueFilter, QueueRow},
+        queue_cache::QueueView,
     },
     domain::RequestState,
     vocabulary,
@@ -125,14 +126,11 @@ pub async fn queue_get(
     Query(query): Query<QueueQuery>,
 ) -> Response {
     let filter = query.filter(staff.id);
-    let (counts, page) = match state.queue_cache.get(state.db.conn(), &filter).await {
-        Ok(v) => v,
-        Err(e) => return fail(e, "/gestion"),
-    };
-    let mail = match crate::store::stats::open_mail(state.db.conn()).await {
-        Ok(m) => m,
-        Err(e) => return fail(e, "/gestion"),
-    };
+    let QueueView { counts, page, mail } =
+        match state.queue_cache.view(state.db.conn(), &filter).await {
+            Ok(v) => v,
+            Err(e) => return fail(e, "/gestion"),
+        };
     let export = query
         .with_page(0)
         .replace("page=0", "")
