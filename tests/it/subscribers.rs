@@ -138,3 +138,46 @@ fn a_file_without_the_expected_columns_is_refused_before_anything_is_written() {
     assert_eq!(r.status, 65);
     assert!(r.stderr.contains("numero_abonne"), "{}", r.stderr);
 }
+
+crate::on_both_databases!(
+    the_upgrade_fills_in_the_address_key_intake_matches_on,
+    |db: Db| async move {
+        use bareme_mel::{domain::MailAddress, store::entities::subscriber};
+        use migration::MigratorTrait;
+        use sea_orm::{ConnectionTrait, EntityTrait};
+        // Subscribers stored before the key existed: take the migration back.
+        migration::Migrator::down(db.conn(), Some(1)).await.unwrap();
+        for (number, email) in [
+            ("20001", "Marie.Durand@Lycee-Joffre.FR"),
+            ("20002", "Secretariat@Lycée-Élysée.fr"),
+        ] {
+            db.conn()
+                .execute_unprepared(&format!(
+                    "INSERT INTO subscribers (number, organisation, email, disabled, created_at, updated_at) \
+                     VALUES ('{number}', 'Lycée', '{email}', false, '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')"
+                ))
+                .await
+                .unwrap();
+        }
+        db.migrate().await.unwrap();
+        let keys: Vec<Option<String>> = subscriber::Entity::find()
+            .all(db.conn())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.email_key)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                Some("marie.durand@lycee-joffre.fr".to_string()),
+                Some("secretariat@xn--lyce-lyse-d4acd.fr".to_string())
+            ]
+        );
+        let taken = MailAddress::parse("SECRETARIAT@xn--lyce-lyse-d4acd.fr").unwrap();
+        let (_, used) = subscribers::for_claim(db.conn(), None, Some(&taken))
+            .await
+            .unwrap();
+        assert_eq!(used, Some(true));
+    }
+);
