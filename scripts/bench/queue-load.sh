@@ -2,7 +2,8 @@
 # Benchmark: the back-office queue page (/gestion) with N requests (default
 # 100,000) in the database and C signed-in clients (default 32, one session
 # each), for D seconds (default 20), on SQLite and then on PostgreSQL when
-# 127.0.0.1:5432 answers. Loopback traffic only. Prints wrk's throughput and
+# 127.0.0.1:5432 answers, over TLS (sslmode=require; PG_SSLMODE=disable for
+# plain TCP). Loopback traffic only. Prints wrk's throughput and
 # latency percentiles (target: p99 <= 20 ms).
 # Usage: scripts/bench/queue-load.sh [N] [C] [D]
 set -euo pipefail
@@ -66,7 +67,7 @@ run_one sqlite "sqlite://$WORK/bench.db?mode=rwc"
 if psql -h 127.0.0.1 -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1; then
     PGDB="bm_queue_bench_$$"
     psql -h 127.0.0.1 -U postgres -d postgres -qc "create database $PGDB"
-    run_one postgres "postgres://postgres@127.0.0.1:5432/$PGDB"
+    run_one "postgres-${PG_SSLMODE:-require}" "postgres://postgres@127.0.0.1:5432/$PGDB?sslmode=${PG_SSLMODE:-require}"
 else
     echo "== postgres: skipped (not reachable on 127.0.0.1:5432)"
 fi
