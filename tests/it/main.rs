@@ -32,6 +32,7 @@ mod intake_fuzz;
 mod intake_hostile;
 mod intake_imap;
 mod intake_imap_idle;
+mod intake_imap_lease;
 mod intake_imap_support;
 mod intake_imaps;
 mod intake_poison;
