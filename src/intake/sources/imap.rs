@@ -4,7 +4,8 @@
 //! `intake.imap.processed_folder`. UIDVALIDITY/UID are kept in
 //! `imap_positions`; the position of a message (`imap:<account>:<validity>:<uid>`)
 //! makes a message seen again after a crash a no-op. One active poller per
-//! database (lease); reconnects with exponential backoff.
+//! database (lease; a restart on the same host takes over at once from a
+//! dead holder, see `store::leases`); reconnects with exponential backoff.
 //!
 //! Between polls the poller waits with IMAP IDLE (RFC 2177) when the server
 //! offers it, so new mail is handled within seconds; the wait is renewed
@@ -41,14 +42,23 @@ pub async fn run(intake: Intake, mut stop: watch::Receiver<bool>) {
     let interval = Duration::from_secs(imap.poll_interval_secs.max(1));
     let account = format!("{}@{}/{}", imap.username, imap.host, imap.mailbox);
     let lease_name = format!("imap:{account}");
-    let holder = format!("{}:{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    // A restarted `serve` on this host takes the lease of its dead predecessor
+    // at once; another host waits for the term below to run out.
+    let holder = leases::process_holder();
     let ttl = chrono::Duration::seconds(
         i64::try_from(imap.poll_interval_secs).unwrap_or(60).max(1) * 3 + 60,
     );
     let mut backoff = Duration::from_secs(1);
     tracing::info!(host = %imap.host, mailbox = %imap.mailbox, "IMAP poller started");
     while !*stop.borrow() {
-        let wait = match leases::try_acquire(intake.db().conn(), &lease_name, &holder, ttl).await {
+        let wait = match leases::try_acquire_or_take_over(
+            intake.db().conn(),
+            &lease_name,
+            &holder,
+            ttl,
+        )
+        .await
+        {
             Ok(false) => interval,
             Ok(true) => match poll(&intake, &account, &stop).await {
                 Ok(n) if n > 0 => {
