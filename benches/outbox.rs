@@ -12,7 +12,7 @@
 use bareme_mel::{
     config::{Database, Secret, Settings, TlsMode, Transport},
     domain::MailAddress,
-    mail::{MailContext, MailKind, NewMail, Worker, enqueue},
+    mail::{Acknowledgement, Mail, NewMail, Worker, enqueue},
     store::Db,
 };
 use sea_orm::ConnectionTrait;
@@ -51,16 +51,14 @@ async fn run_once(db: &Db, s: &Settings, n: usize) -> (f64, f64) {
     let txn = db.begin().await.unwrap();
     for i in 0..n {
         let mail = NewMail {
-            kind: MailKind::Acknowledgement,
             to: MailAddress::parse(&format!("bench{i}@lycee.fr")).unwrap(),
             request_id: None,
             in_reply_to: None,
             references: vec![],
-            context: MailContext {
-                reference: Some("BM-2026-00042".into()),
-                subscriber_number: Some("12345".into()),
-                ..Default::default()
-            },
+            content: Mail::Acknowledgement(Acknowledgement {
+                reference: "BM-2026-00042".into(),
+                claimed_number: Some("12345".into()),
+            }),
         };
         enqueue(&txn, s, mail).await.unwrap();
     }

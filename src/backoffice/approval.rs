@@ -7,7 +7,7 @@ use super::decisions::open;
 use crate::{
     config::Settings,
     domain::{Action, Change, ChangeError, MailAddress},
-    mail::{MailContext, MailKind, NewMail, enqueue},
+    mail::{Account, ApprovalResetLink, ChangeNotice, Mail, NewMail, enqueue},
     store::{
         Db, StoreError, Txn, audit,
         entities::{change_request, subscriber},
@@ -97,24 +97,23 @@ async fn send_reset_link(
         txn,
         settings,
         NewMail {
-            kind: MailKind::ApprovalResetLink,
             to: to.clone(),
             request_id: Some(current.id),
             in_reply_to: None,
             references: vec![],
-            context: MailContext {
-                reference: Some(current.reference.clone()),
-                subscriber_number: Some(sub.number.clone()),
-                organisation: Some(sub.organisation.clone()),
-                link: Some(format!(
+            content: Mail::ApprovalResetLink(ApprovalResetLink {
+                reference: current.reference.clone(),
+                account: Account {
+                    number: sub.number.clone(),
+                    organisation: sub.organisation.clone(),
+                },
+                reset_link: format!(
                     "{}/reinitialisation/{}",
                     settings.public_url(),
                     issued.secret
-                )),
-                new_address: Some(to.to_string()),
-                expires: Some(expires),
-                ..Default::default()
-            },
+                ),
+                expires,
+            }),
         },
     )
     .await?;
@@ -159,18 +158,18 @@ pub async fn approve(
             &txn,
             settings,
             NewMail {
-                kind: MailKind::ChangeNotice,
                 to: old.clone(),
                 request_id: Some(current.id),
                 in_reply_to: None,
                 references: vec![],
-                context: MailContext {
-                    reference: Some(current.reference.clone()),
-                    subscriber_number: Some(sub.number.clone()),
-                    organisation: Some(sub.organisation.clone()),
-                    new_address: Some(new.to_string()),
-                    ..Default::default()
-                },
+                content: Mail::ChangeNotice(ChangeNotice {
+                    reference: current.reference.clone(),
+                    account: Account {
+                        number: sub.number.clone(),
+                        organisation: sub.organisation.clone(),
+                    },
+                    new_address: new.to_string(),
+                }),
             },
         )
         .await?;

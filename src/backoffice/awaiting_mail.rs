@@ -17,7 +17,7 @@ use crate::{
     config::Settings,
     domain::MailAddress,
     intake::{auth, create, extract, parse},
-    mail::{MailContext, MailKind, NewMail, outbox::enqueue_with_original},
+    mail::{ForwardedMail, Mail, NewMail, outbox::enqueue_with_original},
     store::{
         Conn, Db, StoreError, audit,
         awaiting_mail::{DISCARDED, FILED, FORWARDED},
@@ -236,15 +236,11 @@ pub async fn forward(
         &txn,
         settings,
         NewMail {
-            kind: MailKind::ForwardedMail,
             to: to.clone(),
             request_id: None,
             in_reply_to: None,
             references: Vec::new(),
-            context: MailContext {
-                message: Some(summary),
-                ..Default::default()
-            },
+            content: Mail::ForwardedMail(ForwardedMail { summary }),
         },
         Some(id),
     )

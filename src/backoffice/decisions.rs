@@ -8,7 +8,7 @@
 use crate::{
     config::Settings,
     domain::{Action, Change, FollowUp, MailAddress},
-    mail::{MailContext, MailKind, NewMail, enqueue},
+    mail::{Mail, NewMail, StaffMessage, enqueue},
     store::{
         Db, StoreError, Txn,
         entities::change_request,
@@ -121,9 +121,13 @@ async fn reply_mails(
     record: &Record,
 ) -> Result<(), StoreError> {
     for follow in &applied.decision.mails {
-        let kind = match follow {
-            FollowUp::InformationRequest => MailKind::InformationRequest,
-            FollowUp::Rejection => MailKind::Rejection,
+        let message = StaffMessage {
+            reference: current.reference.clone(),
+            message: record.message.clone(),
+        };
+        let content = match follow {
+            FollowUp::InformationRequest => Mail::InformationRequest(message),
+            FollowUp::Rejection => Mail::Rejection(message),
             _ => continue,
         };
         let Some(to) = requester(current) else {
@@ -134,17 +138,11 @@ async fn reply_mails(
             txn,
             settings,
             NewMail {
-                kind,
                 to,
                 request_id: Some(current.id),
                 references: in_reply_to.iter().cloned().collect(),
                 in_reply_to,
-                context: MailContext {
-                    reference: Some(current.reference.clone()),
-                    subscriber_number: current.claimed_number.clone(),
-                    message: record.message.clone(),
-                    ..Default::default()
-                },
+                content,
             },
         )
         .await?;

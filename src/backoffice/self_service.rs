@@ -8,7 +8,7 @@ use super::ServiceError;
 use crate::{
     config::Settings,
     domain::{MailAddress, SubscriberNumber, check_password},
-    mail::{self, MailContext, MailKind, NewMail},
+    mail::{self, Account, Mail, NewMail, PasswordChanged, SelfServiceResetLink},
     security,
     store::{
         Db, StoreError, audit,
@@ -77,18 +77,18 @@ pub async fn send_link(
         &txn,
         settings,
         NewMail {
-            kind: MailKind::SelfServiceResetLink,
             to,
             request_id: None,
             in_reply_to: None,
             references: Vec::new(),
-            context: MailContext {
-                subscriber_number: Some(s.number.clone()),
-                organisation: Some(s.organisation.clone()),
-                link: Some(link),
-                expires: Some(chrono::Utc::now() + ttl),
-                ..Default::default()
-            },
+            content: Mail::SelfServiceResetLink(SelfServiceResetLink {
+                account: Account {
+                    number: s.number.clone(),
+                    organisation: s.organisation.clone(),
+                },
+                reset_link: link,
+                expires: chrono::Utc::now() + ttl,
+            }),
         },
     )
     .await?;
@@ -224,17 +224,16 @@ async fn apply_new_password(
             txn,
             settings,
             NewMail {
-                kind: MailKind::PasswordChanged,
                 to,
                 request_id: used.request_id,
                 in_reply_to: None,
                 references: Vec::new(),
-                context: MailContext {
-                    subscriber_number: Some(subscriber.number.clone()),
-                    organisation: Some(subscriber.organisation.clone()),
-                    link: Some(format!("{}/", settings.public_url())),
-                    ..Default::default()
-                },
+                content: Mail::PasswordChanged(PasswordChanged {
+                    account: Account {
+                        number: subscriber.number.clone(),
+                        organisation: subscriber.organisation.clone(),
+                    },
+                }),
             },
         )
         .await?;

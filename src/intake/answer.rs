@@ -9,7 +9,7 @@
 use crate::{
     config::Settings,
     domain::MailAddress,
-    mail::{MailContext, MailKind, NewMail, enqueue},
+    mail::{Mail, MailKind, NewMail, enqueue},
     store::{Conn, StoreError, outbox::queued_since},
 };
 use chrono::{Duration, Utc};
@@ -51,12 +51,11 @@ pub async fn not_a_request<C: Conn>(
         txn,
         settings,
         NewMail {
-            kind,
             to: to.clone(),
             request_id: None,
             references: in_reply_to.iter().cloned().collect(),
             in_reply_to,
-            context: MailContext::default(),
+            content: Mail::NotARequestReply,
         },
     )
     .await?;

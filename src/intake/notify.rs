@@ -6,7 +6,7 @@
 use crate::{
     config::Settings,
     domain::MailAddress,
-    mail::{MailContext, MailKind, NewMail, enqueue},
+    mail::{Account, Acknowledgement, Mail, MailKind, NewMail, RegisteredAddressAlert, enqueue},
     store::{
         Conn, StoreError,
         entities::{change_request, subscriber},
@@ -43,16 +43,14 @@ pub async fn acknowledge<C: Conn>(
         txn,
         settings,
         NewMail {
-            kind: MailKind::Acknowledgement,
             to: to.clone(),
             request_id: Some(request.id),
             references: in_reply_to.iter().cloned().collect(),
             in_reply_to,
-            context: MailContext {
-                reference: Some(request.reference.clone()),
-                subscriber_number: request.claimed_number.clone(),
-                ..Default::default()
-            },
+            content: Mail::Acknowledgement(Acknowledgement {
+                reference: request.reference.clone(),
+                claimed_number: request.claimed_number.clone(),
+            }),
         },
     )
     .await?;
@@ -126,24 +124,20 @@ pub async fn alert_registered<C: Conn>(
         txn,
         settings,
         NewMail {
-            kind: MailKind::RegisteredAddressAlert,
             to: registered,
             request_id: Some(request.id),
             in_reply_to: None,
             references: Vec::new(),
-            context: MailContext {
-                reference: Some(request.reference.clone()),
-                subscriber_number: Some(subscriber.number.clone()),
-                organisation: Some(subscriber.organisation.clone()),
-                link: Some(format!(
-                    "{}/opposition/{}",
-                    settings.public_url(),
-                    token.secret
-                )),
+            content: Mail::RegisteredAddressAlert(RegisteredAddressAlert {
+                reference: request.reference.clone(),
+                account: Account {
+                    number: subscriber.number.clone(),
+                    organisation: subscriber.organisation.clone(),
+                },
+                objection_link: format!("{}/opposition/{}", settings.public_url(), token.secret),
                 new_address: request.new_email.clone(),
-                expires: Some(expires),
-                ..Default::default()
-            },
+                expires,
+            }),
         },
     )
     .await?;

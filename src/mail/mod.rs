@@ -9,6 +9,10 @@ pub mod transport;
 pub mod worker;
 
 pub use crate::store::outbox::mark_bounced;
-pub use outbox::{LOOP_HEADER, MailContext, MailKind, NewMail, enqueue};
+pub use outbox::{
+    Account, Acknowledgement, ApprovalResetLink, ChangeNotice, ForwardedMail, LOOP_HEADER, Mail,
+    MailKind, NewMail, PasswordChanged, RegisteredAddressAlert, SelfServiceResetLink, StaffMessage,
+    enqueue,
+};
 pub use transport::{Mailer, SendError};
 pub use worker::Worker;

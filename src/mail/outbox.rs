@@ -85,9 +85,162 @@ impl MailKind {
     }
 }
 
-/// What templates may show. Each template uses the fields it needs.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct MailContext {
+/// The subscriber account a mail is about: « n° 12345 (Lycée Jean Moulin) ».
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub number: String,
+    pub organisation: String,
+}
+
+/// Received: to the request's sender.
+#[derive(Debug, Clone)]
+pub struct Acknowledgement {
+    pub reference: String,
+    /// The number the form claims, when one was read.
+    pub claimed_number: Option<String>,
+}
+
+/// To the address registered today, which may object.
+#[derive(Debug, Clone)]
+pub struct RegisteredAddressAlert {
+    pub reference: String,
+    pub account: Account,
+    pub objection_link: String,
+    /// The address asked for, when one was read.
+    pub new_address: Option<String>,
+    pub expires: chrono::DateTime<chrono::Utc>,
+}
+
+/// Staff write to the requester (information request, rejection).
+#[derive(Debug, Clone)]
+pub struct StaffMessage {
+    pub reference: String,
+    /// Free text written by staff.
+    pub message: Option<String>,
+}
+
+/// To the old address, once the change is made.
+#[derive(Debug, Clone)]
+pub struct ChangeNotice {
+    pub reference: String,
+    pub account: Account,
+    pub new_address: String,
+}
+
+/// To the new address, after approval: choose a password.
+#[derive(Debug, Clone)]
+pub struct ApprovalResetLink {
+    pub reference: String,
+    pub account: Account,
+    pub reset_link: String,
+    pub expires: chrono::DateTime<chrono::Utc>,
+}
+
+/// Path II: the link asked for on « Mot de passe oublié » or « Réactiver ».
+#[derive(Debug, Clone)]
+pub struct SelfServiceResetLink {
+    pub account: Account,
+    pub reset_link: String,
+    pub expires: chrono::DateTime<chrono::Utc>,
+}
+
+/// The password of `account` was just changed.
+#[derive(Debug, Clone)]
+pub struct PasswordChanged {
+    pub account: Account,
+}
+
+/// Staff forward a mail that is not a request (the original is attached).
+#[derive(Debug, Clone)]
+pub struct ForwardedMail {
+    /// Who wrote, when, about what.
+    pub summary: String,
+}
+
+/// One mail to send, with exactly what its template shows: a mail cannot be
+/// built without the fields it needs, nor with one it never shows.
+#[derive(Debug, Clone)]
+pub enum Mail {
+    Acknowledgement(Acknowledgement),
+    RegisteredAddressAlert(RegisteredAddressAlert),
+    InformationRequest(StaffMessage),
+    Rejection(StaffMessage),
+    ChangeNotice(ChangeNotice),
+    ApprovalResetLink(ApprovalResetLink),
+    SelfServiceResetLink(SelfServiceResetLink),
+    PasswordChanged(PasswordChanged),
+    NotARequestReply,
+    ForwardedMail(ForwardedMail),
+}
+
+impl Mail {
+    pub fn kind(&self) -> MailKind {
+        match self {
+            Self::Acknowledgement(_) => MailKind::Acknowledgement,
+            Self::RegisteredAddressAlert(_) => MailKind::RegisteredAddressAlert,
+            Self::InformationRequest(_) => MailKind::InformationRequest,
+            Self::Rejection(_) => MailKind::Rejection,
+            Self::ChangeNotice(_) => MailKind::ChangeNotice,
+            Self::ApprovalResetLink(_) => MailKind::ApprovalResetLink,
+            Self::SelfServiceResetLink(_) => MailKind::SelfServiceResetLink,
+            Self::PasswordChanged(_) => MailKind::PasswordChanged,
+            Self::NotARequestReply => MailKind::NotARequestReply,
+            Self::ForwardedMail(_) => MailKind::ForwardedMail,
+        }
+    }
+
+    /// The fields the shared templates read; those a kind does not carry stay empty.
+    pub(super) fn fields(&self) -> Fields {
+        let with_account = |reference: Option<&String>, a: &Account| Fields {
+            reference: reference.cloned(),
+            subscriber_number: Some(a.number.clone()),
+            organisation: Some(a.organisation.clone()),
+            ..Fields::default()
+        };
+        match self {
+            Self::Acknowledgement(m) => Fields {
+                reference: Some(m.reference.clone()),
+                subscriber_number: m.claimed_number.clone(),
+                ..Fields::default()
+            },
+            Self::RegisteredAddressAlert(m) => Fields {
+                link: Some(m.objection_link.clone()),
+                new_address: m.new_address.clone(),
+                expires: Some(m.expires),
+                ..with_account(Some(&m.reference), &m.account)
+            },
+            Self::InformationRequest(m) | Self::Rejection(m) => Fields {
+                reference: Some(m.reference.clone()),
+                message: m.message.clone(),
+                ..Fields::default()
+            },
+            Self::ChangeNotice(m) => Fields {
+                new_address: Some(m.new_address.clone()),
+                ..with_account(Some(&m.reference), &m.account)
+            },
+            Self::ApprovalResetLink(m) => Fields {
+                link: Some(m.reset_link.clone()),
+                expires: Some(m.expires),
+                ..with_account(Some(&m.reference), &m.account)
+            },
+            Self::SelfServiceResetLink(m) => Fields {
+                link: Some(m.reset_link.clone()),
+                expires: Some(m.expires),
+                ..with_account(None, &m.account)
+            },
+            Self::PasswordChanged(m) => with_account(None, &m.account),
+            Self::NotARequestReply => Fields::default(),
+            Self::ForwardedMail(m) => Fields {
+                message: Some(m.summary.clone()),
+                ..Fields::default()
+            },
+        }
+    }
+}
+
+/// What the shared templates read, flattened from a [`Mail`].
+#[derive(Debug, Clone, Default)]
+pub(super) struct Fields {
     pub reference: Option<String>,
     pub subscriber_number: Option<String>,
     pub organisation: Option<String>,
@@ -103,13 +256,12 @@ pub struct MailContext {
 /// A mail to queue.
 #[derive(Debug, Clone)]
 pub struct NewMail {
-    pub kind: MailKind,
     pub to: MailAddress,
     pub request_id: Option<i64>,
     /// Message-ID (without brackets) of the mail this one answers.
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
-    pub context: MailContext,
+    pub content: Mail,
 }
 
 /// Renders and queues `mail` inside the caller's transaction; returns the
@@ -146,11 +298,12 @@ pub async fn enqueue_with_original<C: Conn>(
             )));
         }
     }
-    check_context(&mail.context)?;
-    let rendered = render::render(mail.kind, &mail.context, settings).map_err(|e| {
+    let kind = mail.content.kind();
+    check_context(&mail.content.fields())?;
+    let rendered = render::render(&mail.content, settings).map_err(|e| {
         StoreError::Invalid(format!(
             "rendu du modèle {} impossible : {e}",
-            mail.kind.template()
+            kind.template()
         ))
     })?;
     if has_control_chars(&rendered.subject) {
@@ -161,11 +314,11 @@ pub async fn enqueue_with_original<C: Conn>(
     let domain = message_id_domain(settings);
     let message_id = format!(
         "{}.{}@{domain}",
-        mail.kind.template().replace('_', "-"),
+        kind.template().replace('_', "-"),
         uuid::Uuid::new_v4().simple()
     );
     let headers = StoredHeaders {
-        auto_submitted: mail.kind.auto_submitted().into(),
+        auto_submitted: kind.auto_submitted().into(),
         in_reply_to: mail.in_reply_to.map(|i| bare_id(&i)),
         references: mail.references.iter().map(|r| bare_id(r)).collect(),
         original,
@@ -174,7 +327,7 @@ pub async fn enqueue_with_original<C: Conn>(
         txn,
         outbox::QueuedMail {
             message_id: message_id.clone(),
-            template: mail.kind.template(),
+            template: kind.template(),
             recipient: mail.to.to_string(),
             subject: rendered.subject,
             body_text: rendered.text,
@@ -207,7 +360,7 @@ fn bare_id(id: &str) -> String {
         .to_string()
 }
 
-fn check_context(ctx: &MailContext) -> Result<(), StoreError> {
+fn check_context(ctx: &Fields) -> Result<(), StoreError> {
     let one_line = [
         ("reference", &ctx.reference),
         ("subscriber_number", &ctx.subscriber_number),

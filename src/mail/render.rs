@@ -4,7 +4,7 @@
 //! « Données personnelles » page. Text is never escaped in the text part and
 //! always escaped in the HTML part (staff messages included).
 
-use super::outbox::{MailContext, MailKind};
+use super::outbox::{Mail, MailKind};
 use crate::config::Settings;
 use askama::Template;
 
@@ -57,12 +57,10 @@ struct BodyHtml<'a> {
     v: &'a View<'a>,
 }
 
-/// Renders `kind` with `ctx`; links are built from `server.public_url`.
-pub fn render(
-    kind: MailKind,
-    ctx: &MailContext,
-    settings: &Settings,
-) -> Result<Rendered, askama::Error> {
+/// Renders `mail`; links are built from `server.public_url`.
+pub fn render(mail: &Mail, settings: &Settings) -> Result<Rendered, askama::Error> {
+    let kind = mail.kind();
+    let ctx = &mail.fields();
     let base = settings.public_url();
     let account = match (text(&ctx.subscriber_number), text(&ctx.organisation)) {
         ("", "") => String::new(),
@@ -128,29 +126,83 @@ fn minutes_fr(m: u64) -> String {
 mod tests {
     use super::*;
 
-    fn ctx() -> MailContext {
-        MailContext {
-            reference: Some("BM-2026-00042".into()),
-            subscriber_number: Some("12345".into()),
-            organisation: Some("Lycée Jean Moulin".into()),
-            link: Some("https://bareme.example/reinitialisation/abc?x=1&y=2".into()),
+    /// One mail of each kind, the staff message with markup and two lines.
+    fn every_mail() -> Vec<Mail> {
+        use crate::mail::outbox::*;
+        let account = || Account {
+            number: "12345".into(),
+            organisation: "Lycée Jean Moulin".into(),
+        };
+        let reference = || "BM-2026-00042".to_string();
+        let link = || "https://bareme.example/reinitialisation/abc?x=1&y=2".to_string();
+        let expires =
+            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 26, 14, 0, 0).unwrap();
+        let staff = || StaffMessage {
+            reference: reference(),
             message: Some(
                 "Merci de joindre le formulaire signé.\n<script>alert(1)</script>".into(),
             ),
-            new_address: Some("nouveau@lycee.fr".into()),
-            expires: Some(
-                chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 26, 14, 0, 0).unwrap(),
-            ),
-        }
+        };
+        let mails = vec![
+            Mail::Acknowledgement(Acknowledgement {
+                reference: reference(),
+                claimed_number: Some("12345".into()),
+            }),
+            Mail::RegisteredAddressAlert(RegisteredAddressAlert {
+                reference: reference(),
+                account: account(),
+                objection_link: link(),
+                new_address: Some("nouveau@lycee.fr".into()),
+                expires,
+            }),
+            Mail::InformationRequest(staff()),
+            Mail::Rejection(staff()),
+            Mail::ChangeNotice(ChangeNotice {
+                reference: reference(),
+                account: account(),
+                new_address: "nouveau@lycee.fr".into(),
+            }),
+            Mail::ApprovalResetLink(ApprovalResetLink {
+                reference: reference(),
+                account: account(),
+                reset_link: link(),
+                expires,
+            }),
+            Mail::SelfServiceResetLink(SelfServiceResetLink {
+                account: account(),
+                reset_link: link(),
+                expires,
+            }),
+            Mail::PasswordChanged(PasswordChanged { account: account() }),
+            Mail::NotARequestReply,
+            Mail::ForwardedMail(ForwardedMail {
+                summary: "<script>alert(1)</script>".into(),
+            }),
+        ];
+        assert_eq!(
+            mails.iter().map(Mail::kind).collect::<Vec<_>>(),
+            MailKind::ALL,
+            "one of each kind"
+        );
+        mails
     }
 
     #[test]
-    fn every_kind_renders_with_the_reference_in_the_subject_and_the_privacy_link() {
+    fn every_kind_renders_with_its_reference_in_the_subject_and_the_privacy_link() {
         let settings = Settings::default();
-        for kind in MailKind::ALL {
-            let r = render(kind, &ctx(), &settings).unwrap();
-            assert!(
+        for mail in every_mail() {
+            let kind = mail.kind();
+            let r = render(&mail, &settings).unwrap();
+            let about_a_request = !matches!(
+                kind,
+                MailKind::SelfServiceResetLink
+                    | MailKind::PasswordChanged
+                    | MailKind::NotARequestReply
+                    | MailKind::ForwardedMail
+            );
+            assert_eq!(
                 r.subject.starts_with("[BM-2026-00042] "),
+                about_a_request,
                 "{kind:?}: {}",
                 r.subject
             );
@@ -165,7 +217,9 @@ mod tests {
 
     #[test]
     fn staff_text_is_escaped_in_html_and_kept_in_text() {
-        let r = render(MailKind::InformationRequest, &ctx(), &Settings::default()).unwrap();
+        let mail = every_mail().swap_remove(2);
+        assert_eq!(mail.kind(), MailKind::InformationRequest);
+        let r = render(&mail, &Settings::default()).unwrap();
         assert!(r.text.contains("<script>alert(1)</script>"));
         assert!(r.html.contains("&#60;script&#62;") || r.html.contains("&lt;script&gt;"));
         assert!(r.html.contains("signé.<br"), "line breaks kept: {}", r.html);

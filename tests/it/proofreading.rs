@@ -331,8 +331,7 @@ async fn the_signatory_has_the_forms_wording_in_mails_and_on_the_help_page() {
     let mut texts = vec![help];
     for kind in bareme_mel::mail::MailKind::ALL {
         let r = bareme_mel::mail::render::render(
-            kind,
-            &crate::outbox::full_context(),
+            &crate::outbox::mail_of(kind, &crate::outbox::full_context()),
             &Settings::default(),
         )
         .unwrap();

@@ -50,9 +50,19 @@ async fn every_template_arrives_with_its_headers_and_both_parts() {
         let from = m.from().unwrap().first().unwrap();
         assert_eq!(from.address(), Some("bareme@ac-montpellier.fr"));
         assert_eq!(from.name(), Some("Barème de Montpellier — Rectorat"));
-        assert!(
+        // Path II mails and the answers to other mail concern no request.
+        let about_a_request = !matches!(
+            kind,
+            MailKind::SelfServiceResetLink
+                | MailKind::PasswordChanged
+                | MailKind::NotARequestReply
+                | MailKind::ForwardedMail
+        );
+        assert_eq!(
             m.subject().unwrap().starts_with("[BM-2026-00042] "),
-            "{kind:?}"
+            about_a_request,
+            "{kind:?}: {:?}",
+            m.subject()
         );
         assert_eq!(m.message_id(), Some(id.as_str()));
         assert!(id.ends_with("@ac-montpellier.fr"));
@@ -148,21 +158,32 @@ async fn header_injection_is_refused_at_enqueue() {
         assert!(MailAddress::parse(bad).is_err(), "{bad:?}");
     }
     let mut cases = vec![];
-    let mut m = new_mail(MailKind::Acknowledgement, "a@lycee.fr");
-    m.context.reference = Some("BM-2026-00042]\r\nBcc: victime@exemple.fr".into());
-    cases.push(m);
-    let mut m = new_mail(MailKind::Acknowledgement, "a@lycee.fr");
-    m.context.organisation = Some("Lycée\nX-Evil: 1".into());
-    cases.push(m);
+    let hostile = |change: fn(&mut super::Sample)| {
+        let mut s = super::full_context();
+        change(&mut s);
+        s
+    };
+    cases.push(super::new_mail_with(
+        MailKind::Acknowledgement,
+        "a@lycee.fr",
+        &hostile(|s| s.reference = "BM-2026-00042]\r\nBcc: victime@exemple.fr".into()),
+    ));
+    cases.push(super::new_mail_with(
+        MailKind::ChangeNotice,
+        "a@lycee.fr",
+        &hostile(|s| s.organisation = "Lycée\nX-Evil: 1".into()),
+    ));
     let mut m = new_mail(MailKind::Rejection, "a@lycee.fr");
     m.in_reply_to = Some("x@y\r\nBcc: victime@exemple.fr".into());
     cases.push(m);
     let mut m = new_mail(MailKind::Rejection, "a@lycee.fr");
     m.references = vec!["a@b> <c@d".into()];
     cases.push(m);
-    let mut m = new_mail(MailKind::RegisteredAddressAlert, "a@lycee.fr");
-    m.context.link = Some("javascript:alert(1)".into());
-    cases.push(m);
+    cases.push(super::new_mail_with(
+        MailKind::RegisteredAddressAlert,
+        "a@lycee.fr",
+        &hostile(|s| s.link = "javascript:alert(1)".into()),
+    ));
     for mail in cases {
         let txn = t.db.begin().await.unwrap();
         let err = enqueue(&txn, &settings, mail).await.unwrap_err();

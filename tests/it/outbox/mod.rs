@@ -9,7 +9,11 @@ pub(crate) mod sink;
 use bareme_mel::{
     config::{Settings, TlsMode, Transport},
     domain::MailAddress,
-    mail::{MailContext, MailKind, NewMail, Worker, enqueue},
+    mail::{
+        Account, Acknowledgement, ApprovalResetLink, ChangeNotice, ForwardedMail, Mail, MailKind,
+        NewMail, PasswordChanged, RegisteredAddressAlert, SelfServiceResetLink, StaffMessage,
+        Worker, enqueue,
+    },
     store::{Db, entities::outbox},
 };
 use sea_orm::{EntityTrait, QueryOrder};
@@ -31,29 +35,89 @@ pub fn smtp_settings(port: u16) -> Settings {
     s
 }
 
-/// A context with every field filled, as intake and the back-office will.
-pub fn full_context() -> MailContext {
-    MailContext {
-        reference: Some("BM-2026-00042".into()),
-        subscriber_number: Some("12345".into()),
-        organisation: Some("Lycée Jean Moulin".into()),
-        link: Some("https://bareme.example.fr/reinitialisation/abcDEF123".into()),
-        message: Some("Merci de joindre le formulaire signé.\n<b>Pas de balise</b> & co".into()),
-        new_address: Some("nouvelle.gestionnaire@lycee-jean-moulin.fr".into()),
-        expires: Some(
-            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 26, 13, 0, 0).unwrap(),
-        ),
+/// Every value a mail may show, filled as intake and the back-office will.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub reference: String,
+    pub number: String,
+    pub organisation: String,
+    pub link: String,
+    pub message: String,
+    pub new_address: String,
+    pub expires: chrono::DateTime<chrono::Utc>,
+}
+
+pub fn full_context() -> Sample {
+    Sample {
+        reference: "BM-2026-00042".into(),
+        number: "12345".into(),
+        organisation: "Lycée Jean Moulin".into(),
+        link: "https://bareme.example.fr/reinitialisation/abcDEF123".into(),
+        message: "Merci de joindre le formulaire signé.\n<b>Pas de balise</b> & co".into(),
+        new_address: "nouvelle.gestionnaire@lycee-jean-moulin.fr".into(),
+        expires: chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 26, 13, 0, 0).unwrap(),
+    }
+}
+
+/// The mail of `kind` made from `s`: only the values that kind carries.
+pub fn mail_of(kind: MailKind, s: &Sample) -> Mail {
+    let account = || Account {
+        number: s.number.clone(),
+        organisation: s.organisation.clone(),
+    };
+    let staff = || StaffMessage {
+        reference: s.reference.clone(),
+        message: Some(s.message.clone()),
+    };
+    match kind {
+        MailKind::Acknowledgement => Mail::Acknowledgement(Acknowledgement {
+            reference: s.reference.clone(),
+            claimed_number: Some(s.number.clone()),
+        }),
+        MailKind::RegisteredAddressAlert => Mail::RegisteredAddressAlert(RegisteredAddressAlert {
+            reference: s.reference.clone(),
+            account: account(),
+            objection_link: s.link.clone(),
+            new_address: Some(s.new_address.clone()),
+            expires: s.expires,
+        }),
+        MailKind::InformationRequest => Mail::InformationRequest(staff()),
+        MailKind::Rejection => Mail::Rejection(staff()),
+        MailKind::ChangeNotice => Mail::ChangeNotice(ChangeNotice {
+            reference: s.reference.clone(),
+            account: account(),
+            new_address: s.new_address.clone(),
+        }),
+        MailKind::ApprovalResetLink => Mail::ApprovalResetLink(ApprovalResetLink {
+            reference: s.reference.clone(),
+            account: account(),
+            reset_link: s.link.clone(),
+            expires: s.expires,
+        }),
+        MailKind::SelfServiceResetLink => Mail::SelfServiceResetLink(SelfServiceResetLink {
+            account: account(),
+            reset_link: s.link.clone(),
+            expires: s.expires,
+        }),
+        MailKind::PasswordChanged => Mail::PasswordChanged(PasswordChanged { account: account() }),
+        MailKind::NotARequestReply => Mail::NotARequestReply,
+        MailKind::ForwardedMail => Mail::ForwardedMail(ForwardedMail {
+            summary: s.message.clone(),
+        }),
     }
 }
 
 pub fn new_mail(kind: MailKind, to: &str) -> NewMail {
+    new_mail_with(kind, to, &full_context())
+}
+
+pub fn new_mail_with(kind: MailKind, to: &str, s: &Sample) -> NewMail {
     NewMail {
-        kind,
         to: MailAddress::parse(to).expect("test address"),
         request_id: None,
         in_reply_to: None,
         references: vec![],
-        context: full_context(),
+        content: mail_of(kind, s),
     }
 }
 

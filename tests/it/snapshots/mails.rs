@@ -3,7 +3,7 @@
 use super::visible_text;
 use bareme_mel::{
     config::Settings,
-    mail::{MailContext, MailKind, render::render},
+    mail::{MailKind, render::render},
 };
 use chrono::TimeZone;
 
@@ -15,7 +15,7 @@ fn settings() -> Settings {
 }
 
 /// A long organisation name with accents, a staff message over two lines.
-fn context(kind: MailKind) -> MailContext {
+fn context(kind: MailKind) -> crate::outbox::Sample {
     let link = match kind {
         MailKind::RegisteredAddressAlert => {
             "https://gestionbareme.ac-montpellier.fr/opposition/Jeton0pposition1234567890abcdef"
@@ -24,32 +24,25 @@ fn context(kind: MailKind) -> MailContext {
             "https://gestionbareme.ac-montpellier.fr/reinitialisation/Jeton0Reinit1234567890abcdef"
         }
     };
-    MailContext {
-        // Path II mails concern no request.
-        reference: match kind {
-            MailKind::SelfServiceResetLink
-            | MailKind::PasswordChanged
-            | MailKind::NotARequestReply
-            | MailKind::ForwardedMail => None,
-            _ => Some("BM-2026-00042".into()),
-        },
-        subscriber_number: Some("34012".into()),
-        organisation: Some(
+    crate::outbox::Sample {
+        // Path II mails concern no request: they carry no reference.
+        reference: "BM-2026-00042".into(),
+        number: "34012".into(),
+        organisation:
             "Lycée polyvalent régional Jean-Moulin — Section d'enseignement professionnel de Béziers"
                 .into(),
-        ),
-        link: Some(link.into()),
-        message: Some(match kind {
+        link: link.into(),
+        message: match kind {
             MailKind::Rejection => "Le formulaire reçu n'est pas revêtu du cachet de l'établissement.\nMerci de le faire viser par le chef d'établissement ou le responsable de l'organisme avant de le renvoyer.".into(),
             _ => "Pourriez-vous nous renvoyer le formulaire signé et tamponné ?\nLa page 2 est illisible sur le scan reçu le 24/11/2026.".into(),
-        }),
-        new_address: Some("secretariat.intendance@lycee-jean-moulin-beziers.ac-montpellier.fr".into()),
-        expires: Some(chrono::Utc.with_ymd_and_hms(2026, 11, 26, 14, 0, 0).unwrap()),
+        },
+        new_address: "secretariat.intendance@lycee-jean-moulin-beziers.ac-montpellier.fr".into(),
+        expires: chrono::Utc.with_ymd_and_hms(2026, 11, 26, 14, 0, 0).unwrap(),
     }
 }
 
 fn snapshot(kind: MailKind) {
-    let r = render(kind, &context(kind), &settings()).unwrap();
+    let r = render(&crate::outbox::mail_of(kind, &context(kind)), &settings()).unwrap();
     let name = kind.template();
     insta::assert_snapshot!(
         format!("{name}_texte"),
