@@ -84,7 +84,9 @@ impl Default for ScanLimits {
             max_input_bytes: 20 * 1024 * 1024,
             max_pixels: 40_000_000,
             max_side_pixels: 12_000,
-            max_decoded_bytes: 256 * 1024 * 1024,
+            // A 600 dpi A4 colour scan decodes to 105 MB; a PNG bomb of
+            // 35 Mpx RGBA (139 MB) is refused before it is decoded.
+            max_decoded_bytes: 128 * 1024 * 1024,
             max_pages: 4,
             pdf_render_side: 2400,
             child_time: Duration::from_secs(20),

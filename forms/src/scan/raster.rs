@@ -57,18 +57,26 @@ fn decode(bytes: &[u8], format: ImageFormat, limits: &ScanLimits) -> Result<Gray
     image_limits.max_image_height = Some(side);
     image_limits.max_alloc = Some(limits.max_decoded_bytes);
     reader.limits(image_limits.clone());
-    let (w, h) = reader
-        .into_dimensions()
-        .map_err(|e| format!("image illisible : {e}"))?;
+    let (w, h) = reader.into_dimensions().map_err(decode_error)?;
     if u64::from(w) * u64::from(h) > limits.max_pixels {
         return Err(format!("image trop grande ({w} × {h} pixels)"));
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(image_limits);
-    let image = reader
-        .decode()
-        .map_err(|e| format!("image illisible : {e}"))?;
+    let image = reader.decode().map_err(decode_error)?;
     Ok(image.into_luma8())
+}
+
+/// Why an image was not decoded, in French: over the limits (a
+/// decompression bomb, absurd dimensions) or unreadable.
+fn decode_error(e: image::ImageError) -> String {
+    match e {
+        image::ImageError::Limits(_) => {
+            "image refusée : sa taille décodée dépasse ce qui est admis pour une numérisation"
+                .into()
+        }
+        e => format!("image illisible : {e}"),
+    }
 }
 
 fn pdf_pages(
