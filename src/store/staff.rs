@@ -72,7 +72,7 @@ pub async fn add(
         .is_some()
     {
         return Err(StoreError::Invalid(format!(
-            "le compte « {username} » existe déjà"
+            "Le compte « {username} » existe déjà : choisissez un autre identifiant."
         )));
     }
     let created = staff::Entity::insert(new_account(username, display_name, role, password_hash))

@@ -328,3 +328,89 @@ async fn each_error_of_the_reset_page_is_tied_to_its_field_and_marks_it_invalid(
         assert_eq!(tied_to, tied(field), "{field}");
     }
 }
+
+/// « Ajouter un compte » on « Comptes agents »: each refusal comes back on
+/// the same page (not on a separate error page), tied to its field, with
+/// the identifier, the name and the role kept (never the password).
+#[tokio::test]
+async fn each_error_of_the_add_account_form_is_tied_to_its_field() {
+    let t = TestDb::sqlite().await;
+    let o = office(t.db.clone(), Settings::default()).await;
+    let admin = o.client("admin").await;
+    let (_, page) = admin.page("/gestion/agents").await;
+    let csrf = input_value(&page, "csrf").unwrap();
+    let cases = [
+        (
+            "Jean Dupont",
+            "Jean Dupont",
+            "une phrase de passe longue",
+            "identifiant",
+            "Identifiant « jean dupont » invalide",
+        ),
+        (
+            "agent",
+            "Agent Bis",
+            "une phrase de passe longue",
+            "identifiant",
+            "Le compte « agent » existe déjà",
+        ),
+        (
+            "jean.dupont",
+            "   ",
+            "une phrase de passe longue",
+            "nom",
+            "Indiquez le nom de la personne.",
+        ),
+        (
+            "jean.dupont",
+            "Jean Dupont",
+            "court",
+            "mot_de_passe",
+            "au moins 8 caractères",
+        ),
+    ];
+    for (username, name, password, field, words) in cases {
+        let res = admin
+            .post(
+                "/gestion/agents",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("identifiant", username),
+                    ("nom", name),
+                    ("role", "approbateur"),
+                    ("mot_de_passe", password),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 400, "{username}/{name}/{password}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("<h1>Comptes agents</h1>"), "{html}");
+        assert_eq!(
+            tied_fields(&html, "ajout-agent-erreur", words),
+            tied(field),
+            "{words}"
+        );
+        assert_eq!(
+            input_value(&html, "identifiant").as_deref(),
+            Some(username.trim())
+        );
+        if field != "nom" {
+            assert_eq!(input_value(&html, "nom").as_deref(), Some(name.trim()));
+        }
+        assert!(
+            html.contains(r#"<option value="approbateur" selected>"#),
+            "the role chosen is kept:\n{html}"
+        );
+        assert!(
+            !html.contains(&format!("value=\"{password}\"")),
+            "the password is never shown again"
+        );
+    }
+    // Nothing was created by the refusals.
+    assert!(
+        bareme_mel::store::staff::find(&o.db, "jean.dupont")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -32,6 +32,19 @@ struct StaffPage {
     chrome: Chrome,
     me: i64,
     rows: Vec<StaffRow>,
+    add: AddState,
+}
+
+/// The « Ajouter un compte » form as shown again after a refusal: what was
+/// typed (never the password) and the error with the field it is about
+/// (`identifiant`, `nom`, `role`, `mot_de_passe`, or "" for none).
+#[derive(Default)]
+struct AddState {
+    username: String,
+    name: String,
+    role: String,
+    error: Option<String>,
+    error_on: &'static str,
 }
 
 fn admin_only(staff: &Staff) -> Option<Response> {
@@ -44,10 +57,16 @@ pub async fn staff_list_get(State(state): State<AppState>, me: Staff) -> Respons
     if let Some(r) = admin_only(&me) {
         return r;
     }
+    staff_page(&state, &me, StatusCode::OK, AddState::default()).await
+}
+
+/// The page: the accounts, then the add form in the given state.
+async fn staff_page(state: &AppState, me: &Staff, status: StatusCode, add: AddState) -> Response {
     match staff::list(&state.db).await {
         Ok(rows) => render(
-            StatusCode::OK,
+            status,
             &StaffPage {
+                add,
                 chrome: me.chrome(),
                 me: me.id,
                 rows: rows
@@ -94,19 +113,29 @@ pub async fn staff_add_post(
     }
     let back = "/gestion/agents";
     let username = form.identifiant.trim().to_lowercase();
+    let again = |error_on: &'static str, error: String| {
+        let add = AddState {
+            username: form.identifiant.trim().to_string(),
+            name: form.nom.trim().to_string(),
+            role: form.role.clone(),
+            error: Some(error),
+            error_on,
+        };
+        staff_page(&state, &me, StatusCode::BAD_REQUEST, add)
+    };
+    if let Err(StoreError::Invalid(m)) = staff::check_username(&username) {
+        return again("identifiant", m).await;
+    }
     let Some(role) = Role::parse(&form.role) else {
-        return fail(StoreError::Invalid("Rôle inconnu.".into()), back);
+        return again("role", "Choisissez un rôle dans la liste.".into()).await;
     };
     if form.nom.trim().is_empty() || form.nom.chars().any(char::is_control) {
-        return fail(
-            StoreError::Invalid("Indiquez le nom de la personne.".into()),
-            back,
-        );
+        return again("nom", "Indiquez le nom de la personne.".into()).await;
     }
     if let Err(e) = check_password(&form.mot_de_passe, &[&username]) {
-        return fail(StoreError::Invalid(e.0), back);
+        return again("mot_de_passe", e.0).await;
     }
-    let hash = match security::hash_password(form.mot_de_passe).await {
+    let hash = match security::hash_password(form.mot_de_passe.clone()).await {
         Ok(h) => h,
         Err(e) => return fail(StoreError::Invalid(e.to_string()), back),
     };
@@ -121,6 +150,8 @@ pub async fn staff_add_post(
     .await
     {
         Ok(_) => see_other(back),
+        // The identifier is the only thing `add` still refuses (taken).
+        Err(StoreError::Invalid(m)) => again("identifiant", m).await,
         Err(e) => fail(e, back),
     }
 }
