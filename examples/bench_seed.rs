@@ -33,6 +33,13 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     db.migrate().await?;
+    // The audit events below are sealed with the application key: leave it
+    // where `serve`, started in the same directory, looks for it.
+    std::fs::create_dir_all("data")?;
+    let key_file = std::path::Path::new("data/bareme-mel.key");
+    if !key_file.exists() {
+        bareme_mel::appkey::current().write_new(key_file)?;
+    }
     let hash = bareme_mel::security::hash_password_blocking("bench-mot-de-passe-long")?;
     let agent = staff::add(&db, "bench", "Agent de test", Role::Agent, hash, "bench").await?;
 

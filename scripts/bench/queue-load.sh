@@ -5,7 +5,7 @@
 # 127.0.0.1:5432 answers, over TLS (sslmode=require; PG_SSLMODE=disable for
 # plain TCP). Loopback traffic only. Prints wrk's throughput and
 # latency percentiles (target: p99 <= 20 ms).
-# Usage: scripts/bench/queue-load.sh [N] [C] [D]
+# Usage: [BIN=…] [SEED=…] scripts/bench/queue-load.sh [N] [C] [D]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 N=${1:-100000}
@@ -18,9 +18,13 @@ if ! command -v wrk >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk >/dev/null \
         || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk >/dev/null; }
 fi
-cargo build -q --release --bin bareme-mel --example bench_seed
-BIN="$ROOT/target/release/bareme-mel"
-SEED="$ROOT/target/release/examples/bench_seed"
+# BIN= the service binary, SEED= the bench_seed example (its speed does not
+# matter: a debug build will do); both built in release when absent.
+BIN=${BIN:-$ROOT/target/release/bareme-mel}
+SEED=${SEED:-$ROOT/target/release/examples/bench_seed}
+if [ ! -x "$BIN" ] || [ ! -x "$SEED" ]; then
+    cargo build -q --release --bin bareme-mel --example bench_seed
+fi
 WORK=$(mktemp -d)
 SERVER=""
 PGDB=""
@@ -36,9 +40,11 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 run_one() { # label, database url
     local label=$1 url=$2 port cookie
     echo "== $label: seeding $N requests and $C sessions"
-    "$SEED" "$url" "$N" "$C" >"$WORK/cookies.txt"
-    port=$(free_port)
     mkdir -p "$WORK/$label"
+    # In serve's directory: both use its application key (data/bareme-mel.key),
+    # which seals the audit events the seeding writes.
+    (cd "$WORK/$label" && "$SEED" "$url" "$N" "$C") >"$WORK/cookies.txt"
+    port=$(free_port)
     (cd "$WORK/$label" && BAREME_MEL__DATABASE__URL="$url" BAREME_MEL__SERVER__BIND="127.0.0.1:$port" \
         BAREME_MEL__DATABASE__MAX_CONNECTIONS="${BENCH_POOL:-16}" RUST_LOG=warn \
         exec "$BIN" serve >"$WORK/$label/serve.log" 2>&1) &
