@@ -30,6 +30,7 @@ mod intake_corpus;
 mod intake_durable;
 mod intake_fuzz;
 mod intake_hostile;
+mod intake_image_budget;
 mod intake_imap;
 mod intake_imap_idle;
 mod intake_imap_lease;

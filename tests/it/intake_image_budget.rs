@@ -1,0 +1,151 @@
+//! Image attachments under the scan budget (issue 12), through the real
+//! `bareme-mel ingest`: a decompression-bomb PNG (a few hundred KB that
+//! inflate to hundreds of MB) stays within the 300 MB of the PDF budget, and
+//! an image declaring huge dimensions is refused before decoding with a
+//! reason staff can read, in French. The mail ends with a disposition.
+
+use crate::intake_hostile::{ingest_file, run_measured};
+use bareme_mel::{
+    config::{Database, Secret},
+    store::{Db, entities::inbound_message},
+};
+use flate2::{Compression, Crc, write::ZlibEncoder};
+use sea_orm::EntityTrait;
+use std::io::Write;
+
+fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
+    let mut crc = Crc::new();
+    crc.update(kind);
+    crc.update(data);
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    out.extend_from_slice(&crc.sum().to_be_bytes());
+}
+
+/// A white PNG of `width` × `height`, `bit_depth` bits per RGB sample, with
+/// `rows` rows of pixel data actually written (all of them for a bomb).
+fn png(width: u32, height: u32, bit_depth: u8, rows: u32) -> Vec<u8> {
+    let row = [
+        vec![0u8],
+        vec![0xff; width as usize * 3 * usize::from(bit_depth / 8)],
+    ]
+    .concat();
+    let mut z = ZlibEncoder::new(Vec::new(), Compression::best());
+    for _ in 0..rows {
+        z.write_all(&row).unwrap();
+    }
+    let idat = z.finish().unwrap();
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[bit_depth, 2, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &idat);
+    chunk(&mut out, b"IEND", b"");
+    out
+}
+
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len() / 3 * 4 + 4);
+    for group in data.chunks(3) {
+        let b = [
+            group[0],
+            *group.get(1).unwrap_or(&0),
+            *group.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= group.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn mail_with_png(png: &[u8]) -> Vec<u8> {
+    let b64 = base64(png);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "From: {}\r\nTo: bareme@ac-montpellier.fr\r\nSubject: Formulaire\r\n\
+         Message-ID: <{}@test>\r\nDate: Tue, 1 Dec 2026 08:00:00 +0100\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nBonjour, voici mon formulaire.\r\n--B\r\n\
+         Content-Type: image/png; name=\"scan.png\"\r\n\
+         Content-Disposition: attachment; filename=\"scan.png\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--B--\r\n",
+        crate::intake_support::SENDER,
+        uuid::Uuid::new_v4().simple(),
+        lines.join("\r\n")
+    )
+    .into_bytes()
+}
+
+/// Ingests the mail; its stdout, peak RSS (MiB) and the reason recorded.
+async fn ingest(png: &[u8]) -> Option<(String, i64, Option<String>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mail.eml");
+    std::fs::write(&path, mail_with_png(png)).unwrap();
+    let c = ingest_file(dir.path(), &path)?;
+    let (code, peak_kib) = run_measured(c, dir.path());
+    let stdout = std::fs::read_to_string(dir.path().join("stdout.txt")).unwrap();
+    let stderr = std::fs::read_to_string(dir.path().join("stderr.txt")).unwrap();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let db = Db::connect(&Database {
+        url: Secret(format!(
+            "sqlite://{}/db.sqlite?mode=rw",
+            dir.path().display()
+        )),
+        max_connections: 1,
+    })
+    .await
+    .unwrap();
+    let rows = inbound_message::Entity::find()
+        .all(db.conn())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "one disposition");
+    Some((stdout, peak_kib / 1024, rows[0].reason.clone()))
+}
+
+#[tokio::test]
+async fn a_16_bit_png_bomb_is_refused_within_300_mb() {
+    // 12,000 × 3,300 pixels of 48 bits: 237 MB once decoded, 0.24 MB sent.
+    let bomb = png(12_000, 3_300, 16, 3_300);
+    assert!(bomb.len() < 400_000, "{} bytes", bomb.len());
+    let Some((stdout, peak_mib, reason)) = ingest(&bomb).await else {
+        return;
+    };
+    eprintln!("16-bit PNG bomb: peak RSS {peak_mib} MiB, {stdout:?}, {reason:?}");
+    assert!(stdout.starts_with("request_created "), "{stdout}");
+    assert!(peak_mib <= 300, "peak RSS {peak_mib} MiB");
+    let reason = reason.unwrap_or_default();
+    assert!(
+        reason.contains("image trop grande"),
+        "staff are told why: {reason}"
+    );
+}
+
+#[tokio::test]
+async fn an_image_declaring_huge_dimensions_is_refused_in_french() {
+    let huge = png(100_000, 100_000, 8, 1);
+    let Some((stdout, peak_mib, reason)) = ingest(&huge).await else {
+        return;
+    };
+    eprintln!("100,000 × 100,000 PNG: peak RSS {peak_mib} MiB, {reason:?}");
+    assert!(stdout.starts_with("request_created "), "{stdout}");
+    assert!(peak_mib <= 300, "peak RSS {peak_mib} MiB");
+    assert_eq!(
+        reason.as_deref(),
+        Some("image trop grande (100000 × 100000 pixels)")
+    );
+}
