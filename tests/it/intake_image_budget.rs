@@ -130,7 +130,7 @@ async fn a_16_bit_png_bomb_is_refused_within_300_mb() {
     assert!(peak_mib <= 300, "peak RSS {peak_mib} MiB");
     let reason = reason.unwrap_or_default();
     assert!(
-        reason.contains("image trop grande"),
+        reason.starts_with("image refusée : trop grande"),
         "staff are told why: {reason}"
     );
 }
@@ -146,6 +146,6 @@ async fn an_image_declaring_huge_dimensions_is_refused_in_french() {
     assert!(peak_mib <= 300, "peak RSS {peak_mib} MiB");
     assert_eq!(
         reason.as_deref(),
-        Some("image trop grande (100000 × 100000 pixels)")
+        Some("image refusée : trop grande (100000 × 100000 pixels)")
     );
 }

@@ -64,7 +64,7 @@ pub struct ScanLimits {
     pub max_pixels: u64,
     /// Longest side of a decoded image, in pixels.
     pub max_side_pixels: u32,
-    /// Most bytes the image decoder may allocate.
+    /// Most bytes of decoded samples (checked on the header, before decoding).
     pub max_decoded_bytes: u64,
     /// Pages of a PDF searched for the form.
     pub max_pages: u32,

@@ -49,18 +49,32 @@ pub(crate) fn pages(
     }
 }
 
+/// Decodes a JPEG or PNG to grey. Its header is read first: an image wider or
+/// taller than `max_side_pixels`, with more than `max_pixels`, or whose
+/// decoded samples (16-bit and alpha included) exceed `max_decoded_bytes` is
+/// refused before anything is inflated, with a reason staff read in French.
 fn decode(bytes: &[u8], format: ImageFormat, limits: &ScanLimits) -> Result<GrayImage, String> {
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    let side = limits.max_side_pixels;
+    use image::ImageDecoder;
     let mut image_limits = image::Limits::default();
+    image_limits.max_alloc = Some(limits.max_decoded_bytes);
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.no_limits();
+    let decoder = reader.into_decoder().map_err(decode_error)?;
+    let (w, h) = decoder.dimensions();
+    let side = limits.max_side_pixels;
+    if w > side || h > side || u64::from(w) * u64::from(h) > limits.max_pixels {
+        return Err(format!("image refusée : trop grande ({w} × {h} pixels)"));
+    }
+    let decoded = decoder.total_bytes();
+    if decoded > limits.max_decoded_bytes {
+        return Err(format!(
+            "image refusée : trop grande ({w} × {h} pixels, {} Mo une fois décodée)",
+            decoded.div_ceil(1_000_000)
+        ));
+    }
+    drop(decoder);
     image_limits.max_image_width = Some(side);
     image_limits.max_image_height = Some(side);
-    image_limits.max_alloc = Some(limits.max_decoded_bytes);
-    reader.limits(image_limits.clone());
-    let (w, h) = reader.into_dimensions().map_err(decode_error)?;
-    if u64::from(w) * u64::from(h) > limits.max_pixels {
-        return Err(format!("image trop grande ({w} × {h} pixels)"));
-    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(image_limits);
     let image = reader.decode().map_err(decode_error)?;
