@@ -68,7 +68,35 @@ fn base64(data: &[u8]) -> String {
     out
 }
 
+/// Outlook's `winmail.dat` holding `files` (name, bytes).
+fn tnef(files: &[(&str, &[u8])]) -> Vec<u8> {
+    fn attribute(out: &mut Vec<u8>, id: u32, data: &[u8]) {
+        out.push(2); // attachment level
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_le_bytes());
+        out.extend_from_slice(data);
+        let sum = data.iter().fold(0u16, |s, &b| s.wrapping_add(u16::from(b)));
+        out.extend_from_slice(&sum.to_le_bytes());
+    }
+    let mut out = 0x223E_9F78u32.to_le_bytes().to_vec();
+    out.extend_from_slice(&1u16.to_le_bytes());
+    for (name, data) in files {
+        attribute(
+            &mut out,
+            0x0006_9002,
+            &[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        );
+        attribute(&mut out, 0x0001_8010, format!("{name}\0").as_bytes());
+        attribute(&mut out, 0x0006_800F, data);
+    }
+    out
+}
+
 fn mail_with_png(png: &[u8]) -> Vec<u8> {
+    mail_with("image/png", "scan.png", png)
+}
+
+fn mail_with(content_type: &str, name: &str, png: &[u8]) -> Vec<u8> {
     let b64 = base64(png);
     let lines: Vec<&str> = b64
         .as_bytes()
@@ -80,8 +108,8 @@ fn mail_with_png(png: &[u8]) -> Vec<u8> {
          Message-ID: <{}@test>\r\nDate: Tue, 1 Dec 2026 08:00:00 +0100\r\nMIME-Version: 1.0\r\n\
          Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\r\nBonjour, voici mon formulaire.\r\n--B\r\n\
-         Content-Type: image/png; name=\"scan.png\"\r\n\
-         Content-Disposition: attachment; filename=\"scan.png\"\r\n\
+         Content-Type: {content_type}; name=\"{name}\"\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\
          Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--B--\r\n",
         crate::intake_support::SENDER,
         uuid::Uuid::new_v4().simple(),
@@ -92,9 +120,13 @@ fn mail_with_png(png: &[u8]) -> Vec<u8> {
 
 /// Ingests the mail; its stdout, peak RSS (MiB) and the reason recorded.
 async fn ingest(png: &[u8]) -> Option<(String, i64, Option<String>)> {
+    ingest_mail(&mail_with_png(png)).await
+}
+
+async fn ingest_mail(mail: &[u8]) -> Option<(String, i64, Option<String>)> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mail.eml");
-    std::fs::write(&path, mail_with_png(png)).unwrap();
+    std::fs::write(&path, mail).unwrap();
     let c = ingest_file(dir.path(), &path)?;
     let (code, peak_kib) = run_measured(c, dir.path());
     let stdout = std::fs::read_to_string(dir.path().join("stdout.txt")).unwrap();
@@ -147,5 +179,26 @@ async fn an_image_declaring_huge_dimensions_is_refused_in_french() {
     assert_eq!(
         reason.as_deref(),
         Some("image refusée : trop grande (100000 × 100000 pixels)")
+    );
+}
+
+#[tokio::test]
+async fn png_bombs_inside_a_winmail_dat_are_refused_within_300_mb() {
+    let bomb = png(12_000, 3_300, 16, 3_300);
+    let files: Vec<(&str, &[u8])> = vec![
+        ("scan1.png", &bomb),
+        ("scan2.png", &bomb),
+        ("scan3.png", &bomb),
+    ];
+    let mail = mail_with("application/ms-tnef", "winmail.dat", &tnef(&files));
+    let Some((stdout, peak_mib, reason)) = ingest_mail(&mail).await else {
+        return;
+    };
+    eprintln!("winmail.dat of three 16-bit PNG bombs: peak RSS {peak_mib} MiB, {reason:?}");
+    assert!(stdout.starts_with("request_created "), "{stdout}");
+    assert!(peak_mib <= 300, "peak RSS {peak_mib} MiB");
+    assert!(
+        reason.unwrap_or_default().contains("image trop grande"),
+        "the files inside are read under the image budget"
     );
 }
