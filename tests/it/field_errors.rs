@@ -414,3 +414,92 @@ async fn each_error_of_the_add_account_form_is_tied_to_its_field() {
             .is_none()
     );
 }
+
+/// The form controls (`input`, `textarea`, `select`) that point to
+/// `error_id`, each with whether it says `aria-invalid="true"`.
+fn tied_controls(html: &str, error_id: &str) -> Vec<(String, bool)> {
+    let control = regex::Regex::new(r"<(?:input|textarea|select)[^>]*>").unwrap();
+    let id = regex::Regex::new(r#"\bid="([^"]*)""#).unwrap();
+    control
+        .find_iter(html)
+        .map(|m| m.as_str())
+        .filter(|tag| tag.contains(&format!("aria-describedby=\"{error_id}\"")))
+        .map(|tag| {
+            let id = id.captures(tag).map(|c| c[1].to_string());
+            (
+                id.unwrap_or_default(),
+                tag.contains("aria-invalid=\"true\""),
+            )
+        })
+        .collect()
+}
+
+/// A decision refused on the request page for what was typed comes back on
+/// the request page itself (not on a separate error page): the message is
+/// in the decision's form, tied to its field, and what was typed is kept.
+#[tokio::test]
+async fn a_decision_refused_for_what_was_typed_comes_back_at_its_form_tied_to_its_field() {
+    let t = TestDb::sqlite().await;
+    let o = office(t.db.clone(), Settings::default()).await;
+    let reference = o.request().await;
+    let agent = o.client("agent").await;
+    // (action, fields typed, field in error, words of the message, what is kept)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
+    let cases: [Case; 5] = [
+        (
+            "rejeter",
+            &[("motif", ""), ("message", "Le formulaire est incomplet.")],
+            "motif",
+            "Choisissez un motif de rejet.",
+            ">Le formulaire est incomplet.</textarea>",
+        ),
+        (
+            "rejeter",
+            &[("motif", "signature_absente"), ("message", "  ")],
+            "message-rejet",
+            "Le message",
+            r#"<option value="signature_absente" selected>"#,
+        ),
+        (
+            "verifier",
+            &[("methode", ""), ("commentaire", "Vu avec le secrétariat.")],
+            "methode",
+            "La méthode de vérification est obligatoire.",
+            ">Vu avec le secrétariat.</textarea>",
+        ),
+        (
+            "champ",
+            &[
+                ("champ", "nouvelle_adresse_mel"),
+                ("valeur", "pas une adresse"),
+            ],
+            "valeur",
+            "",
+            r#"name="valeur" value="pas une adresse""#,
+        ),
+        ("note", &[("commentaire", " ")], "note", "obligatoire", ""),
+    ];
+    for (action, fields, field, words, kept) in cases {
+        let (status, html) = agent.act(&reference, action, fields).await;
+        assert_eq!(status, 400, "{action} {fields:?}");
+        assert!(
+            html.contains(&format!("<h1>Demande {reference}")),
+            "the request page itself:\n{html}"
+        );
+        assert_eq!(
+            tied_controls(&html, "erreur-decision"),
+            tied(field),
+            "{action} {fields:?}"
+        );
+        assert_eq!(html.matches("id=\"erreur-decision\"").count(), 1);
+        let alert = &html[html.find("id=\"erreur-decision\"").unwrap()..];
+        let alert = &alert[..alert.find("</div>").unwrap()];
+        assert!(alert.contains(words), "« {words} » in {alert}");
+        assert!(html.contains(kept), "{kept} kept:\n{html}");
+        // The alert sits in the refused decision's own form.
+        let form = &html[..html.find("id=\"erreur-decision\"").unwrap()];
+        let form = &form[form.rfind("<form").unwrap()..];
+        assert!(form.contains(&format!("/{action}\"")), "{action}: {form}");
+    }
+    assert_eq!(o.state_of(&reference).await, "pending_review");
+}

@@ -2,10 +2,15 @@
 //! request. Each form carries the CSRF token and the `version` of the page
 //! it was shown on; a stale page gets a 409 in French.
 
-use super::{Staff, check_csrf, fail, forbidden, request_url, see_other};
+use super::{
+    Staff, check_csrf, fail, forbidden,
+    request::{Refusal, request_page},
+    request_url, see_other,
+};
 use crate::{
     backoffice::{approval, corrections, decisions},
     domain::Action,
+    store::StoreError,
     web::AppState,
 };
 use axum::{
@@ -81,10 +86,8 @@ pub async fn request_action_post(
         }
         "rejeter" => {
             if !REJECTION_CODES.iter().any(|(c, _)| *c == form.motif) {
-                return fail(
-                    crate::store::StoreError::Invalid("Choisissez un motif de rejet.".into()),
-                    &back,
-                );
+                let refusal = refusal(&action, &form, "Choisissez un motif de rejet.".into());
+                return request_page(&state, &staff, &reference, refusal).await;
             }
             decisions::reject(
                 db,
@@ -147,6 +150,81 @@ pub async fn request_action_post(
     };
     match result {
         Ok(()) => see_other(&back),
+        Err(StoreError::Invalid(message)) => match refusal(&action, &form, message.clone()) {
+            Some(r) => request_page(&state, &staff, &reference, Some(r)).await,
+            None => fail(StoreError::Invalid(message), &back),
+        },
         Err(e) => fail(e, &back),
     }
+}
+
+/// A refusal of `action` for what was typed, shown at its form and tied to
+/// the field it is about; `None` for the decisions without a text field.
+fn refusal(action: &str, form: &ActionForm, message: String) -> Option<Refusal> {
+    // What `decisions` refuses in a text: nothing typed, or control characters.
+    let bad = |text: &str| {
+        text.trim().is_empty()
+            || text
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    };
+    let (at, field, typed): (
+        &'static str,
+        Option<&'static str>,
+        Vec<(&'static str, &str)>,
+    ) = match action {
+        "verifier" => (
+            "verifier",
+            Some(if bad(&form.methode) {
+                "methode"
+            } else {
+                "commentaire-verif"
+            }),
+            vec![
+                ("methode", &form.methode),
+                ("commentaire", &form.commentaire),
+            ],
+        ),
+        "complement" => (
+            "complement",
+            bad(&form.message).then_some("message-complement"),
+            vec![("message", &form.message)],
+        ),
+        "rejeter" => (
+            "rejeter",
+            Some(if REJECTION_CODES.iter().any(|(c, _)| *c == form.motif) {
+                "message-rejet"
+            } else {
+                "motif"
+            }),
+            vec![("motif", &form.motif), ("message", &form.message)],
+        ),
+        "remettre" | "classer" => (
+            "remettre",
+            Some("commentaire-autre"),
+            vec![("commentaire", &form.commentaire)],
+        ),
+        "lever-opposition" => (
+            "lever-opposition",
+            Some("commentaire-opposition"),
+            vec![("commentaire", &form.commentaire)],
+        ),
+        "champ" => (
+            "champ",
+            Some("valeur"),
+            vec![("champ", &form.champ), ("valeur", &form.valeur)],
+        ),
+        "note" => (
+            "note",
+            Some("note"),
+            vec![("commentaire", &form.commentaire)],
+        ),
+        _ => return None,
+    };
+    Some(Refusal {
+        form: at,
+        field,
+        message,
+        typed: typed.into_iter().map(|(n, v)| (n, v.to_string())).collect(),
+    })
 }

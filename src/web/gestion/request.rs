@@ -89,6 +89,53 @@ struct RequestPage {
     offers: Offers,
     editable: Vec<(&'static str, &'static str)>,
     rejection_reasons: &'static [(&'static str, &'static str)],
+    /// A decision just refused for what was typed, shown at its form.
+    refusal: Option<Refusal>,
+}
+
+/// A decision refused for what was typed (an empty comment, a value the
+/// field does not accept): the page is shown again with the message in the
+/// decision's form, tied to the field it is about, and what was typed kept.
+pub struct Refusal {
+    /// The form: the action's path segment (« classer » is the « remettre » form).
+    pub form: &'static str,
+    /// The HTML id of the field the message is about, if it is about one.
+    pub field: Option<&'static str>,
+    pub message: String,
+    /// What was typed in the form, by field name.
+    pub typed: Vec<(&'static str, String)>,
+}
+
+/// The id of a refusal's message, which its field points to.
+const REFUSAL_ID: &str = "erreur-decision";
+
+impl RequestPage {
+    /// The refusal's message when it belongs to `form`.
+    fn refused_at(&self, form: &str) -> Option<&str> {
+        self.refusal
+            .as_ref()
+            .filter(|r| r.form == form)
+            .map(|r| r.message.as_str())
+    }
+
+    /// The attributes that tie the field `id` to the refusal's message.
+    fn tie(&self, id: &str) -> String {
+        match &self.refusal {
+            Some(r) if r.field == Some(id) => {
+                format!(r#" aria-describedby="{REFUSAL_ID}" aria-invalid="true""#)
+            }
+            _ => String::new(),
+        }
+    }
+
+    /// What was typed in `name` of `form`, if that form was refused.
+    fn kept(&self, form: &str, name: &str) -> &str {
+        self.refusal
+            .as_ref()
+            .filter(|r| r.form == form)
+            .and_then(|r| r.typed.iter().find(|(n, _)| *n == name))
+            .map_or("", |(_, v)| v.as_str())
+    }
 }
 
 /// One box of the « Formulaire numérisé » panel.
@@ -228,6 +275,18 @@ pub async fn request_detail_get(
     staff: Staff,
     Path(reference): Path<String>,
 ) -> Response {
+    request_page(&state, &staff, &reference, None).await
+}
+
+/// The request page; with a refusal, shown again with 400 and the refusal
+/// at its form.
+pub(super) async fn request_page(
+    state: &AppState,
+    staff: &Staff,
+    reference: &str,
+    refusal: Option<Refusal>,
+) -> Response {
+    let reference = reference.to_string();
     let db = state.db.conn();
     let load = async {
         let model = requests::find(db, &reference).await?;
@@ -364,8 +423,14 @@ pub async fn request_detail_get(
             .filter_map(|f| Some((f.name(), field_label(f.name())?)))
             .collect(),
         rejection_reasons: vocabulary::labels::REJECTION_REASONS,
+        refusal,
     };
-    render(StatusCode::OK, &page)
+    let status = if page.refusal.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render(status, &page)
 }
 
 fn label(state: &str) -> &'static str {

@@ -333,6 +333,25 @@ async fn staff_forms_and_their_errors() {
         "/gestion/droit-acces",
         &res.text().await.unwrap(),
     );
+    let (_, html) = admin.page("/gestion/agents").await;
+    let csrf = input_value(&html, "csrf").unwrap();
+    let res = admin
+        .post(
+            "/gestion/agents",
+            &[
+                ("csrf", &csrf),
+                ("identifiant", "agent"),
+                ("nom", "Agnès Roux-Delmas"),
+                ("role", "approbateur"),
+                ("mot_de_passe", "une phrase de passe longue"),
+            ],
+        )
+        .await;
+    shots.take(
+        "gestion_agents_erreur",
+        "/gestion/agents",
+        &res.text().await.unwrap(),
+    );
     shots.titles_are_unique();
 }
 
