@@ -4,7 +4,7 @@
 //! field does. The public `/compte` is in `accounts`.
 
 use crate::gestion::{Client, PASSWORD, input_value, office};
-use crate::gestion_totp::{code, send_code};
+use crate::gestion_totp::{code, send_code, totp_form, turn_on};
 use crate::harness::{TestDb, spawn_app};
 use bareme_mel::config::Settings;
 
@@ -47,19 +47,8 @@ async fn a_wrong_code_at_staff_sign_in_is_tied_to_the_code_field() {
     let t = TestDb::sqlite().await;
     let o = office(t.db.clone(), Settings::default()).await;
     let agent = o.client("agent").await;
-    let (_, page) = agent.page("/gestion/compte").await;
-    let secret = input_value(&page, "cle").unwrap();
-    let csrf = input_value(&page, "csrf").unwrap();
-    let on = agent
-        .post(
-            "/gestion/compte/totp",
-            &[
-                ("csrf", &csrf),
-                ("cle", &secret),
-                ("code", &code(&secret, 0)),
-            ],
-        )
-        .await;
+    let (secret, csrf) = totp_form(&agent).await;
+    let on = turn_on(&agent, &csrf, &secret, &code(&secret, 0)).await;
     assert_eq!(on.status(), 303);
 
     let c = Client::new(&o.app.base);
@@ -78,19 +67,8 @@ async fn a_wrong_code_at_mon_compte_is_tied_to_the_code_field_of_its_form() {
     let t = TestDb::sqlite().await;
     let o = office(t.db.clone(), Settings::default()).await;
     let appro = o.client("appro").await;
-    let (_, page) = appro.page("/gestion/compte").await;
-    let secret = input_value(&page, "cle").unwrap();
-    let csrf = input_value(&page, "csrf").unwrap();
-    let wrong_on = appro
-        .post(
-            "/gestion/compte/totp",
-            &[
-                ("csrf", &csrf),
-                ("cle", &secret),
-                ("code", &code(&secret, -600)),
-            ],
-        )
-        .await;
+    let (secret, csrf) = totp_form(&appro).await;
+    let wrong_on = turn_on(&appro, &csrf, &secret, &code(&secret, -600)).await;
     assert_eq!(wrong_on.status(), 400);
     let html = wrong_on.text().await.unwrap();
     assert_eq!(
@@ -98,16 +76,7 @@ async fn a_wrong_code_at_mon_compte_is_tied_to_the_code_field_of_its_form() {
         tied("code-on"),
         "turning on"
     );
-    let on = appro
-        .post(
-            "/gestion/compte/totp",
-            &[
-                ("csrf", &csrf),
-                ("cle", &secret),
-                ("code", &code(&secret, 0)),
-            ],
-        )
-        .await;
+    let on = turn_on(&appro, &csrf, &secret, &code(&secret, 0)).await;
     assert_eq!(on.status(), 303);
     let wrong_off = appro
         .post(

@@ -27,6 +27,25 @@ async fn secret_of(db: &bareme_mel::store::Db, username: &str) -> Option<String>
         .totp_secret
 }
 
+/// The key and the CSRF token « Mon compte » shows `c` to turn TOTP on.
+pub(crate) async fn totp_form(c: &Client) -> (String, String) {
+    let (status, page) = c.page("/gestion/compte").await;
+    assert_eq!(status, 200, "{page}");
+    (
+        input_value(&page, "cle").unwrap(),
+        input_value(&page, "csrf").unwrap(),
+    )
+}
+
+/// Submits « Mon compte »'s form that turns TOTP on for the key `secret`.
+pub(crate) async fn turn_on(c: &Client, csrf: &str, secret: &str, code: &str) -> reqwest::Response {
+    c.post(
+        "/gestion/compte/totp",
+        &[("csrf", csrf), ("cle", secret), ("code", code)],
+    )
+    .await
+}
+
 pub(crate) async fn send_code(c: &Client, code: &str) -> reqwest::Response {
     let (status, html) = c.page("/gestion/connexion/code").await;
     assert_eq!(status, 200, "the code page after the password");
@@ -54,25 +73,11 @@ async fn totp_is_enabled_with_a_valid_code_and_then_required_at_sign_in() {
     let secret = input_value(&page, "cle").unwrap();
     assert!(page.contains("otpauth://totp/"), "{page}");
     let csrf = input_value(&page, "csrf").unwrap();
-    let wrong = agent
-        .post(
-            "/gestion/compte/totp",
-            &[
-                ("csrf", &csrf),
-                ("cle", &secret),
-                ("code", &code(&secret, -600)),
-            ],
-        )
-        .await;
+    let wrong = turn_on(&agent, &csrf, &secret, &code(&secret, -600)).await;
     assert_eq!(wrong.status(), 400);
     assert!(secret_of(&o.db, "agent").await.is_none());
     let enabling = code(&secret, 0);
-    let right = agent
-        .post(
-            "/gestion/compte/totp",
-            &[("csrf", &csrf), ("cle", &secret), ("code", &enabling)],
-        )
-        .await;
+    let right = turn_on(&agent, &csrf, &secret, &enabling).await;
     assert_eq!(right.status(), 303);
     // Stored sealed with the application key, never in clear.
     let stored = secret_of(&o.db, "agent").await.unwrap();
@@ -138,19 +143,8 @@ async fn a_staff_member_turns_totp_off_with_a_current_code_only() {
     let t = crate::harness::TestDb::sqlite().await;
     let o = office(t.db.clone(), Settings::default()).await;
     let appro = o.client("appro").await;
-    let (_, page) = appro.page("/gestion/compte").await;
-    let secret = input_value(&page, "cle").unwrap();
-    let csrf = input_value(&page, "csrf").unwrap();
-    let res = appro
-        .post(
-            "/gestion/compte/totp",
-            &[
-                ("csrf", &csrf),
-                ("cle", &secret),
-                ("code", &code(&secret, -30)),
-            ],
-        )
-        .await;
+    let (secret, csrf) = totp_form(&appro).await;
+    let res = turn_on(&appro, &csrf, &secret, &code(&secret, -30)).await;
     assert_eq!(res.status(), 303);
     let off = |c: String| {
         let csrf = csrf.clone();

@@ -3,6 +3,7 @@
 
 use super::main_region;
 use crate::gestion::{Client, VERIFY, input_value, office};
+use crate::gestion_totp::{totp_form, turn_on};
 use crate::harness::TestDb;
 use crate::proofreading::{request_from_mail, request_with};
 use crate::public::{add_subscriber, client, mails_to, page, post};
@@ -286,28 +287,16 @@ async fn staff_forms_and_their_errors() {
 
     let o = office(t.db.clone(), Settings::default()).await;
     let agent = o.client("agent").await;
-    let (_, html) = agent.page("/gestion/compte").await;
-    let secret = input_value(&html, "cle").unwrap();
-    let csrf = input_value(&html, "csrf").unwrap();
+    let (secret, csrf) = totp_form(&agent).await;
     let wrong = crate::gestion_totp::code(&secret, -600);
-    let res = agent
-        .post(
-            "/gestion/compte/totp",
-            &[("csrf", &csrf), ("cle", &secret), ("code", &wrong)],
-        )
-        .await;
+    let res = turn_on(&agent, &csrf, &secret, &wrong).await;
     shots.take(
         "gestion_compte_erreur",
         "/gestion/compte",
         &res.text().await.unwrap(),
     );
     let right = crate::gestion_totp::code(&secret, 0);
-    agent
-        .post(
-            "/gestion/compte/totp",
-            &[("csrf", &csrf), ("cle", &secret), ("code", &right)],
-        )
-        .await;
+    turn_on(&agent, &csrf, &secret, &right).await;
     let two_steps = Client::new(&o.app.base);
     two_steps.sign_in("agent", crate::gestion::PASSWORD).await;
     let (_, html) = two_steps.page("/gestion/connexion/code").await;
