@@ -129,6 +129,9 @@ fn read_document(bytes: &[u8], limits: &Limits) -> ReadOutcome {
     let options = LoadOptions {
         max_decompressed_size: Some(limits.max_stream_bytes),
         filter: Some(budget::admit),
+        // Checked before lopdf reads each object: the filter alone never
+        // sees an object that fails to parse, however long that took.
+        keep_going: Some(budget::ok),
         ..LoadOptions::default()
     };
     let doc = match Document::load_mem_with_options(bytes, options) {

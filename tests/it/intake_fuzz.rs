@@ -288,9 +288,14 @@ fn run_pdf_cases(progress: &std::path::Path) {
             );
         }
         if took > Duration::from_millis(500) {
+            // Kept, so that a slow case can be studied (perf, gdb) alone.
+            let path =
+                std::env::temp_dir().join(format!("bareme-mel-pdf-slow-{seed:x}-{index}.pdf"));
+            let _ = std::fs::write(&path, &pdf);
             eprintln!(
-                "pdf-fuzz-slow: case {index} took {took:?} ({} bytes)",
-                pdf.len()
+                "pdf-fuzz-slow: case {index} took {took:?} ({} bytes), saved to {}",
+                pdf.len(),
+                path.display()
             );
         }
         let kind = match &outcome {

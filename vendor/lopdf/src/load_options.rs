@@ -49,6 +49,13 @@ pub struct LoadOptions {
     ///
     /// `None` (the default) applies no limit.
     pub max_decompressed_size: Option<usize>,
+    /// bareme-mel patch: called before each object (and each earlier
+    /// cross-reference section) is read; once it returns `false`, loading
+    /// stops and returns what was read so far. A caller with a deadline
+    /// checks it here, where the time goes: an object that fails to parse
+    /// never reaches the filter, and a cross-reference table may list the
+    /// same slow object thousands of times. `None` (the default) reads all.
+    pub keep_going: Option<fn() -> bool>,
 }
 
 impl std::fmt::Debug for LoadOptions {
@@ -58,6 +65,7 @@ impl std::fmt::Debug for LoadOptions {
             .field("filter", &self.filter.map(|_| "fn(..)"))
             .field("strict", &self.strict)
             .field("max_decompressed_size", &self.max_decompressed_size)
+            .field("keep_going", &self.keep_going.map(|_| "fn()"))
             .finish()
     }
 }

@@ -86,6 +86,7 @@ impl Document {
             password: options.password,
             strict: options.strict,
             max_decompressed_size: options.max_decompressed_size,
+            keep_going: options.keep_going,
         }
         .read(options.filter)
     }
@@ -105,6 +106,7 @@ impl Document {
             password: options.password,
             strict: options.strict,
             max_decompressed_size: options.max_decompressed_size,
+            keep_going: options.keep_going,
         }
         .read(options.filter)
     }
@@ -155,6 +157,7 @@ impl Document {
             password: None,
             strict: false,
             max_decompressed_size: None,
+            keep_going: None,
         }
         .read_metadata()
     }
@@ -170,6 +173,7 @@ impl Document {
             password: Some(password.to_string()),
             strict: false,
             max_decompressed_size: None,
+            keep_going: None,
         }
         .read_metadata()
     }
@@ -188,6 +192,7 @@ impl Document {
             password,
             strict: false,
             max_decompressed_size: None,
+            keep_going: None,
         }
         .read_metadata()
     }
@@ -231,6 +236,7 @@ impl Document {
             password: options.password,
             strict: options.strict,
             max_decompressed_size: options.max_decompressed_size,
+            keep_going: options.keep_going,
         }
         .read(options.filter)
     }
@@ -250,6 +256,7 @@ impl Document {
             password: options.password,
             strict: options.strict,
             max_decompressed_size: options.max_decompressed_size,
+            keep_going: options.keep_going,
         }
         .read(options.filter)
     }
@@ -296,6 +303,7 @@ impl Document {
             password: None,
             strict: false,
             max_decompressed_size: None,
+            keep_going: None,
         }
         .read_metadata()
     }
@@ -311,6 +319,7 @@ impl Document {
             password: Some(password.to_string()),
             strict: false,
             max_decompressed_size: None,
+            keep_going: None,
         }
         .read_metadata()
     }
@@ -331,6 +340,7 @@ impl Document {
             password,
             strict: false,
             max_decompressed_size: None,
+            keep_going: None,
         }
         .read_metadata()
     }
@@ -348,6 +358,7 @@ impl TryInto<Document> for &[u8] {
             password: None,
             strict: false,
             max_decompressed_size: None,
+            keep_going: None,
         }
         .read(None)
     }
@@ -381,6 +392,7 @@ impl IncrementalDocument {
             password: None,
             strict: false,
             max_decompressed_size: None,
+            keep_going: None,
         }
         .read(None)?;
 
@@ -424,6 +436,7 @@ impl IncrementalDocument {
             password: None,
             strict: false,
             max_decompressed_size: None,
+            keep_going: None,
         }
         .read(None)?;
 
@@ -448,6 +461,7 @@ impl TryInto<IncrementalDocument> for &[u8] {
             password: None,
             strict: false,
             max_decompressed_size: None,
+            keep_going: None,
         }
         .read(None)?;
 
@@ -467,6 +481,8 @@ pub struct Reader<'a> {
     /// `None` (the default) applies no limit; set it to guard against
     /// decompression bombs. See [`crate::LoadOptions`].
     pub max_decompressed_size: Option<usize>,
+    /// bareme-mel patch: see [`crate::LoadOptions::keep_going`].
+    pub keep_going: Option<fn() -> bool>,
 }
 
 /// Maximum allowed embedding of literal strings.
@@ -578,7 +594,7 @@ impl Reader<'_> {
         let mut already_seen = HashSet::new();
         let mut prev_xref_start = trailer.remove(b"Prev");
         while let Some(prev) = prev_xref_start.and_then(|offset| offset.as_i64().ok()) {
-            if already_seen.contains(&prev) {
+            if already_seen.contains(&prev) || !self.keep_going() {
                 break;
             }
             already_seen.insert(prev);
@@ -780,6 +796,11 @@ impl Reader<'_> {
     }
 
     /// Read whole document.
+    /// bareme-mel patch: false once the caller's `keep_going` says stop.
+    fn keep_going(&self) -> bool {
+        self.keep_going.is_none_or(|keep_going| keep_going())
+    }
+
     pub fn read(mut self, filter_func: Option<FilterFunc>) -> Result<Document> {
         let offset = self.buffer.windows(5).position(|w| w == b"%PDF-").unwrap_or(0);
         self.buffer = &self.buffer[offset..];
@@ -874,6 +895,9 @@ impl Reader<'_> {
         let mut object_streams = Vec::new();
 
         for (obj_num, entry) in entries {
+            if !self.keep_going() {
+                break;
+            }
             match entry {
                 XrefEntry::Normal { offset, .. } => {
                     if let Ok((obj_id, raw_bytes)) = self.extract_raw_object(offset as usize) {
@@ -988,6 +1012,9 @@ impl Reader<'_> {
             .collect();
 
         let entries_filter_map = |(_, entry): (&_, &_)| {
+            if !self.keep_going() {
+                return None;
+            }
             if let XrefEntry::Normal { offset, .. } = *entry {
                 // read_object now handles decryption internally
                 let result = self.read_object(offset as usize, None, &mut HashSet::new());
@@ -1071,6 +1098,9 @@ impl Reader<'_> {
         }
 
         for object_id in zero_length_streams.into_inner().unwrap() {
+            if !self.keep_going() {
+                break;
+            }
             let _ = self.read_stream_content(object_id);
         }
 
