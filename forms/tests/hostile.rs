@@ -238,35 +238,6 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// A PDF whose first object holds a literal string that never closes, then
-/// `fillers` small objects each with a balanced string (so the open string
-/// runs to the end of the file), and a cross-reference table of `entries`
-/// entries that all point at that first object.
-fn xref_entries_on_an_unclosed_string(fillers: usize, entries: usize) -> Vec<u8> {
-    let mut pdf = b"%PDF-1.4\n".to_vec();
-    let first = pdf.len();
-    pdf.extend_from_slice(
-        format!(
-            "1 0 obj\n<< /Type /Catalog /Pages 2 0 R /X {}) >>\nendobj\n",
-            "(".repeat(28)
-        )
-        .as_bytes(),
-    );
-    for i in 0..fillers {
-        pdf.extend_from_slice(format!("{} 0 obj\n[{i} (filler)]\nendobj\n", 100 + i).as_bytes());
-    }
-    let xref = pdf.len();
-    pdf.extend_from_slice(format!("xref\n0 {entries}\n0000000000 65535 f \n").as_bytes());
-    for _ in 1..entries {
-        pdf.extend_from_slice(format!("{first:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend_from_slice(
-        format!("trailer\n<< /Size {entries} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n")
-            .as_bytes(),
-    );
-    pdf
-}
-
 // Found by the fuzzer (seed 0x5eedb4e3e0003, case 855,823: a 675 KB PDF
 // read for 166 s): an xref whose entries all lead to an object that parses
 // to the end of the file made lopdf parse it once per entry, and the
@@ -274,7 +245,7 @@ fn xref_entries_on_an_unclosed_string(fillers: usize, entries: usize) -> Vec<u8>
 // stopped lopdf from going on to the next entry.
 #[test]
 fn thousands_of_xref_entries_on_one_slow_object_stop_at_the_time_budget() {
-    let pdf = xref_entries_on_an_unclosed_string(20_000, 20_000);
+    let pdf = pdf_bomb::xref_entries_on_an_unclosed_string(20_000, 20_000);
     assert!(pdf.len() < 1_200_000, "{} bytes", pdf.len());
     let started = std::time::Instant::now();
     let outcome = read_pdf(&pdf);

@@ -251,3 +251,58 @@ async fn the_request_page_reads_the_view_stored_at_intake() {
         .unwrap();
     assert_eq!(views[0].body, "Autre chose");
 }
+
+/// The document that held the PDF reader 166 s (fuzzer case 855,823,
+/// distilled: an xref listing one object whose string never closes 20,000
+/// times) through `bareme-mel ingest`: the reader gives up at its time
+/// budget, the mail is recorded and the request is for manual entry, with
+/// « le temps de lecture » as the reason.
+#[tokio::test]
+async fn a_pdf_over_its_time_budget_is_ingested_with_the_reason_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = pdf_bomb::xref_entries_on_an_unclosed_string(20_000, 20_000);
+    let path = dir.path().join("slow.eml");
+    let mail = pdf_bomb::mail_with_pdf(crate::intake_support::SENDER, "slow@test", &pdf);
+    std::fs::write(&path, mail).unwrap();
+    let Some(c) = ingest_file(dir.path(), &path) else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let (code, peak_kib) = run_measured(c, dir.path());
+    let took = started.elapsed();
+    let stdout = std::fs::read_to_string(dir.path().join("stdout.txt")).unwrap();
+    let stderr = std::fs::read_to_string(dir.path().join("stderr.txt")).unwrap();
+    eprintln!(
+        "slow PDF: ingested in {took:?}, peak RSS {} MiB, {stdout:?}",
+        peak_kib / 1024
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("request_created ")
+            || stdout.starts_with("quarantined ")
+            || stdout.starts_with("not_a_request "),
+        "{stdout}"
+    );
+    // The budget is 10 s; generous for a noisy machine (it took minutes).
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "ingested in {took:?}"
+    );
+    let db = bareme_mel::store::Db::connect(&bareme_mel::config::Database {
+        url: bareme_mel::config::Secret(format!(
+            "sqlite://{}/db.sqlite?mode=rw",
+            dir.path().display()
+        )),
+        max_connections: 1,
+    })
+    .await
+    .unwrap();
+    use sea_orm::EntityTrait;
+    let rows = bareme_mel::store::entities::inbound_message::Entity::find()
+        .all(db.conn())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "one disposition");
+    let reason = rows[0].reason.clone().unwrap_or_default();
+    assert!(reason.contains("le temps de lecture"), "{reason}");
+}

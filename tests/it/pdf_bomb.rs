@@ -101,3 +101,33 @@ pub fn mail_with_pdf(from: &str, message_id: &str, pdf: &[u8]) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// A PDF whose first object holds a literal string that never closes, then
+/// `fillers` small objects each with a balanced string (so the open string
+/// runs to the end of the file), and a cross-reference table of `entries`
+/// entries that all point at that first object: lopdf parses the first
+/// object to the end of the file once per entry (fuzzer case 855,823).
+pub fn xref_entries_on_an_unclosed_string(fillers: usize, entries: usize) -> Vec<u8> {
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let first = pdf.len();
+    pdf.extend_from_slice(
+        format!(
+            "1 0 obj\n<< /Type /Catalog /Pages 2 0 R /X {}) >>\nendobj\n",
+            "(".repeat(28)
+        )
+        .as_bytes(),
+    );
+    for i in 0..fillers {
+        pdf.extend_from_slice(format!("{} 0 obj\n[{i} (filler)]\nendobj\n", 100 + i).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(format!("xref\n0 {entries}\n0000000000 65535 f \n").as_bytes());
+    for _ in 1..entries {
+        pdf.extend_from_slice(format!("{first:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!("trailer\n<< /Size {entries} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n")
+            .as_bytes(),
+    );
+    pdf
+}

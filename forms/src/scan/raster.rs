@@ -65,7 +65,13 @@ fn decode(bytes: &[u8], format: ImageFormat, limits: &ScanLimits) -> Result<Gray
     if w > side || h > side || u64::from(w) * u64::from(h) > limits.max_pixels {
         return Err(format!("image refusée : trop grande ({w} × {h} pixels)"));
     }
-    let decoded = decoder.total_bytes();
+    // A progressive JPEG is decoded from every DCT coefficient of the image,
+    // kept until the last scan: 2 bytes a sample, on top of the pixels.
+    let coefficients = match format {
+        ImageFormat::Jpeg => progressive_coefficient_bytes(bytes),
+        _ => 0,
+    };
+    let decoded = decoder.total_bytes().saturating_add(coefficients);
     if decoded > limits.max_decoded_bytes {
         return Err(format!(
             "image refusée : trop grande ({w} × {h} pixels, {} Mo une fois décodée)",
@@ -79,6 +85,56 @@ fn decode(bytes: &[u8], format: ImageFormat, limits: &ScanLimits) -> Result<Gray
     reader.limits(image_limits);
     let image = reader.decode().map_err(decode_error)?;
     Ok(image.into_luma8())
+}
+
+/// The bytes a progressive JPEG decoder holds in DCT coefficients for the
+/// whole image (zune-jpeg: one `i16` per coefficient, 64 per block, every
+/// component's blocks padded to whole MCUs), from the frame header; 0 for
+/// a baseline JPEG or when no frame header is found.
+fn progressive_coefficient_bytes(bytes: &[u8]) -> u64 {
+    let mut at = 2; // after SOI
+    while at + 4 <= bytes.len() {
+        if bytes[at] != 0xFF {
+            return 0;
+        }
+        let marker = bytes[at + 1];
+        if marker == 0xFF {
+            at += 1; // fill byte
+            continue;
+        }
+        let length = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+        let segment = &bytes[at + 4..bytes.len().min(at + 2 + length)];
+        match marker {
+            // Progressive frames: SOF2 (Huffman), SOF6, SOF10, SOF14.
+            0xC2 | 0xC6 | 0xCA | 0xCE => return coefficient_bytes(segment),
+            // Any other frame header: not progressive.
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => return 0,
+            // Start of scan or end of image before any frame header.
+            0xDA | 0xD9 => return 0,
+            _ => at += 2 + length,
+        }
+    }
+    0
+}
+
+/// Coefficient bytes of a frame header (`P Y X Nf`, then `Ci HiVi Tqi`).
+fn coefficient_bytes(frame: &[u8]) -> u64 {
+    let Some(&[_, h1, h0, w1, w0, count]) = frame.get(..6) else {
+        return 0;
+    };
+    let (height, width) = (
+        u64::from(u16::from_be_bytes([h1, h0])),
+        u64::from(u16::from_be_bytes([w1, w0])),
+    );
+    let components: Vec<(u64, u64)> = frame[6..]
+        .chunks_exact(3)
+        .take(usize::from(count))
+        .map(|c| (u64::from(c[1] >> 4).max(1), u64::from(c[1] & 15).max(1)))
+        .collect();
+    let h_max = components.iter().map(|c| c.0).max().unwrap_or(1);
+    let v_max = components.iter().map(|c| c.1).max().unwrap_or(1);
+    let mcus = width.div_ceil(8 * h_max) * height.div_ceil(8 * v_max);
+    components.iter().map(|(h, v)| mcus * h * v * 64 * 2).sum()
 }
 
 /// Why an image was not decoded, in French: over the limits (a
