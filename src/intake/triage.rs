@@ -84,6 +84,13 @@ pub fn decide(mail: &ParsedMail, extraction: &Extraction, own_addresses: &[Strin
     if extraction.has_scan && (intent || identified || text.contains("formulaire")) {
         return Triage::ChangeRequest("formulaire numérisé");
     }
+    // A PDF the reader refused (over its budget: size, objects, time…) may
+    // be the form all the same; sent as one, staff read it (the request's
+    // reason names the limit).
+    let refused_pdf = extraction.notes.iter().any(|n| n.starts_with("PDF refusé"));
+    if refused_pdf && (intent || identified || text.contains("formulaire")) {
+        return Triage::ChangeRequest("formulaire joint refusé (document hors limites)");
+    }
     if intent && identified {
         return Triage::ChangeRequest("demande de changement en texte libre");
     }

@@ -13,6 +13,8 @@ enum Att {
     Jpeg,
     /// A PDF that is not the form (an invoice, an order form).
     OtherPdf,
+    /// A PDF the reader refuses (over its budget: nesting).
+    RefusedPdf,
 }
 
 fn attachment(a: Att) -> Attachment {
@@ -31,6 +33,17 @@ fn attachment(a: Att) -> Attachment {
             "facture-2026-118.pdf",
             "application/pdf",
             b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n".to_vec(),
+        ),
+        Att::RefusedPdf => (
+            "formulaire.pdf",
+            "application/pdf",
+            [
+                b"%PDF-1.4\n1 0 obj\n".to_vec(),
+                b"[".repeat(100),
+                b"]".repeat(100),
+                b"\nendobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec(),
+            ]
+            .concat(),
         ),
     };
     Attachment {
@@ -69,6 +82,9 @@ const NOT: bool = false;
 const TABLE: &[(&str, &str, &[Att], bool)] = &[
     // The form, whatever the words around it.
     ("Formulaire", "Ci-joint.", &[Att::FilledForm], REQ),
+    // A PDF over its budget, sent as the form: staff read it.
+    ("", "Voici le formulaire.", &[Att::RefusedPdf], REQ),
+    ("Facture", "Bonjour, la facture.", &[Att::RefusedPdf], NOT),
     ("", "", &[Att::FilledForm], REQ),
     (
         "Facture",
