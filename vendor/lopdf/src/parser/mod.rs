@@ -608,12 +608,23 @@ fn operand(input: ParserInput) -> NomResult<Object> {
 }
 
 fn operation(input: ParserInput) -> NomResult<Operation> {
+    // bareme-mel patch: operands are gathered into a `Vec` that starts empty
+    // and is then shrunk to fit. `many0` reserved room for four operands
+    // (four `Object`s, some 500 bytes) for every operation, even a `q`:
+    // 1 MiB of `q q q …` took 250 MB.
+    let operands = fold_many0(operand, Vec::new, |mut operands: Vec<Object>, operand| {
+        operands.push(operand);
+        operands
+    });
     map(
         preceded(
-            many0(comment),
-            alt((inline_image, terminated(pair(many0(operand), operator), content_space))),
+            many0_count(comment),
+            alt((inline_image, terminated(pair(operands, operator), content_space))),
         ),
-        |(operands, operator)| Operation { operator, operands },
+        |(mut operands, operator)| {
+            operands.shrink_to_fit();
+            Operation { operator, operands }
+        },
     )
     .parse(input)
 }
