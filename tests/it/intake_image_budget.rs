@@ -204,3 +204,110 @@ async fn png_bombs_inside_a_winmail_dat_are_refused_within_300_mb() {
         "the files inside are read under the image budget"
     );
 }
+
+#[tokio::test]
+async fn jpeg_bombs_are_refused_in_french_within_300_mb() {
+    use crate::jpeg_bomb::flat_jpeg;
+    // Declares 65,000 × 65,000 pixels, carries a few kilobytes.
+    let huge = flat_jpeg(65_000, 65_000, 3, false, Some(20_000));
+    // Progressive colour, within the side and pixel caps: 0.23 MB that a
+    // decoder holds as 238 MB of coefficients plus 119 MB of pixels.
+    let progressive = flat_jpeg(11_000, 3_600, 3, true, None);
+    for (name, jpeg, expected) in [
+        (
+            "huge",
+            &huge,
+            "image refusée : trop grande (65000 × 65000 pixels)",
+        ),
+        (
+            "progressive",
+            &progressive,
+            "image refusée : trop grande (11000 × 3600 pixels, 357 Mo une fois décodée)",
+        ),
+    ] {
+        let Some((stdout, peak_mib, reason)) =
+            ingest_mail(&mail_with("image/jpeg", "scan.jpg", jpeg)).await
+        else {
+            return;
+        };
+        eprintln!("{name} JPEG: peak RSS {peak_mib} MiB, {stdout:?}, {reason:?}");
+        assert!(stdout.starts_with("request_created "), "{name}: {stdout}");
+        assert!(peak_mib <= 300, "{name}: peak RSS {peak_mib} MiB");
+        assert_eq!(reason.as_deref(), Some(expected), "{name}");
+    }
+}
+
+/// A PDF whose only page shows `jpeg` (`/DCTDecode`) full page, as a
+/// scanner writes it.
+fn pdf_with_jpeg(jpeg: &[u8], w: u32, h: u32) -> Vec<u8> {
+    let content = b"q 595 0 0 842 0 0 cm /Im0 Do Q";
+    let mut objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /XObject << /Im0 5 0 R >> >> >>".to_vec(),
+        [
+            format!("<< /Length {} >>\nstream\n", content.len()).as_bytes(),
+            content,
+            b"\nendstream",
+        ]
+        .concat(),
+    ];
+    objects.push(
+        [
+            format!(
+                "<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n",
+                jpeg.len()
+            )
+            .as_bytes(),
+            jpeg,
+            b"\nendstream",
+        ]
+        .concat(),
+    );
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        pdf.extend_from_slice(body);
+        pdf.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for at in offsets {
+        pdf.extend_from_slice(format!("{at:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
+#[tokio::test]
+async fn a_jpeg_bomb_inside_a_pdf_scan_is_recorded_within_300_mb() {
+    use crate::jpeg_bomb::flat_jpeg;
+    let jpeg = flat_jpeg(65_000, 65_000, 3, false, Some(20_000));
+    let pdf = pdf_with_jpeg(&jpeg, 65_000, 65_000);
+    let started = std::time::Instant::now();
+    let Some((stdout, peak_mib, reason)) =
+        ingest_mail(&mail_with("application/pdf", "scan.pdf", &pdf)).await
+    else {
+        return;
+    };
+    let took = started.elapsed();
+    eprintln!(
+        "65,000 × 65,000 JPEG in a PDF: {took:?}, peak RSS {peak_mib} MiB, {stdout:?}, {reason:?}"
+    );
+    assert!(stdout.starts_with("request_created "), "{stdout}");
+    assert!(peak_mib <= 300, "peak RSS {peak_mib} MiB");
+    // pdftoppm runs as a child under its own limits (20 s, 1 GiB).
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}");
+    let reason = reason.unwrap_or_default();
+    assert!(!reason.is_empty(), "staff are told why nothing was read");
+}

@@ -42,6 +42,7 @@ mod intake_scan;
 mod intake_sources;
 mod intake_support;
 mod journey;
+mod jpeg_bomb;
 mod logs;
 mod logs_plain;
 mod monitoring;
