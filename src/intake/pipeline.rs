@@ -39,6 +39,8 @@ pub(super) struct Draft<'a> {
     pub(super) request_id: Option<i64>,
     pub(super) auth: serde_json::Value,
     pub(super) flags: Vec<String>,
+    /// The attachments, their contents already stored (see [`record::contents`]).
+    pub(super) attachments: Vec<record::NewAttachment>,
 }
 
 impl Intake {
@@ -124,7 +126,10 @@ impl Intake {
         incoming: &Incoming,
         read: Untrusted,
     ) -> Result<Decided, StoreError> {
-        let Untrusted { mail, extraction } = read;
+        let Untrusted {
+            mut mail,
+            extraction,
+        } = read;
         let seen = dedup::check(
             txn,
             incoming.origin.position.as_deref(),
@@ -135,6 +140,12 @@ impl Intake {
         if let dedup::Seen::SamePosition { id, request_id, .. } = seen {
             return Ok(Decided::SamePosition { id, request_id });
         }
+        // It is recorded: the attachments' contents are stored first and
+        // freed, before the raw mail is written.
+        let attachments = match mail.as_mut() {
+            Some(m) => record::contents(txn, &mut m.attachments).await?,
+            None => Vec::new(),
+        };
         let mut draft = Draft {
             incoming,
             mail: mail.as_ref(),
@@ -144,6 +155,7 @@ impl Intake {
             request_id: None,
             auth: serde_json::json!({}),
             flags: Vec::new(),
+            attachments,
         };
         let outcome = match (&mail, seen) {
             _ if incoming.oversize => {
@@ -293,6 +305,18 @@ impl Intake {
     }
 
     pub(super) async fn insert(&self, txn: &Txn, d: &Draft<'_>) -> Result<i64, StoreError> {
+        self.insert_with(txn, d, true).await
+    }
+
+    /// [`Intake::insert`], the raw mail left for [`record::raw`] when not
+    /// `with_raw`: for a record updated again in the transaction, since
+    /// SQLite rewrites a row whole, raw mail included, on every `UPDATE`.
+    pub(super) async fn insert_with(
+        &self,
+        txn: &Txn,
+        d: &Draft<'_>,
+        with_raw: bool,
+    ) -> Result<i64, StoreError> {
         let id = record::insert(
             txn,
             NewInbound {
@@ -302,7 +326,7 @@ impl Intake {
                 message_id: d.mail.and_then(|m| m.message_id.as_deref()),
                 content_hash: &d.incoming.content_hash,
                 size: d.incoming.size,
-                raw: &d.incoming.bytes,
+                raw: with_raw.then_some(&d.incoming.bytes[..]),
                 from: d.mail.and_then(|m| m.from.as_deref()),
                 subject: d.mail.and_then(|m| m.subject.as_deref()),
                 disposition: d.disposition,
@@ -315,9 +339,7 @@ impl Intake {
             },
         )
         .await?;
-        if let Some(mail) = d.mail {
-            record::attachments(txn, id, &mail.attachments).await?;
-        }
+        record::attachments(txn, id, &d.attachments).await?;
         Ok(id)
     }
 
@@ -372,6 +394,7 @@ impl Intake {
                 request_id: None,
                 auth: serde_json::json!({}),
                 flags: vec!["erreur_traitement".into()],
+                attachments: Vec::new(),
             };
             let outcome = self.write(&txn, draft).await?;
             txn.commit().await?;

@@ -60,6 +60,7 @@ impl Intake {
                 request_id: None,
                 auth: serde_json::json!({}),
                 flags: Vec::new(),
+                attachments: Vec::new(),
             };
             let outcome = self.write(&txn, draft).await?;
             if let Some(id) = outcome.inbound_id {

@@ -6,13 +6,11 @@
 use super::{parse::Attachment, validate::clean_text};
 use crate::{
     security::sha256_hex,
-    store::{
-        Conn, StoreError,
-        inbound::{self, NewAttachment},
-        inbox::Disposition,
-    },
+    store::{Conn, StoreError, inbound, inbox::Disposition},
 };
 use chrono::{DateTime, Utc};
+
+pub use crate::store::inbound::NewAttachment;
 
 /// At most this many attachments are stored per message.
 const MAX_ATTACHMENTS: usize = 50;
@@ -26,7 +24,8 @@ pub struct NewInbound<'a> {
     pub message_id: Option<&'a str>,
     pub content_hash: &'a str,
     pub size: u64,
-    pub raw: &'a [u8],
+    /// `None`: stored later with [`raw`].
+    pub raw: Option<&'a [u8]>,
     pub from: Option<&'a str>,
     pub subject: Option<&'a str>,
     pub disposition: Disposition,
@@ -67,23 +66,47 @@ pub async fn insert<C: Conn>(txn: &C, m: NewInbound<'_>) -> Result<i64, StoreErr
     .await
 }
 
+/// Stores the raw mail of a record inserted without it.
+pub async fn raw<C: Conn>(txn: &C, id: i64, raw: &[u8]) -> Result<(), StoreError> {
+    inbound::write_raw(txn, id, raw).await
+}
+
 /// Links a record to the request it created.
 pub async fn set_request<C: Conn>(txn: &C, id: i64, request_id: i64) -> Result<(), StoreError> {
     inbound::set_request(txn, id, request_id).await
 }
 
-/// Stores the attachments of message `id`, each blob once.
-pub async fn attachments<C: Conn>(txn: &C, id: i64, list: &[Attachment]) -> Result<(), StoreError> {
-    let cleaned: Vec<NewAttachment> = list
-        .iter()
-        .take(MAX_ATTACHMENTS)
-        .map(|a| NewAttachment {
-            sha256: sha256_hex(&a.data),
+/// Stores the contents of the attachments (at most [`MAX_ATTACHMENTS`]),
+/// each blob once, and frees them from `list`: the raw mail, written after,
+/// is then the only large value held (issues 12 and 15). Returns what the
+/// attachments' rows need ([`attachments`]).
+pub async fn contents<C: Conn>(
+    txn: &C,
+    list: &mut [Attachment],
+) -> Result<Vec<NewAttachment>, StoreError> {
+    let mut stored = Vec::with_capacity(list.len().min(MAX_ATTACHMENTS));
+    for a in list.iter_mut().take(MAX_ATTACHMENTS) {
+        let sha256 = sha256_hex(&a.data);
+        inbound::store_content(txn, &sha256, &a.data).await?;
+        stored.push(NewAttachment {
+            sha256,
+            size: a.data.len() as i64,
             filename: a.filename.as_deref().and_then(|f| clean_text(f, 255)),
             content_type: clean_text(&a.content_type, 100)
                 .unwrap_or_else(|| "application/octet-stream".into()),
-            data: &a.data,
-        })
-        .collect();
-    inbound::attachments(txn, id, &cleaned).await
+        });
+    }
+    for a in list.iter_mut() {
+        a.data = Vec::new();
+    }
+    Ok(stored)
+}
+
+/// Lists the attachments of message `id`, stored before by [`contents`].
+pub async fn attachments<C: Conn>(
+    txn: &C,
+    id: i64,
+    list: &[NewAttachment],
+) -> Result<(), StoreError> {
+    inbound::attachments(txn, id, list).await
 }

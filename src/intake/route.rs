@@ -7,6 +7,7 @@ use super::Outcome;
 use super::{
     answer, auth, classify, create, extract, notify, parse,
     pipeline::{Draft, Intake},
+    record,
     thread::{self, Thread},
     triage,
 };
@@ -106,7 +107,8 @@ impl Intake {
         }
         draft.disposition = Disposition::RequestCreated;
         draft.reason = extraction.notes.first().cloned();
-        let inbound_id = self.insert(txn, &draft).await?;
+        // Its raw mail is written last: creating the request updates the record.
+        let inbound_id = self.insert_with(txn, &draft, false).await?;
         let request = create::request_from_mail(
             txn,
             s,
@@ -122,6 +124,7 @@ impl Intake {
             },
         )
         .await?;
+        record::raw(txn, inbound_id, &draft.incoming.bytes).await?;
         Ok(Outcome {
             disposition: Disposition::RequestCreated,
             reference: Some(request.reference),

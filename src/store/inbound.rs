@@ -6,12 +6,12 @@ use super::{
     StoreError,
     entities::{attachment, blob, imap_position, inbound_message},
     inbox::Disposition,
-    to_json,
+    sqlite_blob, to_json,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     sea_query::{Expr, OnConflict},
 };
 
@@ -24,7 +24,10 @@ pub struct NewInbound<'a> {
     pub message_id: Option<String>,
     pub content_hash: &'a str,
     pub size: u64,
-    pub raw: &'a [u8],
+    /// The raw mail, or `None` when the caller stores it later with
+    /// [`write_raw`] (after its last other change to the row: SQLite
+    /// rewrites a row whole on every `UPDATE`, raw mail included).
+    pub raw: Option<&'a [u8]>,
     pub from: Option<String>,
     pub subject: Option<String>,
     pub disposition: Disposition,
@@ -37,17 +40,19 @@ pub struct NewInbound<'a> {
     pub has_html: Option<bool>,
 }
 
-/// One attachment to store, its texts already cleaned.
+/// One attachment of a message, its content stored with [`store_content`],
+/// its texts already cleaned.
 #[derive(Debug, Clone)]
-pub struct NewAttachment<'a> {
+pub struct NewAttachment {
     pub sha256: String,
+    pub size: i64,
     pub filename: Option<String>,
     pub content_type: String,
-    pub data: &'a [u8],
 }
 
 /// Inserts the record; returns its id.
 pub async fn insert<C: ConnectionTrait>(txn: &C, m: NewInbound<'_>) -> Result<i64, StoreError> {
+    let sqlite = txn.get_database_backend() == DbBackend::Sqlite;
     let row = inbound_message::ActiveModel {
         received_at: Set(m.received_at),
         source: Set(m.source.to_string()),
@@ -55,7 +60,8 @@ pub async fn insert<C: ConnectionTrait>(txn: &C, m: NewInbound<'_>) -> Result<i6
         message_id: Set(m.message_id),
         content_hash: Set(m.content_hash.to_string()),
         size: Set(i64::try_from(m.size).unwrap_or(i64::MAX)),
-        raw: Set(Some(m.raw.to_vec())),
+        // On SQLite the bytes are written in place below, not copied into the statement.
+        raw: Set(m.raw.filter(|_| !sqlite).map(<[u8]>::to_vec)),
         from_address: Set(m.from),
         subject: Set(m.subject),
         disposition: Set(m.disposition.as_str().to_string()),
@@ -67,8 +73,27 @@ pub async fn insert<C: ConnectionTrait>(txn: &C, m: NewInbound<'_>) -> Result<i6
         has_html: Set(m.has_html),
         ..Default::default()
     };
-    let result = inbound_message::Entity::insert(row).exec(txn).await?;
-    Ok(result.last_insert_id)
+    let id = inbound_message::Entity::insert(row)
+        .exec(txn)
+        .await?
+        .last_insert_id;
+    if sqlite && let Some(raw) = m.raw {
+        write_raw(txn, id, raw).await?;
+    }
+    Ok(id)
+}
+
+/// Stores the raw mail of record `id`, inserted without it.
+pub async fn write_raw<C: ConnectionTrait>(txn: &C, id: i64, raw: &[u8]) -> Result<(), StoreError> {
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        return sqlite_blob::write(txn, "inbound_messages", "raw", ("id", id.into()), raw).await;
+    }
+    inbound_message::Entity::update_many()
+        .col_expr(inbound_message::Column::Raw, Expr::value(raw.to_vec()))
+        .filter(inbound_message::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Links a record to the request it created.
@@ -88,34 +113,50 @@ pub async fn set_request<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Stores the attachments of message `id`, each blob once.
+/// Stores an attachment's content under its SHA-256, once: nothing when a
+/// blob of that hash is already there.
+pub async fn store_content<C: ConnectionTrait>(
+    txn: &C,
+    sha256: &str,
+    data: &[u8],
+) -> Result<(), StoreError> {
+    let sqlite = txn.get_database_backend() == DbBackend::Sqlite;
+    let inserted = blob::Entity::insert(blob::ActiveModel {
+        sha256: Set(sha256.to_string()),
+        size: Set(data.len() as i64),
+        // On SQLite the bytes are written in place below.
+        data: Set((!sqlite).then(|| data.to_vec())),
+        created_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::column(blob::Column::Sha256)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    if sqlite && inserted == 1 {
+        let key = ("sha256", sha256.into());
+        sqlite_blob::write(txn, "blobs", "data", key, data).await?;
+    }
+    Ok(())
+}
+
+/// Lists the attachments of message `id`, in their order, their contents
+/// stored before with [`store_content`].
 pub async fn attachments<C: ConnectionTrait>(
     txn: &C,
     id: i64,
-    list: &[NewAttachment<'_>],
+    list: &[NewAttachment],
 ) -> Result<(), StoreError> {
-    let now = Utc::now();
     for (position, a) in list.iter().enumerate() {
-        blob::Entity::insert(blob::ActiveModel {
-            sha256: Set(a.sha256.clone()),
-            size: Set(a.data.len() as i64),
-            data: Set(Some(a.data.to_vec())),
-            created_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::column(blob::Column::Sha256)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
         attachment::Entity::insert(attachment::ActiveModel {
             inbound_message_id: Set(id),
             position: Set(position as i32),
             filename: Set(a.filename.clone()),
             content_type: Set(a.content_type.clone()),
             sha256: Set(a.sha256.clone()),
-            size: Set(a.data.len() as i64),
+            size: Set(a.size),
             ..Default::default()
         })
         .exec_without_returning(txn)

@@ -28,6 +28,7 @@ pub mod request_write;
 pub mod requests;
 pub mod scan_readings;
 pub mod sessions;
+mod sqlite_blob;
 pub mod staff;
 pub mod stats;
 pub mod subscribers;
@@ -132,7 +133,9 @@ impl Db {
                     .foreign_keys(true)
                     // Erased content (masked links, purged mail) is zeroed, not left in free space.
                     .pragma("secure_delete", "on")
-            });
+            })
+            // Large values are written in place, not bound (see `sqlite_blob`).
+            .map_sqlx_sqlite_pool_opts(|o| o.after_connect(sqlite_after_connect));
         let conn = Database::connect(opts).await?;
         Ok(Self { conn })
     }
@@ -190,6 +193,14 @@ impl Db {
         self.conn.execute_unprepared("SELECT 1").await?;
         Ok(())
     }
+}
+
+/// Prepares each new SQLite connection of the pool.
+fn sqlite_after_connect(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+    _: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'_, Result<(), sea_orm::sqlx::Error>> {
+    Box::pin(sqlite_blob::register(conn))
 }
 
 /// The file path of a `sqlite:` URL, or `None` for an in-memory database.

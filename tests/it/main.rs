@@ -36,6 +36,7 @@ mod intake_imap_idle;
 mod intake_imap_lease;
 mod intake_imap_support;
 mod intake_imaps;
+mod intake_large_mail;
 mod intake_poison;
 mod intake_reliability;
 mod intake_scan;
