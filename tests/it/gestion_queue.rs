@@ -128,16 +128,13 @@ on_both_databases!(
                 3
             );
         }
-        // ...from one reading of the counts, the page and the open mail, and
-        // far fewer checks of what changed than views (the views that arrive
-        // while one check runs share the next one, which started after them).
+        // ...from one reading of the counts, the page and the open mail.
         let reads = cache.reads();
         assert_eq!(
             (reads.counts, reads.pages, reads.mail),
             (1, 1, 1),
             "{reads:?}"
         );
-        assert!(reads.keys < 32 / 2, "{reads:?}");
         // A change made after those views still shows on the next one.
         requests::create(&db, NewRequest::default(), &Actor::System)
             .await
@@ -149,3 +146,43 @@ on_both_databases!(
         assert_eq!(v.page.rows.len(), 4);
     }
 );
+
+/// The views that arrive while one check of what changed runs share the
+/// next check, which started after them: held back here by a transaction
+/// locking the requests table (PostgreSQL: SQLite readers never wait).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn views_arriving_during_one_check_share_the_next() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    use std::{sync::Arc, time::Duration};
+    let Some(t) = crate::harness::TestDb::postgres().await else {
+        return;
+    };
+    let db = t.db.clone();
+    requests::create(&db, NewRequest::default(), &Actor::System)
+        .await
+        .unwrap();
+    let cache = Arc::new(QueueCache::default());
+    let open = |cache: Arc<QueueCache>, db: Db| {
+        tokio::spawn(async move {
+            cache
+                .view(db.conn(), &QueueFilter::default())
+                .await
+                .map(|v| v.page.rows.len())
+        })
+    };
+    let lock = db.conn().begin().await.unwrap();
+    lock.execute_unprepared("LOCK TABLE change_requests IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let mut views = vec![open(cache.clone(), db.clone())];
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    views.extend((0..31).map(|_| open(cache.clone(), db.clone())));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    lock.commit().await.unwrap();
+    for v in views {
+        assert_eq!(v.await.unwrap().unwrap(), 1);
+    }
+    let reads = cache.reads();
+    assert_eq!(reads.keys, 2, "{reads:?}");
+    assert_eq!((reads.counts, reads.pages, reads.mail), (1, 1, 1));
+}
