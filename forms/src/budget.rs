@@ -277,12 +277,14 @@ pub(crate) fn prescan(bytes: &[u8], limits: &Limits) -> Result<(), &'static str>
     Ok(())
 }
 
+// memchr's substring search: comparing every window was a tenth of the
+// CPU time of intake (issue 15's profile).
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 fn count(hay: &[u8], needle: &[u8]) -> usize {
-    hay.windows(needle.len()).filter(|w| *w == needle).count()
+    memchr::memmem::find_iter(hay, needle).count()
 }
 
 /// True when some `/Filter [ … ]` array names more than two filters.

@@ -190,11 +190,8 @@ fn close_multiparts(raw: &[u8]) -> Option<Vec<u8>> {
         .into_iter()
         .filter(|b| {
             let delimiter = [b"--".as_slice(), b].concat();
-            raw.windows(delimiter.len())
-                .any(|w| w == delimiter.as_slice())
-                && !raw
-                    .windows(delimiter.len() + 2)
-                    .any(|w| w.starts_with(&delimiter) && w.ends_with(b"--"))
+            let mut at = memchr::memmem::find_iter(raw, &delimiter).peekable();
+            at.peek().is_some() && !at.any(|i| raw[i + delimiter.len()..].starts_with(b"--"))
         })
         .collect();
     if open.is_empty() {
@@ -209,9 +206,15 @@ fn close_multiparts(raw: &[u8]) -> Option<Vec<u8>> {
     Some(closed)
 }
 
+/// The first `needle` in `hay`, ASCII case ignored (`needle` starts with a
+/// letter): candidates found by memchr, not by comparing every window.
 fn find_ignore_case(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
+    let first = needle[0];
+    memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), hay).find(|&i| {
+        hay[i..]
+            .get(..needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+    })
 }
 
 /// Collects the text bodies and attachments of `message` and of the messages it forwards.
