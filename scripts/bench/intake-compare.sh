@@ -3,7 +3,7 @@
 # reference points of ../shared/bench/intake-peer (bare SQLite floor, Python
 # peer), in one run, on the same N generated request mails (default 2,000).
 # Prints for each: msgs/s; for the service also statements per message
-# (sqlx's statement log, counted on 200 messages; BEGIN and COMMIT are not logged by sqlx and not counted) and peak RSS.
+# (what `ingest` counts and reports at debug level, on 200 messages; BEGIN and COMMIT not counted) and peak RSS.
 # Then, when 127.0.0.1:5432 answers, the service on PostgreSQL with
 # sslmode=disable and sslmode=require (TLS), one after the other.
 # Usage: scripts/bench/intake-compare.sh [N]
@@ -63,19 +63,30 @@ service() {
     )
 }
 
-# Statements per message: the sqlx statement log of 200 messages minus that
-# of 1 message (start-up and migration checks), on a fresh database.
+# Statements per message: what `ingest` reports at debug level (every
+# statement sent through the store, counted after opening and migrating;
+# BEGIN and COMMIT not counted), on 200 messages and a fresh database.
 statements() {
-    local label=$1 url=$2 batch=$3 dir one many
+    local label=$1 url=$2 batch=$3 dir some
     dir="$W/stmt-$label-$batch"
     mkdir -p "$dir"
     (
         cd "$dir"
         export BAREME_MEL__DATABASE__URL="$url" BAREME_MEL__INTAKE__BATCH_SIZE="$batch"
         "$BIN" subscribers import "$W/load/subscribers.csv" >/dev/null 2>&1
-        one=$(RUST_LOG=sqlx::query=trace "$BIN" ingest "$W/${FILES[0]}" 2>&1 >/dev/null | grep -c 'db.statement=' || true)
-        many=$(RUST_LOG=sqlx::query=trace "$BIN" ingest "${FILES[@]:1:200}" 2>&1 >/dev/null | grep -c 'db.statement=' || true)
-        python3 -c "print(f'service {\"$label\":<16} batch {$batch:>3}: {($many-$one)/199:.1f} statements per message')"
+        some=("${FILES[@]:0:200}")
+        RUST_LOG=warn,bareme_mel::cli::ingest=debug "$BIN" ingest "${some[@]/#/$W/}" >/dev/null 2>log.txt || true
+        python3 - "$label" "$batch" log.txt <<'PY'
+import re, sys
+label, batch, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+text = open(path, encoding="utf-8", errors="replace").read()
+m = re.search(r"messages=(\d+) statements=(\d+)", re.sub(r"\x1b\[[0-9;]*m", "", text))
+if not m:
+    print(f"service {label:<16} batch {batch:>3}: statements per message not reported (see {path})")
+else:
+    n, s = int(m.group(1)), int(m.group(2))
+    print(f"service {label:<16} batch {batch:>3}: {s / n:.1f} statements per message ({s} for {n} messages)")
+PY
     )
 }
 

@@ -212,21 +212,37 @@ impl Intake {
         batch: Vec<Incoming>,
         mut each: impl FnMut(Result<Outcome, IntakeError>),
     ) {
+        let counted = self.count_batch(batch).await;
+        let read = self.read_batch(counted).await;
+        self.write_batch(read, &mut each).await;
+    }
+
+    /// The first step of a batch: one more attempt counted on each of its
+    /// messages, in one commit, before any of them is read. A batch of one,
+    /// or one holding a message whose earlier attempt did not finish, is
+    /// left to go through [`Intake::ingest`] message by message.
+    pub(crate) async fn count_batch(&self, batch: Vec<Incoming>) -> CountedBatch {
         if batch.len() < 2 {
-            return self.one_by_one(batch, &mut each).await;
+            return CountedBatch::OneByOne(batch);
         }
         let keys: Vec<String> = batch.iter().map(poison::key).collect();
         match attempts::begin_batch(&self.db, &keys).await {
-            Ok(true) => {}
-            Ok(false) => return self.one_by_one(batch, &mut each).await,
-            Err(e) => {
-                each(Err(IntakeError::Unavailable(e)));
-                for _ in 1..batch.len() {
-                    each(Err(not_tried()));
-                }
-                return;
-            }
+            Ok(true) => CountedBatch::Counted { batch, keys },
+            Ok(false) => CountedBatch::OneByOne(batch),
+            Err(e) => CountedBatch::Unavailable(e, batch.len()),
         }
+    }
+
+    /// The second step: reads the counted messages off the database (on the
+    /// blocking threads, as many at once as there are cores). Nothing is
+    /// written, so a source may read the next batch while the previous one
+    /// is being written.
+    pub(crate) async fn read_batch(&self, counted: CountedBatch) -> ReadBatch {
+        let (batch, keys) = match counted {
+            CountedBatch::Counted { batch, keys } => (batch, keys),
+            CountedBatch::OneByOne(batch) => return ReadBatch::OneByOne(batch),
+            CountedBatch::Unavailable(e, n) => return ReadBatch::Unavailable(e, n),
+        };
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let read: Vec<(Incoming, Result<Untrusted, IntakeError>)> =
             futures_util::stream::iter(batch.into_iter().map(|mut incoming| {
@@ -240,10 +256,42 @@ impl Intake {
             .collect()
             .await;
         let (incomings, reads): (Vec<Incoming>, Vec<_>) = read.into_iter().unzip();
+        ReadBatch::Read {
+            incomings,
+            reads,
+            keys,
+        }
+    }
+
+    /// The last step: writes the batch in one transaction whose commit is on
+    /// disk before `each` hears of any of its messages. If any message fails
+    /// inside the batch, the batch is taken apart: each message goes through
+    /// [`Intake::ingest`] alone, counted alone, and one bad message never
+    /// fails the others.
+    pub(crate) async fn write_batch(
+        &self,
+        read: ReadBatch,
+        each: &mut impl FnMut(Result<Outcome, IntakeError>),
+    ) {
+        let (incomings, reads, keys) = match read {
+            ReadBatch::Read {
+                incomings,
+                reads,
+                keys,
+            } => (incomings, reads, keys),
+            ReadBatch::OneByOne(batch) => return self.one_by_one(batch, each).await,
+            ReadBatch::Unavailable(e, n) => {
+                each(Err(IntakeError::Unavailable(e)));
+                for _ in 1..n {
+                    each(Err(not_tried()));
+                }
+                return;
+            }
+        };
         if reads.iter().any(Result::is_err) {
             // Best effort: a count left behind only takes the next batch apart.
             let _ = attempts::clear_batch(self.db.conn(), &keys).await;
-            return self.one_by_one(incomings, &mut each).await;
+            return self.one_by_one(incomings, each).await;
         }
         let attempt = async {
             let txn = self.db.begin().await?;
@@ -280,7 +328,7 @@ impl Intake {
                 tracing::warn!(error = %e, size = incomings.len(), "batch rolled back, its messages are handled one by one");
                 // Not the messages' fault: each is counted again alone.
                 let _ = attempts::clear_batch(self.db.conn(), &keys).await;
-                self.one_by_one(incomings, &mut each).await
+                self.one_by_one(incomings, each).await
             }
         }
     }
@@ -438,8 +486,31 @@ enum Decided {
     },
 }
 
+/// A batch whose attempts were counted ([`Intake::count_batch`]).
+pub(crate) enum CountedBatch {
+    Counted {
+        batch: Vec<Incoming>,
+        keys: Vec<String>,
+    },
+    /// Goes message by message through [`Intake::ingest`].
+    OneByOne(Vec<Incoming>),
+    /// The database could not count them: none is tried (how many).
+    Unavailable(StoreError, usize),
+}
+
+/// A batch read off the database ([`Intake::read_batch`]), to be written.
+pub(crate) enum ReadBatch {
+    Read {
+        incomings: Vec<Incoming>,
+        reads: Vec<Result<Untrusted, IntakeError>>,
+        keys: Vec<String>,
+    },
+    OneByOne(Vec<Incoming>),
+    Unavailable(StoreError, usize),
+}
+
 /// What was read from the untrusted bytes, before any database work.
-struct Untrusted {
+pub(crate) struct Untrusted {
     mail: Option<parse::ParsedMail>,
     extraction: Option<extract::Extraction>,
 }

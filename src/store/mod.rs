@@ -40,6 +40,10 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
 use std::time::Duration;
 
 /// Errors of the storage layer; the web and CLI edges turn them into French messages.
@@ -90,6 +94,9 @@ pub type Txn = DatabaseTransaction;
 #[derive(Clone, Debug)]
 pub struct Db {
     conn: DatabaseConnection,
+    /// Statements sent to the database through this handle and its clones
+    /// (each one round trip; `BEGIN`, `COMMIT` and `ROLLBACK` not counted).
+    statements: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -117,8 +124,7 @@ impl Db {
             // the SQLite worker thread, or to PostgreSQL): only stale ones.
             .test_before_acquire_if_idle_for(Duration::from_secs(30))
             // Every statement at trace level under `sqlx::query`: silent unless
-            // asked for (RUST_LOG=sqlx::query=trace), which is how the intake
-            // bench counts statements per message.
+            // asked for (RUST_LOG=sqlx::query=trace).
             .sqlx_logging(true)
             .sqlx_logging_level(log::LevelFilter::Trace)
             .map_sqlx_sqlite_opts(|o| {
@@ -136,8 +142,19 @@ impl Db {
             })
             // Large values are written in place, not bound (see `sqlite_blob`).
             .map_sqlx_sqlite_pool_opts(|o| o.after_connect(sqlite_after_connect));
-        let conn = Database::connect(opts).await?;
-        Ok(Self { conn })
+        let mut conn = Database::connect(opts).await?;
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&statements);
+        conn.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        Ok(Self { conn, statements })
+    }
+
+    /// How many statements this handle (and its clones) sent so far: what
+    /// `ingest` reports per message (`RUST_LOG=bareme_mel::cli::ingest=debug`).
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     pub fn conn(&self) -> &DatabaseConnection {

@@ -41,6 +41,7 @@ mod intake_poison;
 mod intake_reliability;
 mod intake_scan;
 mod intake_sources;
+mod intake_statements;
 mod intake_support;
 mod journey;
 mod jpeg_bomb;

@@ -71,49 +71,55 @@ pub async fn drain(
         )
         .await?;
         if batch.push(incoming, (path, name)) {
-            handled += flush(intake, dir, &mut batch, &mut each).await?;
+            handled += flush(intake, dir, &mut batch, &mut each, false).await?;
         }
     }
-    handled += flush(intake, dir, &mut batch, &mut each).await?;
+    handled += flush(intake, dir, &mut batch, &mut each, true).await?;
     Ok(handled)
 }
 
-/// Runs the batch, then moves each file of it to `cur/` in order.
+/// Runs the batch (see [`Batch::run`]: the batch read before it is written
+/// meanwhile), or at the `end` finishes it, and moves each file written to
+/// `cur/` in order.
 async fn flush(
     intake: &Intake,
     dir: &Path,
     batch: &mut Batch<(PathBuf, String)>,
     each: &mut impl FnMut(&Outcome),
+    end: bool,
 ) -> Result<usize, IntakeError> {
     let mut handled = 0;
     let mut failed = None;
-    batch
-        .run(intake, |(path, name), result| {
-            if failed.is_some() {
+    let moved = |(path, name): (PathBuf, String), result: Result<Outcome, IntakeError>| {
+        if failed.is_some() {
+            return;
+        }
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                failed = Some(e);
                 return;
             }
-            let outcome = match result {
-                Ok(outcome) => outcome,
-                Err(e) => {
-                    failed = Some(e);
-                    return;
-                }
-            };
-            let done = if name.contains(":2,") {
-                name.clone()
-            } else {
-                format!("{name}:2,S")
-            };
-            if let Err(e) = std::fs::rename(&path, dir.join("cur").join(done))
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                failed = Some(e.into());
-                return;
-            }
-            each(&outcome);
-            handled += 1;
-        })
-        .await;
+        };
+        let done = if name.contains(":2,") {
+            name.clone()
+        } else {
+            format!("{name}:2,S")
+        };
+        if let Err(e) = std::fs::rename(&path, dir.join("cur").join(done))
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            failed = Some(e.into());
+            return;
+        }
+        each(&outcome);
+        handled += 1;
+    };
+    if end {
+        batch.finish(intake, moved).await;
+    } else {
+        batch.run(intake, moved).await;
+    }
     match failed {
         Some(e) => Err(e),
         None => Ok(handled),

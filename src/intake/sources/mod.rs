@@ -8,7 +8,7 @@ pub mod maildir;
 
 use crate::{
     config::Settings,
-    intake::{Incoming, Intake, IntakeError, Outcome},
+    intake::{Incoming, Intake, IntakeError, Outcome, pipeline::ReadBatch},
     store::Db,
 };
 use std::{sync::Arc, time::Duration};
@@ -36,10 +36,14 @@ pub fn spawn(settings: Arc<Settings>, db: Db, stop: watch::Receiver<bool>) -> Ve
 
 /// A batch of messages that fills up to `intake.batch_size` messages or
 /// [`Batch::MAX_BYTES`], each with what its source needs to acknowledge it.
+/// Batches overlap: while one is written (one transaction, group commit),
+/// the next one, its attempts already counted, is read off the database.
 pub struct Batch<T> {
     size: usize,
     bytes: usize,
     items: Vec<(Incoming, T)>,
+    /// The batch read last, waiting to be written.
+    ahead: Option<(ReadBatch, Vec<T>)>,
 }
 
 impl<T> Batch<T> {
@@ -51,6 +55,7 @@ impl<T> Batch<T> {
             size: intake.settings().intake.batch_size.max(1),
             bytes: 0,
             items: Vec::new(),
+            ahead: None,
         }
     }
 
@@ -61,9 +66,11 @@ impl<T> Batch<T> {
         self.items.len() >= self.size || self.bytes >= Self::MAX_BYTES
     }
 
-    /// Runs the batch through the pipeline (one transaction) and empties it;
-    /// `each` gets each message's result with its acknowledgement data, in
-    /// order, as soon as that message is on disk.
+    /// Counts an attempt on each message of the batch, then reads them while
+    /// the batch read before (if any) is written; `each` gets each message
+    /// of that earlier batch with its acknowledgement data, in order, as soon
+    /// as that message is on disk. The batch just read waits for the next
+    /// call, or for [`Batch::finish`], which a source calls at the end.
     pub async fn run(
         &mut self,
         intake: &Intake,
@@ -72,13 +79,49 @@ impl<T> Batch<T> {
         self.bytes = 0;
         let (incomings, acks): (Vec<Incoming>, Vec<T>) =
             std::mem::take(&mut self.items).into_iter().unzip();
-        let mut acks = acks.into_iter();
-        intake
-            .ingest_batch_each(incomings, |result| {
-                if let Some(ack) = acks.next() {
-                    each(ack, result);
-                }
-            })
-            .await;
+        // Counted before the earlier batch is written: if reading this one
+        // kills the process, both batches are taken apart next time.
+        let counted = intake.count_batch(incomings).await;
+        let read = match self.ahead.take() {
+            Some((earlier, earlier_acks)) => {
+                let write = write(intake, earlier, earlier_acks, &mut each);
+                let ((), read) = tokio::join!(write, intake.read_batch(counted));
+                read
+            }
+            None => intake.read_batch(counted).await,
+        };
+        self.ahead = Some((read, acks));
     }
+
+    /// Runs what is left and writes the last batch read: every message
+    /// pushed has had its result handed to `each` when this returns.
+    pub async fn finish(
+        &mut self,
+        intake: &Intake,
+        mut each: impl FnMut(T, Result<Outcome, IntakeError>),
+    ) {
+        if !self.items.is_empty() {
+            self.run(intake, &mut each).await;
+        }
+        if let Some((read, acks)) = self.ahead.take() {
+            write(intake, read, acks, &mut each).await;
+        }
+    }
+}
+
+/// Writes a batch read ahead, handing each result to `each` with its ack.
+async fn write<T>(
+    intake: &Intake,
+    read: ReadBatch,
+    acks: Vec<T>,
+    each: &mut impl FnMut(T, Result<Outcome, IntakeError>),
+) {
+    let mut acks = acks.into_iter();
+    intake
+        .write_batch(read, &mut |result| {
+            if let Some(ack) = acks.next() {
+                each(ack, result);
+            }
+        })
+        .await;
 }
