@@ -109,3 +109,56 @@ async fn the_poller_moves_processed_mail_and_flags_nothing_while_the_database_is
     s.delete(&folder).await.unwrap();
     s.delete(&done).await.unwrap();
 }
+
+/// Group commit (issue 15): the waiting messages of one poll are written in
+/// batches of `intake.batch_size`, each flagged after its batch's commit. A
+/// batch counts and clears its messages' attempts together, so the same
+/// mails cost fewer statements than one transaction each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poller_writes_waiting_mail_in_batches_and_flags_each_batch_after_its_commit() {
+    let Some(mut s) = session("bareme", "bareme-pass").await else {
+        return;
+    };
+    let mut statements = Vec::new();
+    for batch_size in [1, 4] {
+        let t = TestDb::sqlite().await;
+        seed_subscriber(&t.db).await;
+        let folder = format!("T{}", uuid::Uuid::new_v4().simple());
+        s.create(&folder).await.unwrap();
+        for i in 0..7 {
+            let to = format!("demande{i}@lycee-jean-moulin.fr");
+            append(
+                &mut s,
+                &folder,
+                &mail(SENDER, &format!("Demande {i}"), "", &form_body(&to)),
+            )
+            .await;
+        }
+        let mut settings = settings();
+        settings.intake.imap = imap_settings("bareme", "bareme-pass", &folder);
+        settings.intake.batch_size = batch_size;
+        let intake = Intake::new(t.db.clone(), Arc::new(settings));
+        let before = t.db.statements();
+        assert_eq!(
+            poll(&intake, &folder).await.unwrap(),
+            7,
+            "batch size {batch_size}"
+        );
+        statements.push(t.db.statements() - before);
+        assert_eq!(count_by(&t.db, Disposition::RequestCreated).await, 7);
+        assert_eq!(
+            unseen(&mut s, &folder).await,
+            0,
+            "every batch flagged \\Seen"
+        );
+        assert_eq!(poll(&intake, &folder).await.unwrap(), 0, "nothing left");
+        s.select("INBOX").await.unwrap();
+        s.delete(&folder).await.unwrap();
+    }
+    assert!(
+        statements[1] < statements[0],
+        "batches of 4 took {} statements, one transaction each {}",
+        statements[1],
+        statements[0]
+    );
+}

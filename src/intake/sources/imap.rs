@@ -1,6 +1,7 @@
 //! IMAP source: polls `intake.imap.mailbox`, fetches each waiting message
 //! with `BODY.PEEK[]` (nothing is marked by reading), runs it through the
-//! pipeline, and only after the commit flags it `\Seen` or moves it to
+//! pipeline in batches of `intake.batch_size` (group commit), and only after
+//! their commit flags them `\Seen` or moves them to
 //! `intake.imap.processed_folder`. UIDVALIDITY/UID are kept in
 //! `imap_positions`; the position of a message (`imap:<account>:<validity>:<uid>`)
 //! makes a message seen again after a crash a no-op. One active poller per
@@ -13,7 +14,7 @@
 //! connection sends it back to polling, reconnecting with the same backoff.
 //! A server without IDLE is polled every `poll_interval_secs`.
 
-use super::imap_conn;
+use super::{Batch, imap_conn};
 use crate::store::{inbound, leases};
 use crate::{
     intake::{Incoming, Intake, IntakeError, Origin},
@@ -191,6 +192,10 @@ pub async fn poll(
     let mut uids: Vec<u32> = session.uid_search(query).await?.into_iter().collect();
     uids.sort_unstable();
     let mut handled = 0;
+    // Group commit: up to `intake.batch_size` messages are written in one
+    // transaction (each batch read while the one before is written), then
+    // flagged or moved together.
+    let mut batch = Batch::new(intake);
     for uid in uids.into_iter().take(200) {
         if *stop.borrow() {
             break;
@@ -228,24 +233,64 @@ pub async fn poll(
             incoming.oversize = true;
             incoming.size = size;
         }
-        intake.ingest(incoming).await?;
-        // Committed: now, and only now, the message may leave the mailbox.
+        if batch.push(incoming, uid) {
+            handled += settle(&mut session, intake, &mut batch, (account, validity), false).await?;
+        }
+    }
+    handled += settle(&mut session, intake, &mut batch, (account, validity), true).await?;
+    let _ = session.logout().await;
+    Ok(handled)
+}
+
+/// Runs the batch (or at the `end` finishes it, see [`Batch::finish`]), then
+/// flags or moves, in one command, the messages whose commit is on disk:
+/// now, and only now, they may leave the mailbox. Stops at the first
+/// message that failed (it and the ones after it stay for the next poll).
+async fn settle(
+    session: &mut imap_conn::ImapSession,
+    intake: &Intake,
+    batch: &mut Batch<u32>,
+    (account, validity): (&str, i64),
+    end: bool,
+) -> Result<usize, PollError> {
+    let mut done: Vec<u32> = Vec::new();
+    let mut failed = None;
+    let each = |uid, result: Result<_, IntakeError>| {
+        if failed.is_some() {
+            return;
+        }
+        match result {
+            Ok(_) => done.push(uid),
+            Err(e) => failed = Some(e),
+        }
+    };
+    if end {
+        batch.finish(intake, each).await;
+    } else {
+        batch.run(intake, each).await;
+    }
+    if let Some(&last) = done.last() {
+        let set = done
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let imap = &intake.settings().intake.imap;
         if imap.processed_folder.is_empty() {
             let _: Vec<_> = session
-                .uid_store(uid.to_string(), "+FLAGS.SILENT (\\Seen)")
+                .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
                 .await?
                 .try_collect()
                 .await?;
         } else {
-            session
-                .uid_mv(uid.to_string(), &imap.processed_folder)
-                .await?;
+            session.uid_mv(&set, &imap.processed_folder).await?;
         }
-        remember(intake, account, validity, uid).await?;
-        handled += 1;
+        remember(intake, account, validity, last).await?;
     }
-    let _ = session.logout().await;
-    Ok(handled)
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(done.len()),
+    }
 }
 
 async fn remember(
