@@ -2,17 +2,11 @@
 //! costs is bounded, not only the content's size. One test binary of its
 //! own, so that its peak RSS is its own.
 
-use bareme_forms::{ReadOutcome, read_pdf};
+#[path = "support/rss.rs"]
+mod rss;
 
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
+use bareme_forms::{ReadOutcome, read_pdf};
+use rss::peak_rss_kib;
 
 // Found by the structure-aware fuzzer (seed 0x7e11a5ed0001, case 15,517: a
 // 161 KB PDF, 330 MB peak RSS, over the fuzzer's 300 MB): a page whose

@@ -4,7 +4,11 @@
 #[path = "../../tests/it/pdf_bomb.rs"]
 mod pdf_bomb;
 
+#[path = "support/rss.rs"]
+mod rss;
+
 use bareme_forms::{ReadOutcome, read_pdf};
+use rss::peak_rss_kib;
 
 fn refused(outcome: &ReadOutcome) -> bool {
     matches!(outcome, ReadOutcome::NoFields { reason } if reason.starts_with("PDF refusé"))
@@ -225,17 +229,6 @@ fn a_png_predictor_row_longer_than_the_data_allocates_nothing() {
     );
     let grown = peak_rss_kib().saturating_sub(before);
     assert!(grown < 200 * 1024, "peak RSS grew by {grown} KiB");
-}
-
-/// VmHWM of this process, in KiB.
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 // Found by the fuzzer (seed 0x5eedb4e3e0003, case 855,823: a 675 KB PDF

@@ -6,8 +6,12 @@
 #[path = "../../tests/it/jpeg_bomb.rs"]
 mod jpeg_bomb;
 
+#[path = "support/rss.rs"]
+mod rss;
+
 use bareme_forms::{ScanConfig, ScanLimits, ScanOutcome, read_scan};
 use jpeg_bomb::flat_jpeg;
+use rss::peak_rss_kib;
 use std::io::Write;
 
 /// A PNG that declares `w × h` pixels, colour type 6 (RGBA, 8 bits), with
@@ -37,16 +41,6 @@ fn png_bomb(w: u32, h: u32, rows: u32) -> Vec<u8> {
     chunk(&mut out, b"IDAT", &z.finish().unwrap());
     chunk(&mut out, b"IEND", &[]);
     out
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 #[test]
