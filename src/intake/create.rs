@@ -60,35 +60,36 @@ pub async fn request_from_mail<C: Conn>(
     let matched = matching::run(txn, &claim, Some(m.sender), m.verdicts).await?;
     let mut flags = m.flags;
     flags.extend(claim.flags.iter().cloned());
-    // Flood caps: over them the request is made and flagged, the mail not sent.
+    // Flood caps: over them the request is made and flagged, the mail not
+    // sent. Both are counted in one query.
     let caps = &settings.intake;
-    let acknowledge = m.acknowledge
-        && !notify::over_cap(
-            txn,
+    let alert_to = matched
+        .subscriber
+        .as_ref()
+        .and_then(notify::registered_address);
+    let mut checks = Vec::with_capacity(2);
+    if m.acknowledge {
+        checks.push((
             m.sender,
             MailKind::Acknowledgement,
             caps.max_acknowledgements_per_sender,
-        )
-        .await?;
+        ));
+    }
+    if let Some(to) = &alert_to {
+        checks.push((
+            to,
+            MailKind::RegisteredAddressAlert,
+            caps.max_alerts_per_address,
+        ));
+    }
+    let mut over = notify::over_caps(txn, &checks).await?.into_iter();
+    let acknowledge = m.acknowledge && !over.next().unwrap_or(false);
     if m.acknowledge && !acknowledge {
         flags.push(notify::ACK_CAPPED.into());
     }
-    let mut alert = false;
-    if let Some(to) = matched
-        .subscriber
-        .as_ref()
-        .and_then(notify::registered_address)
-    {
-        alert = !notify::over_cap(
-            txn,
-            &to,
-            MailKind::RegisteredAddressAlert,
-            caps.max_alerts_per_address,
-        )
-        .await?;
-        if !alert {
-            flags.push(notify::ALERT_CAPPED.into());
-        }
+    let alert = alert_to.is_some() && !over.next().unwrap_or(false);
+    if alert_to.is_some() && !alert {
+        flags.push(notify::ALERT_CAPPED.into());
     }
     let manual = m.extraction.source == extract::Source::Nothing;
     if manual {

@@ -64,17 +64,24 @@ pub const ACK_CAPPED: &str = "accuse_non_envoye_plafond";
 /// already got `intake.max_alerts_per_address` in the last 24 hours.
 pub const ALERT_CAPPED: &str = "alerte_non_envoyee_plafond";
 
-/// True when `to` already got `cap` mails of `kind` in the last 24 hours
-/// (a flood: the next one is recorded and flagged, not sent).
-pub async fn over_cap<C: Conn>(
+/// For each (address, kind, cap), in order: true when the address already
+/// got `cap` mails of `kind` in the last 24 hours (a flood: the next one is
+/// recorded and flagged, not sent). One query for all of them.
+pub async fn over_caps<C: Conn>(
     txn: &C,
-    to: &MailAddress,
-    kind: MailKind,
-    cap: u32,
-) -> Result<bool, StoreError> {
+    checks: &[(&MailAddress, MailKind, u32)],
+) -> Result<Vec<bool>, StoreError> {
     let since = Utc::now() - Duration::hours(24);
-    let sent = crate::store::outbox::count_since(txn, to.as_str(), kind.template(), since).await?;
-    Ok(sent >= u64::from(cap))
+    let pairs: Vec<(&str, &str)> = checks
+        .iter()
+        .map(|(to, kind, _)| (to.as_str(), kind.template()))
+        .collect();
+    let counts = crate::store::outbox::counts_since(txn, &pairs, since).await?;
+    Ok(counts
+        .iter()
+        .zip(checks)
+        .map(|(sent, (_, _, cap))| *sent >= u64::from(*cap))
+        .collect())
 }
 
 /// The address alerts about `subscriber`'s requests go to, if usable.

@@ -69,23 +69,31 @@ impl Intake {
             Attempt::Exhausted(n) => return self.give_up(&incoming, &key, n).await,
             Attempt::Go(_) => {}
         }
-        let result = self.ingest_once(incoming).await;
+        let result = self.ingest_once(incoming, &key).await;
         // Best effort: a count left behind only brings the give-up closer.
         let _ = match &result {
-            Ok(_) => attempts::clear(self.db.conn(), &key).await,
+            // Cleared in the commit that recorded the message.
+            Ok((_, true)) => Ok(()),
+            Ok((_, false)) => attempts::clear(self.db.conn(), &key).await,
             Err(IntakeError::Unavailable(_)) => attempts::release(self.db.conn(), &key).await,
             Err(IntakeError::Io(_)) => Ok(()),
         };
-        result
+        result.map(|(outcome, _)| outcome)
     }
 
-    async fn ingest_once(&self, mut incoming: Incoming) -> Result<Outcome, IntakeError> {
+    /// One attempt; with the outcome, whether the attempt's count was
+    /// cleared in the same commit as the record.
+    async fn ingest_once(
+        &self,
+        mut incoming: Incoming,
+        key: &str,
+    ) -> Result<(Outcome, bool), IntakeError> {
         let scan = extract::ScanSettings::from_settings(&self.settings);
         let read = read_untrusted(&mut incoming, scan).await?;
-        match self.run(&incoming, read).await {
-            Ok(outcome) => {
-                log_handled(&incoming, &outcome);
-                Ok(outcome)
+        match self.run(&incoming, read, key).await {
+            Ok(done) => {
+                log_handled(&incoming, &done.0);
+                Ok(done)
             }
             Err(e) if e.is_unavailable() => Err(IntakeError::Unavailable(e)),
             Err(e) => {
@@ -97,24 +105,34 @@ impl Intake {
                     return self
                         .same_position(id, request_id)
                         .await
+                        .map(|outcome| (outcome, false))
                         .map_err(IntakeError::Unavailable);
                 }
                 tracing::warn!(error = %e, source = incoming.origin.source, "incoming mail failed, quarantined");
-                self.quarantine_after_error(&incoming, &e).await
+                self.quarantine_after_error(&incoming, &e)
+                    .await
+                    .map(|outcome| (outcome, false))
             }
         }
     }
 
-    async fn run(&self, incoming: &Incoming, read: Untrusted) -> Result<Outcome, StoreError> {
+    async fn run(
+        &self,
+        incoming: &Incoming,
+        read: Untrusted,
+        key: &str,
+    ) -> Result<(Outcome, bool), StoreError> {
         let txn = self.db.begin().await?;
         match self.decide(&txn, incoming, read).await? {
             Decided::Done(outcome) => {
+                // Recorded: its attempt's count goes with the same commit.
+                attempts::clear(&txn, key).await?;
                 txn.commit().await?;
-                Ok(outcome)
+                Ok((outcome, true))
             }
             Decided::SamePosition { id, request_id } => {
                 txn.rollback().await?;
-                self.same_position(id, request_id).await
+                Ok((self.same_position(id, request_id).await?, false))
             }
         }
     }

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::domain::{MailAddress, SubscriberNumber};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder,
     sea_query::{Expr, ExprTrait, Func},
 };
 
@@ -50,7 +50,10 @@ fn lower_eq(
 }
 
 /// Gathers what is held about `subject`.
-pub async fn gather<C: ConnectionTrait>(conn: &C, subject: &Subject) -> Result<Held, StoreError> {
+pub async fn gather<C: crate::store::Conn>(
+    conn: &C,
+    subject: &Subject,
+) -> Result<Held, StoreError> {
     // Subscribers: by number, or by current or former address.
     let subscribers: Vec<subscriber::Model> = match subject {
         Subject::Number(n) => {

@@ -5,10 +5,10 @@ use super::{
     StoreError,
     entities::{attachment, blob},
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 /// The attachments of one incoming message, in their order in the mail.
-pub async fn for_message<C: ConnectionTrait>(
+pub async fn for_message<C: crate::store::Conn>(
     db: &C,
     message_id: i64,
 ) -> Result<Vec<attachment::Model>, StoreError> {
@@ -20,7 +20,7 @@ pub async fn for_message<C: ConnectionTrait>(
 }
 
 /// The attachments of several messages, by id.
-pub async fn for_messages<C: ConnectionTrait>(
+pub async fn for_messages<C: crate::store::Conn>(
     db: &C,
     message_ids: Vec<i64>,
 ) -> Result<Vec<attachment::Model>, StoreError> {
@@ -32,7 +32,7 @@ pub async fn for_messages<C: ConnectionTrait>(
 }
 
 /// The attachment with this id.
-pub async fn find<C: ConnectionTrait>(
+pub async fn find<C: crate::store::Conn>(
     db: &C,
     id: i64,
 ) -> Result<Option<attachment::Model>, StoreError> {
@@ -40,7 +40,7 @@ pub async fn find<C: ConnectionTrait>(
 }
 
 /// The content of an attachment (`None` once purged).
-pub async fn content<C: ConnectionTrait>(
+pub async fn content<C: crate::store::Conn>(
     db: &C,
     a: &attachment::Model,
 ) -> Result<Option<Vec<u8>>, StoreError> {

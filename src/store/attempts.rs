@@ -9,7 +9,7 @@
 
 use super::{Db, StoreError, entities::intake_attempt};
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, sea_query::OnConflict};
+use sea_orm::{ActiveValue::Set, EntityTrait, sea_query::OnConflict};
 
 /// What [`begin`] decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub async fn begin(db: &Db, key: &str, max: u32) -> Result<Attempt, StoreError> 
 
 /// Takes back the attempt counted by [`begin`] on `key`: the attempt
 /// stopped for a reason that is not the message's (the database went away).
-pub async fn release<C: ConnectionTrait>(conn: &C, key: &str) -> Result<(), StoreError> {
+pub async fn release<C: crate::store::Conn>(conn: &C, key: &str) -> Result<(), StoreError> {
     use sea_orm::{ColumnTrait, ExprTrait, QueryFilter, sea_query::Expr};
     intake_attempt::Entity::update_many()
         .col_expr(
@@ -71,15 +71,19 @@ pub async fn release<C: ConnectionTrait>(conn: &C, key: &str) -> Result<(), Stor
 }
 
 /// Forgets the attempts on `key`: the message is recorded.
-pub async fn clear<C: ConnectionTrait>(conn: &C, key: &str) -> Result<(), StoreError> {
-    intake_attempt::Entity::delete_by_id(key.to_string())
-        .exec(conn)
-        .await?;
+pub async fn clear<C: crate::store::Conn>(conn: &C, key: &str) -> Result<(), StoreError> {
+    let delete = intake_attempt::Entity::delete_by_id(key.to_string());
+    // In a transaction, it goes with the next statement or the commit.
+    conn.defer(sea_orm::QueryTrait::build(
+        &delete,
+        conn.get_database_backend(),
+    ))
+    .await?;
     Ok(())
 }
 
 /// Attempts made on `key` and not yet cleared.
-pub async fn count<C: ConnectionTrait>(conn: &C, key: &str) -> Result<i32, StoreError> {
+pub async fn count<C: crate::store::Conn>(conn: &C, key: &str) -> Result<i32, StoreError> {
     Ok(intake_attempt::Entity::find_by_id(key.to_string())
         .one(conn)
         .await?
@@ -131,7 +135,10 @@ pub async fn begin_batch(db: &Db, keys: &[String]) -> Result<bool, StoreError> {
 
 /// Forgets the attempts on every one of `keys` (a batch recorded, or taken
 /// back for a reason that is not its messages').
-pub async fn clear_batch<C: ConnectionTrait>(conn: &C, keys: &[String]) -> Result<(), StoreError> {
+pub async fn clear_batch<C: crate::store::Conn>(
+    conn: &C,
+    keys: &[String],
+) -> Result<(), StoreError> {
     use sea_orm::{ColumnTrait, QueryFilter};
     intake_attempt::Entity::delete_many()
         .filter(intake_attempt::Column::Key.is_in(keys.iter().cloned()))

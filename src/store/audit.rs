@@ -12,13 +12,12 @@
 //! written before the key existed (plain SHA-256, `keyed_from` NULL) is
 //! verified and re-chained with the key at start-up ([`rechain`]).
 
-use super::{StoreError, entities::audit_event};
+use super::{Conn, StoreError, entities::audit_event};
 use crate::appkey::{self, AppKey};
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, sea_query::ExprTrait};
 use sea_orm::{
-    ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement, prelude::Expr,
-    sea_query::Query,
+    DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement, prelude::Expr, sea_query::Query,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -109,7 +108,7 @@ fn plain_digest(prev: &str, m: &audit_event::Model) -> String {
 }
 
 /// `audit_head.keyed_from`; `None` when the head row is missing.
-async fn head_keyed_from<C: ConnectionTrait>(db: &C) -> Result<Option<Option<i64>>, StoreError> {
+async fn head_keyed_from<C: crate::store::Conn>(db: &C) -> Result<Option<Option<i64>>, StoreError> {
     let row = db
         .query_one(
             Query::select()
@@ -126,7 +125,7 @@ async fn head_keyed_from<C: ConnectionTrait>(db: &C) -> Result<Option<Option<i64
 
 /// Whether the chain holds events keyed with the application key (then the
 /// key file is needed to verify it).
-pub async fn has_keyed_events<C: ConnectionTrait>(db: &C) -> Result<bool, StoreError> {
+pub async fn has_keyed_events<C: crate::store::Conn>(db: &C) -> Result<bool, StoreError> {
     let row = db
         .query_one(
             Query::select()
@@ -146,7 +145,7 @@ pub async fn has_keyed_events<C: ConnectionTrait>(db: &C) -> Result<bool, StoreE
 }
 
 /// Whether the chain is still plain SHA-256 (written before the key existed).
-pub async fn is_unkeyed<C: ConnectionTrait>(db: &C) -> Result<bool, StoreError> {
+pub async fn is_unkeyed<C: crate::store::Conn>(db: &C) -> Result<bool, StoreError> {
     Ok(matches!(head_keyed_from(db).await?, Some(None)))
 }
 
@@ -164,7 +163,7 @@ struct Head {
 /// and reads the head in the same statement: on PostgreSQL this serialises
 /// appenders (and keeps them out while [`rechain`] runs); on SQLite the
 /// transaction already holds the writer lock.
-async fn lock_head<C: ConnectionTrait>(txn: &C) -> Result<Head, StoreError> {
+async fn lock_head<C: crate::store::Conn>(txn: &C) -> Result<Head, StoreError> {
     let row = txn
         .query_one(
             Query::update()
@@ -187,7 +186,7 @@ async fn lock_head<C: ConnectionTrait>(txn: &C) -> Result<Head, StoreError> {
 }
 
 /// Appends `event` inside the caller's transaction and returns its sequence number.
-pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64, StoreError> {
+pub async fn append<C: Conn>(txn: &C, event: NewEvent) -> Result<i64, StoreError> {
     let head = lock_head(txn).await?;
     let seq = head.seq + 1;
     let prev = head.hash;
@@ -212,7 +211,8 @@ pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64,
     let key = appkey::current();
     model.hash = digest(scheme_for(seq, head.keyed_from, &key), &prev, &model);
     let hash = model.hash.clone();
-    audit_event::Entity::insert(audit_event::ActiveModel {
+    let backend = txn.get_database_backend();
+    let insert = audit_event::Entity::insert(audit_event::ActiveModel {
         seq: Set(model.seq),
         at: Set(model.at),
         actor: Set(model.actor),
@@ -225,22 +225,25 @@ pub async fn append<C: ConnectionTrait>(txn: &C, event: NewEvent) -> Result<i64,
         details: Set(model.details),
         prev_hash: Set(model.prev_hash),
         hash: Set(model.hash),
-    })
-    .exec_without_returning(txn)
-    .await?;
-    txn.execute(
-        Query::update()
-            .table("audit_head")
-            .value("seq", seq)
-            .value("hash", hash)
-            .and_where(Expr::col("id").eq(1)),
+    });
+    // Nothing reads either result: both go with the transaction's next statement.
+    txn.defer(sea_orm::QueryTrait::build(&insert, backend))
+        .await?;
+    txn.defer(
+        backend.build(
+            Query::update()
+                .table("audit_head")
+                .value("seq", seq)
+                .value("hash", hash)
+                .and_where(Expr::col("id").eq(1)),
+        ),
     )
     .await?;
     Ok(seq)
 }
 
 /// The next events of the chain from `seq` on, in order (a page of 1,000).
-async fn chain_page<C: ConnectionTrait>(
+async fn chain_page<C: crate::store::Conn>(
     db: &C,
     seq: i64,
 ) -> Result<Vec<audit_event::Model>, StoreError> {
@@ -262,7 +265,7 @@ pub struct Verification {
 }
 
 /// Walks the whole chain in order and checks every link and the head.
-pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Verification, StoreError> {
+pub async fn verify<C: crate::store::Conn>(db: &C) -> Result<Verification, StoreError> {
     let key = appkey::current();
     let keyed_from = head_keyed_from(db).await?.flatten();
     let mut prev = GENESIS_HASH.to_string();
@@ -342,7 +345,7 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Verification, StoreErr
 /// transaction, after checking it under `old` (or plain SHA-256 for events
 /// written before the key existed): a chain already broken is never sealed
 /// again, that would hide the edit. Returns the number of events.
-pub async fn rechain<C: ConnectionTrait>(
+pub async fn rechain<C: crate::store::Conn>(
     txn: &C,
     old: &AppKey,
     new: &AppKey,
@@ -403,7 +406,7 @@ pub async fn rechain<C: ConnectionTrait>(
 }
 
 /// The events of one request, oldest first (the timeline).
-pub async fn for_request<C: ConnectionTrait>(
+pub async fn for_request<C: crate::store::Conn>(
     db: &C,
     request_id: i64,
 ) -> Result<Vec<Event>, StoreError> {
@@ -416,7 +419,7 @@ pub async fn for_request<C: ConnectionTrait>(
 }
 
 /// The newest `limit` events, newest first.
-pub async fn recent<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<Event>, StoreError> {
+pub async fn recent<C: crate::store::Conn>(db: &C, limit: u64) -> Result<Vec<Event>, StoreError> {
     let rows = audit_event::Entity::find()
         .order_by_desc(audit_event::Column::Seq)
         .limit(limit)
@@ -442,7 +445,7 @@ fn to_event(m: audit_event::Model) -> Event {
 
 /// Only for tests of tamper detection: rewrites one stored field behind the log's back.
 #[doc(hidden)]
-pub async fn tamper_for_tests<C: ConnectionTrait>(
+pub async fn tamper_for_tests<C: crate::store::Conn>(
     db: &C,
     seq: i64,
     reason: &str,
@@ -465,7 +468,7 @@ pub async fn tamper_for_tests<C: ConnectionTrait>(
 /// database but has no application key can do, after editing events:
 /// recompute every hash of the chain, and the head, with plain SHA-256.
 #[doc(hidden)]
-pub async fn rehash_without_key_for_tests<C: ConnectionTrait>(db: &C) -> Result<(), StoreError> {
+pub async fn rehash_without_key_for_tests<C: crate::store::Conn>(db: &C) -> Result<(), StoreError> {
     let mut prev = GENESIS_HASH.to_string();
     let events = audit_event::Entity::find()
         .order_by_asc(audit_event::Column::Seq)

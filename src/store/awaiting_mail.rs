@@ -8,8 +8,8 @@
 
 use super::{StoreError, entities::inbound_message, inbox::Disposition, to_json};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr,
 };
 
 /// Flag of a quarantined message staff discarded.
@@ -64,7 +64,7 @@ impl Queue {
     }
 
     /// Open messages, oldest first (at most 500).
-    pub async fn list_open<C: ConnectionTrait>(
+    pub async fn list_open<C: crate::store::Conn>(
         &self,
         db: &C,
     ) -> Result<Vec<inbound_message::Model>, StoreError> {
@@ -77,7 +77,7 @@ impl Queue {
     }
 
     /// How many messages are open.
-    pub async fn count_open<C: ConnectionTrait>(&self, db: &C) -> Result<u64, StoreError> {
+    pub async fn count_open<C: crate::store::Conn>(&self, db: &C) -> Result<u64, StoreError> {
         Ok(inbound_message::Entity::find()
             .filter(self.open())
             .count(db)
@@ -85,7 +85,7 @@ impl Queue {
     }
 
     /// Message `id`, whatever its disposition.
-    pub async fn find<C: ConnectionTrait>(
+    pub async fn find<C: crate::store::Conn>(
         &self,
         db: &C,
         id: i64,
@@ -97,7 +97,7 @@ impl Queue {
     }
 
     /// Message `id` if it is still open, else [`StoreError::Conflict`].
-    pub async fn take<C: ConnectionTrait>(
+    pub async fn take<C: crate::store::Conn>(
         &self,
         db: &C,
         id: i64,
@@ -111,7 +111,7 @@ impl Queue {
 
     /// Adds `added` to the flags of `m` (and sets its reason when given),
     /// only if nobody changed its disposition or flags since `m` was read.
-    pub async fn add_flags<C: ConnectionTrait>(
+    pub async fn add_flags<C: crate::store::Conn>(
         &self,
         db: &C,
         m: &inbound_message::Model,
@@ -139,7 +139,7 @@ impl Queue {
 
     /// Files open message `id` under `disposition`, linked to `request_id`
     /// when given (a request made from the message links itself).
-    pub async fn settle<C: ConnectionTrait>(
+    pub async fn settle<C: crate::store::Conn>(
         &self,
         db: &C,
         id: i64,

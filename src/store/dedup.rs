@@ -5,7 +5,7 @@
 //! content is processed normally and flagged.
 
 use super::{StoreError, entities::inbound_message};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 /// Flag of a message whose Message-ID was already seen with other content.
 pub const REUSED_MESSAGE_ID: &str = "message_id_reutilise";
@@ -28,7 +28,7 @@ pub enum Seen {
 }
 
 /// Looks the message up by position, then by Message-ID.
-pub async fn check<C: ConnectionTrait>(
+pub async fn check<C: crate::store::Conn>(
     txn: &C,
     position: Option<&str>,
     message_id: Option<&str>,

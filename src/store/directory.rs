@@ -7,12 +7,12 @@ use super::{
     subscribers,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, Func},
 };
 
 /// Up to 50 subscribers whose number, organisation or address contains `q`.
-pub async fn search<C: ConnectionTrait>(
+pub async fn search<C: crate::store::Conn>(
     db: &C,
     q: &str,
 ) -> Result<Vec<subscriber::Model>, StoreError> {
@@ -35,7 +35,7 @@ pub async fn search<C: ConnectionTrait>(
 }
 
 /// One subscriber, its address history (oldest first) and its requests.
-pub async fn record<C: ConnectionTrait>(
+pub async fn record<C: crate::store::Conn>(
     db: &C,
     number: &str,
 ) -> Result<

@@ -11,7 +11,7 @@ use super::{
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    ColumnTrait, DbBackend, EntityTrait, QueryFilter,
     sea_query::{Expr, OnConflict},
 };
 
@@ -51,7 +51,7 @@ pub struct NewAttachment {
 }
 
 /// Inserts the record; returns its id.
-pub async fn insert<C: ConnectionTrait>(txn: &C, m: NewInbound<'_>) -> Result<i64, StoreError> {
+pub async fn insert<C: crate::store::Conn>(txn: &C, m: NewInbound<'_>) -> Result<i64, StoreError> {
     let sqlite = txn.get_database_backend() == DbBackend::Sqlite;
     let row = inbound_message::ActiveModel {
         received_at: Set(m.received_at),
@@ -84,7 +84,11 @@ pub async fn insert<C: ConnectionTrait>(txn: &C, m: NewInbound<'_>) -> Result<i6
 }
 
 /// Stores the raw mail of record `id`, inserted without it.
-pub async fn write_raw<C: ConnectionTrait>(txn: &C, id: i64, raw: &[u8]) -> Result<(), StoreError> {
+pub async fn write_raw<C: crate::store::Conn>(
+    txn: &C,
+    id: i64,
+    raw: &[u8],
+) -> Result<(), StoreError> {
     if txn.get_database_backend() == DbBackend::Sqlite {
         return sqlite_blob::write(txn, "inbound_messages", "raw", ("id", id.into()), raw).await;
     }
@@ -97,25 +101,28 @@ pub async fn write_raw<C: ConnectionTrait>(txn: &C, id: i64, raw: &[u8]) -> Resu
 }
 
 /// Links a record to the request it created.
-pub async fn set_request<C: ConnectionTrait>(
+pub async fn set_request<C: super::Conn>(
     txn: &C,
     id: i64,
     request_id: i64,
 ) -> Result<(), StoreError> {
-    inbound_message::Entity::update_many()
+    let update = inbound_message::Entity::update_many()
         .col_expr(
             inbound_message::Column::RequestId,
             Expr::value(Some(request_id)),
         )
-        .filter(inbound_message::Column::Id.eq(id))
-        .exec(txn)
-        .await?;
+        .filter(inbound_message::Column::Id.eq(id));
+    txn.defer(sea_orm::QueryTrait::build(
+        &update,
+        txn.get_database_backend(),
+    ))
+    .await?;
     Ok(())
 }
 
 /// Stores an attachment's content under its SHA-256, once: nothing when a
 /// blob of that hash is already there.
-pub async fn store_content<C: ConnectionTrait>(
+pub async fn store_content<C: crate::store::Conn>(
     txn: &C,
     sha256: &str,
     data: &[u8],
@@ -144,13 +151,13 @@ pub async fn store_content<C: ConnectionTrait>(
 
 /// Lists the attachments of message `id`, in their order, their contents
 /// stored before with [`store_content`].
-pub async fn attachments<C: ConnectionTrait>(
+pub async fn attachments<C: super::Conn>(
     txn: &C,
     id: i64,
     list: &[NewAttachment],
 ) -> Result<(), StoreError> {
     for (position, a) in list.iter().enumerate() {
-        attachment::Entity::insert(attachment::ActiveModel {
+        let insert = attachment::Entity::insert(attachment::ActiveModel {
             inbound_message_id: Set(id),
             position: Set(position as i32),
             filename: Set(a.filename.clone()),
@@ -158,15 +165,18 @@ pub async fn attachments<C: ConnectionTrait>(
             sha256: Set(a.sha256.clone()),
             size: Set(a.size),
             ..Default::default()
-        })
-        .exec_without_returning(txn)
+        });
+        txn.defer(sea_orm::QueryTrait::build(
+            &insert,
+            txn.get_database_backend(),
+        ))
         .await?;
     }
     Ok(())
 }
 
 /// The UIDVALIDITY last seen for an IMAP account, if any.
-pub async fn imap_validity<C: ConnectionTrait>(
+pub async fn imap_validity<C: crate::store::Conn>(
     conn: &C,
     account: &str,
 ) -> Result<Option<i64>, StoreError> {
@@ -177,7 +187,7 @@ pub async fn imap_validity<C: ConnectionTrait>(
 }
 
 /// Remembers the last UID handled for an IMAP account.
-pub async fn remember_imap<C: ConnectionTrait>(
+pub async fn remember_imap<C: crate::store::Conn>(
     conn: &C,
     account: &str,
     validity: i64,

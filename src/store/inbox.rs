@@ -2,7 +2,7 @@
 
 use super::{StoreError, entities::change_request, entities::inbound_message};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -61,7 +61,7 @@ pub struct InboxEntry {
 }
 
 /// Recorded messages, newest first, optionally of one disposition.
-pub async fn list<C: ConnectionTrait>(
+pub async fn list<C: crate::store::Conn>(
     db: &C,
     disposition: Option<Disposition>,
     limit: u64,
@@ -104,7 +104,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// The recorded incoming message with this id.
-pub async fn find_message<C: ConnectionTrait>(
+pub async fn find_message<C: crate::store::Conn>(
     db: &C,
     id: i64,
 ) -> Result<Option<inbound_message::Model>, StoreError> {
@@ -112,12 +112,12 @@ pub async fn find_message<C: ConnectionTrait>(
 }
 
 /// The raw bytes kept for incoming message `id` (`None` once purged).
-pub async fn raw<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+pub async fn raw<C: crate::store::Conn>(db: &C, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(find_message(db, id).await?.and_then(|m| m.raw))
 }
 
 /// Every incoming message of one request, oldest first.
-pub async fn for_request<C: ConnectionTrait>(
+pub async fn for_request<C: crate::store::Conn>(
     db: &C,
     request_id: i64,
 ) -> Result<Vec<inbound_message::Model>, StoreError> {
@@ -140,7 +140,7 @@ pub struct Quarantined {
 }
 
 /// Records `m` as a quarantined incoming message; returns its id.
-pub async fn insert_quarantined<C: ConnectionTrait>(
+pub async fn insert_quarantined<C: crate::store::Conn>(
     db: &C,
     m: Quarantined,
 ) -> Result<i64, StoreError> {
@@ -169,7 +169,7 @@ pub async fn insert_quarantined<C: ConnectionTrait>(
 }
 
 /// Sets what staff see of message `id`'s body (see `intake::parse::view_text`).
-pub async fn set_view<C: ConnectionTrait>(
+pub async fn set_view<C: crate::store::Conn>(
     conn: &C,
     id: i64,
     body: &str,

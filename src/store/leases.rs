@@ -10,13 +10,10 @@
 
 use super::StoreError;
 use chrono::{Duration, Utc};
-use sea_orm::{
-    ConnectionTrait,
-    sea_query::{Expr, ExprTrait, OnConflict, Query},
-};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 
 /// Takes or renews lease `name` for `holder` until now + `ttl`; true when held.
-pub async fn try_acquire<C: ConnectionTrait>(
+pub async fn try_acquire<C: crate::store::Conn>(
     db: &C,
     name: &str,
     holder: &str,
@@ -27,7 +24,7 @@ pub async fn try_acquire<C: ConnectionTrait>(
 
 /// Takes lease `name` only once the previous term has run out, whoever held it:
 /// for work that must happen once per period across every process (daily purge).
-pub async fn try_acquire_expired<C: ConnectionTrait>(
+pub async fn try_acquire_expired<C: crate::store::Conn>(
     db: &C,
     name: &str,
     holder: &str,
@@ -36,7 +33,7 @@ pub async fn try_acquire_expired<C: ConnectionTrait>(
     acquire(db, name, holder, ttl, false).await
 }
 
-async fn acquire<C: ConnectionTrait>(
+async fn acquire<C: crate::store::Conn>(
     db: &C,
     name: &str,
     holder: &str,
@@ -69,7 +66,7 @@ async fn acquire<C: ConnectionTrait>(
 /// Like [`try_acquire`], and also takes the lease from a holder on this host
 /// whose process has died ([`holder_is_dead`]). Two live processes still
 /// never hold it together: the take-over only replaces the exact dead holder.
-pub async fn try_acquire_or_take_over<C: ConnectionTrait>(
+pub async fn try_acquire_or_take_over<C: crate::store::Conn>(
     db: &C,
     name: &str,
     holder: &str,
@@ -105,7 +102,7 @@ pub async fn try_acquire_or_take_over<C: ConnectionTrait>(
 }
 
 /// Gives the lease back (clean shutdown), so another process takes over at once.
-pub async fn release<C: ConnectionTrait>(
+pub async fn release<C: crate::store::Conn>(
     db: &C,
     name: &str,
     holder: &str,

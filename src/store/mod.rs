@@ -38,8 +38,10 @@ use crate::config;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ExecResult, QueryResult, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
 };
+use std::future::Future;
 use std::sync::{
     Arc,
     atomic::{AtomicU64, Ordering},
@@ -76,7 +78,20 @@ impl StoreError {
 
 /// Anything the store's queries run on: the pool ([`Db::conn`]) or a
 /// transaction ([`Txn`]). Callers that take either name this trait.
-pub use sea_orm::ConnectionTrait as Conn;
+pub trait Conn: ConnectionTrait {
+    /// Sends a write whose result the caller does not read (an `INSERT`
+    /// without `RETURNING`, an `UPDATE` whose count does not matter). In a
+    /// SQLite [`Txn`] it goes with the transaction's next statement, in one
+    /// round trip to the SQLite worker thread (see [`Txn`]); elsewhere it
+    /// is sent at once. An error it meets comes back from that next
+    /// statement or from the commit, and fails the transaction all the same.
+    fn defer(&self, stmt: Statement) -> impl Future<Output = Result<(), DbErr>> + Send {
+        async move { self.execute_raw(stmt).await.map(|_| ()) }
+    }
+}
+
+impl Conn for DatabaseConnection {}
+impl Conn for DatabaseTransaction {}
 
 /// The storage library's own error, as [`Db::begin`] and `commit` return it;
 /// [`StoreError`] wraps it.
@@ -88,7 +103,229 @@ pub const QUIET_LOGS: &str = "sea_orm_migration=warn,sqlx=warn";
 
 /// A write transaction from [`Db::begin`], for the callers that chain several
 /// store calls atomically without naming the storage library.
-pub type Txn = DatabaseTransaction;
+///
+/// Every statement is a round trip (to sqlx's worker thread on SQLite, two
+/// thread wake-ups; to the server on PostgreSQL), which is what intake's
+/// writes cost most (README, « Performance »). The writes handed to
+/// [`Conn::defer`] are therefore held and sent together before the next
+/// statement or the commit, so a later read sees them:
+/// - on SQLite, in the same round trip as that statement, as one
+///   multi-statement string the worker runs in order (an `execute` sends
+///   them first on their own, so that its row count is its own);
+/// - on PostgreSQL, as one statement of data-modifying `WITH` clauses
+///   (their parameters renumbered), sent just before.
+pub struct Txn {
+    inner: DatabaseTransaction,
+    /// The deferred writes, in order.
+    pending: std::sync::Mutex<Vec<Statement>>,
+}
+
+impl std::fmt::Debug for Txn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Txn").finish_non_exhaustive()
+    }
+}
+
+impl Txn {
+    fn new(inner: DatabaseTransaction) -> Self {
+        Self {
+            inner,
+            pending: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Commits, after sending the writes still deferred.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.flush().await?;
+        self.inner.commit().await
+    }
+
+    /// Rolls back; deferred writes are dropped unsent.
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.take_pending();
+        self.inner.rollback().await
+    }
+
+    /// The deferred writes as one statement, if any.
+    fn take_pending(&self) -> Option<Statement> {
+        let pending = std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        match self.inner.get_database_backend() {
+            DbBackend::Postgres => with_clauses(pending),
+            _ => pending.into_iter().reduce(join),
+        }
+    }
+
+    /// `stmt` preceded by the deferred writes, if any (SQLite).
+    fn after_pending(&self, stmt: Statement) -> Statement {
+        match self.take_pending() {
+            Some(pending) => join(pending, stmt),
+            None => stmt,
+        }
+    }
+
+    /// Sends the deferred writes, if any, in one round trip of their own.
+    async fn flush(&self) -> Result<(), DbErr> {
+        if let Some(pending) = self.take_pending() {
+            self.inner.execute_raw(pending).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a statement can be held and joined to others. On SQLite its
+/// parameters must all be the positional `?` of sea-query's SQLite builder
+/// (sqlx binds each statement of a multi-statement string from where the
+/// previous one stopped); on PostgreSQL they must be `$n` (renumbered in
+/// [`with_clauses`]) and it must be an `INSERT`, `UPDATE` or `DELETE`
+/// without a string literal.
+fn joinable(stmt: &Statement) -> bool {
+    let sql = stmt.sql.as_str();
+    if sql.contains(';') || sql.contains('\'') {
+        return false;
+    }
+    match stmt.db_backend {
+        DbBackend::Sqlite => {
+            !sql.contains('$')
+                && !sql
+                    .as_bytes()
+                    .windows(2)
+                    .any(|w| w[0] == b'?' && w[1].is_ascii_digit())
+        }
+        DbBackend::Postgres => {
+            !sql.contains('?')
+                && ["INSERT ", "UPDATE ", "DELETE "]
+                    .iter()
+                    .any(|verb| sql.starts_with(verb))
+        }
+        _ => false,
+    }
+}
+
+/// `first; second`, their values in that order (SQLite).
+fn join(first: Statement, second: Statement) -> Statement {
+    let mut sql = first.sql;
+    sql.push_str(";\n");
+    sql.push_str(&second.sql);
+    let values = match (first.values, second.values) {
+        (Some(mut a), Some(b)) => {
+            a.0.extend(b.0);
+            Some(a)
+        }
+        (a, b) => a.or(b),
+    };
+    Statement {
+        sql,
+        values,
+        db_backend: first.db_backend,
+    }
+}
+
+/// PostgreSQL: several writes as one statement, `WITH w0 AS (…), w1 AS (…)
+/// SELECT 1`, each one's `$n` shifted past the parameters of those before
+/// it. They see the same snapshot (none of them reads another's rows) and
+/// their constraints are checked at the end of the statement.
+fn with_clauses(mut writes: Vec<Statement>) -> Option<Statement> {
+    if writes.len() <= 1 {
+        return writes.pop();
+    }
+    let db_backend = writes[0].db_backend;
+    let mut sql = String::from("WITH ");
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    for (i, write) in writes.into_iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("w{i} AS ("));
+        let offset = values.len();
+        shift_parameters(&write.sql, offset, &mut sql);
+        sql.push(')');
+        if let Some(v) = write.values {
+            values.extend(v.0);
+        }
+    }
+    sql.push_str(" SELECT 1");
+    Some(Statement {
+        sql,
+        values: Some(sea_orm::Values(values)),
+        db_backend,
+    })
+}
+
+/// Copies `sql` into `out` with every `$n` written `$(n + offset)`.
+fn shift_parameters(sql: &str, offset: usize, out: &mut String) {
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Txn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.inner.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.flush().await?;
+        self.inner.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.flush().await?;
+        self.inner.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        let stmt = if stmt.db_backend == DbBackend::Sqlite && joinable(&stmt) {
+            self.after_pending(stmt)
+        } else {
+            self.flush().await?;
+            stmt
+        };
+        self.inner.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let stmt = if stmt.db_backend == DbBackend::Sqlite && joinable(&stmt) {
+            self.after_pending(stmt)
+        } else {
+            self.flush().await?;
+            stmt
+        };
+        self.inner.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.inner.support_returning()
+    }
+}
+
+impl Conn for Txn {
+    async fn defer(&self, stmt: Statement) -> Result<(), DbErr> {
+        if !joinable(&stmt) {
+            self.flush().await?;
+            return self.inner.execute_raw(stmt).await.map(|_| ());
+        }
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(stmt);
+        Ok(())
+    }
+}
 
 /// A handle on the database, cheap to clone.
 #[derive(Clone, Debug)]
@@ -97,6 +334,8 @@ pub struct Db {
     /// Statements sent to the database through this handle and its clones
     /// (each one round trip; `BEGIN`, `COMMIT` and `ROLLBACK` not counted).
     statements: Arc<AtomicU64>,
+    /// SQLite's checkpointer ([`checkpointer`]), stopped by [`Db::close`].
+    checkpointer: Option<Arc<Checkpointer>>,
 }
 
 impl Db {
@@ -139,16 +378,35 @@ impl Db {
                     .foreign_keys(true)
                     // Erased content (masked links, purged mail) is zeroed, not left in free space.
                     .pragma("secure_delete", "on")
+                    // 8 MiB (default 2): room for a whole intake batch (64
+                    // mails of ~75 KB of pages); a smaller cache spills
+                    // pages to the WAL in the middle of the transaction and
+                    // reads them back. Pages are taken as needed (an idle
+                    // connection holds none); 32 MiB put the 25 MB mail's
+                    // pages in it, over the 150 MB peak of `ingest`.
+                    .pragma("cache_size", "-8192")
+                    // Checkpoints are made by `checkpointer` on its own
+                    // connection, not by the commit that crosses 1,000
+                    // pages of WAL (on the writer's thread, in its latency).
+                    .pragma("wal_autocheckpoint", "0")
             })
             // Large values are written in place, not bound (see `sqlite_blob`).
             .map_sqlx_sqlite_pool_opts(|o| o.after_connect(sqlite_after_connect));
         let mut conn = Database::connect(opts).await?;
+        let checkpointer = match sqlite {
+            true => Some(Arc::new(checkpointer(&conn).await?)),
+            false => None,
+        };
         let statements = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&statements);
         conn.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
         });
-        Ok(Self { conn, statements })
+        Ok(Self {
+            conn,
+            statements,
+            checkpointer,
+        })
     }
 
     /// How many statements this handle (and its clones) sent so far: what
@@ -170,12 +428,12 @@ impl Db {
     }
 
     /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
-    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+    pub async fn begin(&self) -> Result<Txn, DbErr> {
         let mut options = TransactionOptions::default();
         if self.backend() == DbBackend::Sqlite {
             options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
         }
-        self.conn.begin_with_options(options).await
+        Ok(Txn::new(self.conn.begin_with_options(options).await?))
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
@@ -190,6 +448,9 @@ impl Db {
 
     /// Closes the pool (a file copied by `backup` is then complete on disk).
     pub async fn close(self) -> Result<(), StoreError> {
+        if let Some(c) = &self.checkpointer {
+            c.stop().await;
+        }
         self.conn.close().await?;
         Ok(())
     }
@@ -209,6 +470,71 @@ impl Db {
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.conn.execute_unprepared("SELECT 1").await?;
         Ok(())
+    }
+}
+
+/// How often the SQLite checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Starts the SQLite checkpointer: a connection of its own (its own worker
+/// thread) that copies committed WAL frames into the database file every
+/// [`CHECKPOINT_EVERY`] (`PRAGMA wal_checkpoint(PASSIVE)`: it waits for
+/// no reader or writer), in place of SQLite's automatic checkpoint, which
+/// the pool's connections turn off. A checkpoint then no longer runs inside
+/// the commit of the writer that crossed the threshold, and the WAL is
+/// restarted from its beginning by the next writer once it is all copied.
+/// The connection ends with the pool ([`Db::close`]).
+async fn checkpointer(conn: &DatabaseConnection) -> Result<Checkpointer, StoreError> {
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _, Executor as _};
+    let pool = conn.get_sqlite_connection_pool().clone();
+    let options = pool.connect_options();
+    let mut own =
+        options.as_ref().clone().connect().await.map_err(|e| {
+            StoreError::Invalid(format!("connexion de point de contrôle SQLite : {e}"))
+        })?;
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stopped.changed() => break,
+            }
+            if pool.is_closed() {
+                break;
+            }
+            if let Err(e) = own.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+                tracing::warn!(error = %e, "SQLite checkpoint failed; retried later");
+            }
+        }
+        let _ = own.close().await;
+    });
+    Ok(Checkpointer {
+        stop,
+        task: std::sync::Mutex::new(Some(task)),
+    })
+}
+
+/// The handle on [`checkpointer`]'s task.
+#[derive(Debug)]
+struct Checkpointer {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Checkpointer {
+    /// Stops the task and waits for its connection to be closed.
+    async fn stop(&self) {
+        let _ = self.stop.send(true);
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
     }
 }
 

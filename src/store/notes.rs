@@ -2,12 +2,10 @@
 //! that adds them).
 
 use super::{StoreError, entities::note};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 /// The notes of one request, oldest first.
-pub async fn for_request<C: ConnectionTrait>(
+pub async fn for_request<C: crate::store::Conn>(
     db: &C,
     request_id: i64,
 ) -> Result<Vec<note::Model>, StoreError> {
@@ -19,7 +17,7 @@ pub async fn for_request<C: ConnectionTrait>(
 }
 
 /// Adds an internal note to a request, inside the caller's transaction.
-pub async fn add<C: ConnectionTrait>(
+pub async fn add<C: crate::store::Conn>(
     txn: &C,
     request_id: i64,
     staff_id: i64,

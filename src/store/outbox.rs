@@ -31,10 +31,10 @@ pub struct QueuedMail {
 }
 
 /// Writes a pending mail, due now, inside the caller's transaction.
-pub async fn insert<C: ConnectionTrait>(txn: &C, mail: QueuedMail) -> Result<(), StoreError> {
-    use sea_orm::{ActiveValue::Set, EntityTrait};
+pub async fn insert<C: super::Conn>(txn: &C, mail: QueuedMail) -> Result<(), StoreError> {
+    use sea_orm::{ActiveValue::Set, EntityTrait, QueryTrait};
     let now = Utc::now().trunc_subsecs(6);
-    outbox::Entity::insert(outbox::ActiveModel {
+    let insert = outbox::Entity::insert(outbox::ActiveModel {
         message_id: Set(mail.message_id),
         template: Set(mail.template.into()),
         recipient: Set(mail.recipient),
@@ -48,9 +48,8 @@ pub async fn insert<C: ConnectionTrait>(txn: &C, mail: QueuedMail) -> Result<(),
         next_attempt_at: Set(now),
         created_at: Set(now),
         ..Default::default()
-    })
-    .exec_without_returning(txn)
-    .await?;
+    });
+    txn.defer(insert.build(txn.get_database_backend())).await?;
     Ok(())
 }
 
@@ -161,7 +160,7 @@ fn claimed_by(id: i64, worker: &str) -> sea_orm::sea_query::UpdateStatement {
 }
 
 /// Records a delivery the server accepted, with its reply.
-pub async fn mark_sent<C: ConnectionTrait>(
+pub async fn mark_sent<C: crate::store::Conn>(
     conn: &C,
     id: i64,
     worker: &str,
@@ -178,7 +177,7 @@ pub async fn mark_sent<C: ConnectionTrait>(
 
 /// Once a mail is sent or given up, its stored copy keeps no usable link:
 /// the tokens of its links are masked. True when something was masked.
-pub async fn forget_links<C: ConnectionTrait>(
+pub async fn forget_links<C: crate::store::Conn>(
     conn: &C,
     row: &outbox::Model,
 ) -> Result<bool, StoreError> {
@@ -199,7 +198,7 @@ pub async fn forget_links<C: ConnectionTrait>(
 }
 
 /// Records a permanent failure: the mail will not be tried again.
-pub async fn mark_failed<C: ConnectionTrait>(
+pub async fn mark_failed<C: crate::store::Conn>(
     conn: &C,
     id: i64,
     worker: &str,
@@ -213,7 +212,7 @@ pub async fn mark_failed<C: ConnectionTrait>(
 }
 
 /// Records a temporary failure: the mail is due again at `next_attempt_at`.
-pub async fn reschedule<C: ConnectionTrait>(
+pub async fn reschedule<C: crate::store::Conn>(
     conn: &C,
     id: i64,
     worker: &str,
@@ -233,7 +232,7 @@ pub async fn reschedule<C: ConnectionTrait>(
 }
 
 /// Gives back every row `worker` still holds (clean shutdown), due now.
-pub async fn release<C: ConnectionTrait>(conn: &C, worker: &str) -> Result<u64, StoreError> {
+pub async fn release<C: crate::store::Conn>(conn: &C, worker: &str) -> Result<u64, StoreError> {
     let stmt = Query::update()
         .table(outbox::Entity)
         .value(outbox::Column::State, OutboxState::Pending.as_str())
@@ -255,7 +254,10 @@ pub enum RetryTarget {
 }
 
 /// Makes failed (or pending) mails due now; returns how many.
-pub async fn retry<C: ConnectionTrait>(conn: &C, target: &RetryTarget) -> Result<u64, StoreError> {
+pub async fn retry<C: crate::store::Conn>(
+    conn: &C,
+    target: &RetryTarget,
+) -> Result<u64, StoreError> {
     let mut stmt = Query::update()
         .table(outbox::Entity)
         .value(outbox::Column::State, OutboxState::Pending.as_str())
@@ -286,7 +288,7 @@ pub async fn retry<C: ConnectionTrait>(conn: &C, target: &RetryTarget) -> Result
 /// `bounced` with the delivery report's diagnostic. Returns false when the
 /// Message-ID is not one of ours. Intake calls it with a delivery report's
 /// `Original-Message-ID`.
-pub async fn mark_bounced<C: ConnectionTrait>(
+pub async fn mark_bounced<C: crate::store::Conn>(
     conn: &C,
     message_id: &str,
     diagnostic: &str,
@@ -310,7 +312,7 @@ pub async fn mark_bounced<C: ConnectionTrait>(
 }
 
 /// Lists mails, newest first, optionally in one state (`limit` 0 = all).
-pub async fn list<C: ConnectionTrait>(
+pub async fn list<C: crate::store::Conn>(
     conn: &C,
     state: Option<OutboxState>,
     limit: u64,
@@ -339,7 +341,7 @@ fn clean(s: &str) -> String {
 
 /// How many mails of `template` to `recipient` were queued since `since`
 /// (the flood caps of intake).
-pub async fn count_since<C: ConnectionTrait>(
+pub async fn count_since<C: crate::store::Conn>(
     conn: &C,
     recipient: &str,
     template: &str,
@@ -354,9 +356,54 @@ pub async fn count_since<C: ConnectionTrait>(
         .await?)
 }
 
+/// [`count_since`] for several (recipient, template) pairs in one query (one
+/// round trip: intake checks both of its flood caps at once), in order.
+pub async fn counts_since<C: crate::store::Conn>(
+    conn: &C,
+    pairs: &[(&str, &str)],
+    since: DateTime<Utc>,
+) -> Result<Vec<u64>, StoreError> {
+    use sea_orm::{DbBackend, Statement, Value};
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = conn.get_database_backend();
+    let mut values: Vec<Value> = Vec::with_capacity(pairs.len() * 3);
+    // The placeholder of the value just pushed.
+    let place = |values: &Vec<Value>| match backend {
+        DbBackend::Postgres => format!("${}", values.len()),
+        _ => "?".to_string(),
+    };
+    let mut columns = Vec::with_capacity(pairs.len());
+    for (i, (recipient, template)) in pairs.iter().enumerate() {
+        values.push((*recipient).into());
+        let r = place(&values);
+        values.push((*template).into());
+        let t = place(&values);
+        values.push(since.into());
+        let s = place(&values);
+        columns.push(format!(
+            "(SELECT COUNT(*) FROM outbox WHERE recipient = {r} AND template = {t} \
+             AND created_at > {s}) AS c{i}"
+        ));
+    }
+    let sql = format!("SELECT {}", columns.join(", "));
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+        .ok_or_else(|| StoreError::Invalid("compte des envois : aucune ligne".into()))?;
+    (0..pairs.len())
+        .map(|i| {
+            row.try_get::<i64>("", &format!("c{i}"))
+                .map(|n: i64| u64::try_from(n).unwrap_or(0))
+                .map_err(StoreError::from)
+        })
+        .collect()
+}
+
 /// True when a mail of `template` to `recipient` was queued since `since`
 /// (the « at most one per sender per period » rules of intake).
-pub async fn queued_since<C: ConnectionTrait>(
+pub async fn queued_since<C: crate::store::Conn>(
     conn: &C,
     recipient: &str,
     template: &str,
@@ -374,7 +421,7 @@ pub async fn queued_since<C: ConnectionTrait>(
 
 /// The request of the latest mail we sent under one of these Message-IDs (a
 /// reply's In-Reply-To/References), in one query.
-pub async fn request_replied_to<C: ConnectionTrait>(
+pub async fn request_replied_to<C: crate::store::Conn>(
     conn: &C,
     message_ids: &[&str],
 ) -> Result<Option<super::entities::change_request::Model>, StoreError> {

@@ -63,7 +63,7 @@ fn closed_before(cutoff: DateTime<Utc>) -> Condition {
         .add(change_request::Column::ClosedAt.lt(cutoff))
 }
 
-async fn closed_ids<C: ConnectionTrait>(
+async fn closed_ids<C: crate::store::Conn>(
     db: &C,
     cutoff: DateTime<Utc>,
 ) -> Result<Vec<i64>, StoreError> {

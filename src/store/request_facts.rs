@@ -13,11 +13,11 @@ use crate::{
     mail::MailKind,
 };
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 /// True when a subscriber other than `except` is registered at `address`,
 /// compared case-insensitively with the domain in its ASCII (IDN) form.
-pub async fn address_taken<C: ConnectionTrait>(
+pub async fn address_taken<C: crate::store::Conn>(
     db: &C,
     address: &MailAddress,
     except: Option<i64>,
@@ -31,7 +31,7 @@ pub async fn address_taken<C: ConnectionTrait>(
 }
 
 /// When the registered address was last alerted about `request_id`.
-pub async fn alerted_at<C: ConnectionTrait>(
+pub async fn alerted_at<C: crate::store::Conn>(
     db: &C,
     request_id: i64,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -47,7 +47,7 @@ pub async fn alerted_at<C: ConnectionTrait>(
 /// The checks of SPEC §4 for the request's claimed data as they are now.
 /// The sender's authentication cannot change after intake: its verdict is
 /// kept from the previous checks.
-pub async fn recompute_checks<C: ConnectionTrait>(
+pub async fn recompute_checks<C: crate::store::Conn>(
     db: &C,
     request: &change_request::Model,
     data: &ClaimedData,

@@ -5,7 +5,7 @@ use super::{StoreError, entities::change_request};
 use crate::domain::RequestState;
 use chrono::{Duration, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, Func},
 };
 use std::collections::HashMap;
@@ -93,7 +93,7 @@ pub(super) fn search(search: Option<&str>) -> Option<Condition> {
 }
 
 /// One page of requests matching `filter`, oldest first, and whether another follows.
-pub async fn page<C: ConnectionTrait>(
+pub async fn page<C: crate::store::Conn>(
     db: &C,
     filter: &QueueFilter,
 ) -> Result<(Vec<change_request::Model>, bool), StoreError> {
@@ -111,7 +111,7 @@ pub async fn page<C: ConnectionTrait>(
 }
 
 /// Every request matching `filter` (no paging), oldest first, for the CSV export.
-pub async fn all<C: ConnectionTrait>(
+pub async fn all<C: crate::store::Conn>(
     db: &C,
     filter: &QueueFilter,
 ) -> Result<Vec<change_request::Model>, StoreError> {
@@ -124,7 +124,7 @@ pub async fn all<C: ConnectionTrait>(
 }
 
 /// How many requests are in each state, every state listed (one query).
-pub async fn counts<C: ConnectionTrait>(db: &C) -> Result<Vec<(RequestState, i64)>, StoreError> {
+pub async fn counts<C: crate::store::Conn>(db: &C) -> Result<Vec<(RequestState, i64)>, StoreError> {
     let rows: Vec<(String, i64)> = change_request::Entity::find()
         .select_only()
         .column(change_request::Column::State)

@@ -12,7 +12,6 @@ use crate::{
     config::Settings,
     domain::{Action, Change, RequestState},
 };
-use sea_orm::ConnectionTrait;
 
 /// What a staff member (or the system) asks for, with what it must record.
 #[derive(Debug, Clone)]
@@ -51,7 +50,7 @@ impl TransitionInput {
 
 /// Applies one transition inside the caller's transaction through the one
 /// write path. Returns the updated row.
-pub async fn transition_in<C: ConnectionTrait>(
+pub async fn transition_in<C: crate::store::Conn>(
     txn: &C,
     current: &change_request::Model,
     input: &TransitionInput,
@@ -94,7 +93,7 @@ pub async fn transition(
 
 /// The reset link of request `request_id` was used: an approved request is
 /// completed (any other state is left as it is).
-pub async fn complete_in<C: ConnectionTrait>(
+pub async fn complete_in<C: crate::store::Conn>(
     txn: &C,
     settings: &Settings,
     request_id: i64,

@@ -9,9 +9,7 @@ use super::{
 };
 use crate::domain::{Check, ClaimedData, RequestState};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -57,7 +55,7 @@ fn summary(m: change_request::Model) -> Summary {
 }
 
 /// Requests matching `filter`, oldest first.
-pub async fn list<C: ConnectionTrait>(
+pub async fn list<C: crate::store::Conn>(
     db: &C,
     filter: &ListFilter,
 ) -> Result<Vec<Summary>, StoreError> {
@@ -75,7 +73,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// How many requests are in each state (every state listed, zeros included).
-pub async fn counts<C: ConnectionTrait>(db: &C) -> Result<Vec<(RequestState, u64)>, StoreError> {
+pub async fn counts<C: crate::store::Conn>(db: &C) -> Result<Vec<(RequestState, u64)>, StoreError> {
     let mut out = Vec::new();
     for state in RequestState::ALL {
         let n = change_request::Entity::find()
@@ -88,7 +86,7 @@ pub async fn counts<C: ConnectionTrait>(db: &C) -> Result<Vec<(RequestState, u64
 }
 
 /// How many requests exist, whatever their state.
-pub async fn total<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
+pub async fn total<C: crate::store::Conn>(db: &C) -> Result<u64, StoreError> {
     Ok(change_request::Entity::find().count(db).await?)
 }
 
@@ -131,7 +129,7 @@ pub struct SubscriberRecord {
     pub email: Option<String>,
 }
 
-pub async fn show<C: ConnectionTrait>(db: &C, reference: &str) -> Result<Detail, StoreError> {
+pub async fn show<C: crate::store::Conn>(db: &C, reference: &str) -> Result<Detail, StoreError> {
     let m = find(db, reference).await?;
     let subscriber = match m.subscriber_id {
         Some(id) => subscriber::Entity::find_by_id(id)

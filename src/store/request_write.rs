@@ -22,7 +22,7 @@ use crate::{
 };
 use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ColumnTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, SimpleExpr},
 };
 
@@ -51,7 +51,7 @@ fn blank(s: &Option<String>) -> bool {
 }
 
 /// The request as the domain's rules see it, with the facts the store knows.
-async fn facts<C: ConnectionTrait>(
+async fn facts<C: crate::store::Conn>(
     txn: &C,
     current: &change_request::Model,
     state: RequestState,
@@ -100,7 +100,7 @@ fn flags_of(current: &change_request::Model) -> Vec<Flag> {
 }
 
 /// Applies `change` to `current` inside `txn`; see the module comment.
-pub async fn apply<C: ConnectionTrait>(
+pub async fn apply<C: crate::store::Conn>(
     txn: &C,
     settings: &Settings,
     current: &change_request::Model,

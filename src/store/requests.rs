@@ -9,7 +9,7 @@ use crate::domain::{Reference, RequestState, Role, Who};
 use chrono::{Datelike, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ColumnTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use std::collections::BTreeMap;
@@ -87,7 +87,7 @@ pub struct NewRequest {
 }
 
 /// Takes the next reference of `year`; unique under concurrent creators.
-pub async fn next_reference<C: ConnectionTrait>(
+pub async fn next_reference<C: crate::store::Conn>(
     txn: &C,
     year: i32,
 ) -> Result<Reference, StoreError> {
@@ -116,7 +116,7 @@ pub async fn next_reference<C: ConnectionTrait>(
 }
 
 /// Creates a request in `pending_review` inside the caller's transaction.
-pub async fn create_in<C: ConnectionTrait>(
+pub async fn create_in<C: crate::store::Conn>(
     txn: &C,
     new: NewRequest,
     actor: &Actor,
@@ -173,7 +173,7 @@ pub async fn create(
 }
 
 /// The request with this reference, or a French "not found".
-pub async fn find<C: ConnectionTrait>(
+pub async fn find<C: crate::store::Conn>(
     db: &C,
     reference: &str,
 ) -> Result<change_request::Model, StoreError> {
@@ -187,7 +187,7 @@ pub async fn find<C: ConnectionTrait>(
 }
 
 /// The request with this id, if any.
-pub async fn find_by_id<C: ConnectionTrait>(
+pub async fn find_by_id<C: crate::store::Conn>(
     db: &C,
     id: i64,
 ) -> Result<Option<change_request::Model>, StoreError> {
@@ -195,7 +195,7 @@ pub async fn find_by_id<C: ConnectionTrait>(
 }
 
 /// The reference of the request with this id, if any.
-pub async fn reference_of<C: ConnectionTrait>(
+pub async fn reference_of<C: crate::store::Conn>(
     db: &C,
     id: i64,
 ) -> Result<Option<String>, StoreError> {

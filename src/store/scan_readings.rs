@@ -4,9 +4,7 @@
 
 use super::{StoreError, entities::scan_reading};
 use bareme_forms::{ScannedForm, ValueSource};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 /// Row names of the two zones cut out of the scan.
 pub const SIGNATURE: &str = "_signature";
@@ -22,7 +20,7 @@ fn source(s: ValueSource) -> &'static str {
 
 /// Stores what `form` gave for request `request_id`; `uncertain` names the
 /// fields read under the confidence threshold.
-pub async fn insert<C: ConnectionTrait>(
+pub async fn insert<C: crate::store::Conn>(
     txn: &C,
     request_id: i64,
     form: &ScannedForm,
@@ -64,7 +62,7 @@ pub async fn insert<C: ConnectionTrait>(
 
 /// The readings of request `request_id`, in the form's order (empty when
 /// the request was not read from a scan).
-pub async fn for_request<C: ConnectionTrait>(
+pub async fn for_request<C: crate::store::Conn>(
     db: &C,
     request_id: i64,
 ) -> Result<Vec<scan_reading::Model>, StoreError> {
@@ -77,7 +75,7 @@ pub async fn for_request<C: ConnectionTrait>(
 
 /// One image of request `request_id` (the request is part of the key, so
 /// that an image is only served on its request's page).
-pub async fn image<C: ConnectionTrait>(
+pub async fn image<C: crate::store::Conn>(
     db: &C,
     request_id: i64,
     id: i64,
@@ -90,7 +88,7 @@ pub async fn image<C: ConnectionTrait>(
 }
 
 /// Removes the readings of the requests `ids` (retention purge).
-pub async fn delete_for<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<u64, StoreError> {
+pub async fn delete_for<C: crate::store::Conn>(db: &C, ids: &[i64]) -> Result<u64, StoreError> {
     if ids.is_empty() {
         return Ok(0);
     }

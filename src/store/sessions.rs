@@ -11,7 +11,7 @@ use crate::security;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
+    ColumnTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
     sea_query::{Expr, ExprTrait, Query},
 };
 use serde::{Deserialize, Serialize};
@@ -57,7 +57,7 @@ fn stored_id(cookie: &str) -> Option<String> {
 }
 
 /// Opens a new session and returns the cookie value.
-pub async fn create<C: ConnectionTrait>(
+pub async fn create<C: crate::store::Conn>(
     db: &C,
     principal: Principal,
 ) -> Result<String, StoreError> {
@@ -80,7 +80,7 @@ pub async fn create<C: ConnectionTrait>(
 }
 
 /// The live session behind a cookie value; refreshes its idle deadline.
-pub async fn load<C: ConnectionTrait>(
+pub async fn load<C: crate::store::Conn>(
     db: &C,
     cookie: &str,
 ) -> Result<Option<SessionData>, StoreError> {
@@ -96,7 +96,7 @@ pub async fn load<C: ConnectionTrait>(
 /// The live session behind a staff cookie value and its staff member
 /// (`None` when the account is gone), read in one query: the member's id is
 /// in the session id's prefix. Refreshes the idle deadline like [`load`].
-pub async fn load_staff<C: ConnectionTrait>(
+pub async fn load_staff<C: crate::store::Conn>(
     db: &C,
     cookie: &str,
 ) -> Result<Option<(SessionData, Option<staff::Model>)>, StoreError> {
@@ -142,7 +142,7 @@ pub async fn load_staff<C: ConnectionTrait>(
 
 /// The session stored as `data` if it is still live (else deleted), its
 /// idle deadline moved on at most once a minute.
-async fn live<C: ConnectionTrait>(
+async fn live<C: crate::store::Conn>(
     db: &C,
     id: String,
     data: &str,
@@ -175,7 +175,7 @@ async fn live<C: ConnectionTrait>(
 }
 
 /// Ends one session (sign-out).
-pub async fn destroy<C: ConnectionTrait>(db: &C, cookie: &str) -> Result<(), StoreError> {
+pub async fn destroy<C: crate::store::Conn>(db: &C, cookie: &str) -> Result<(), StoreError> {
     if let Some(id) = stored_id(cookie) {
         session::Entity::delete_by_id(id).exec(db).await?;
     }
@@ -183,7 +183,7 @@ pub async fn destroy<C: ConnectionTrait>(db: &C, cookie: &str) -> Result<(), Sto
 }
 
 /// Ends every session of one account (password change, account disabled).
-pub async fn destroy_all<C: ConnectionTrait>(
+pub async fn destroy_all<C: crate::store::Conn>(
     db: &C,
     principal: Principal,
 ) -> Result<u64, StoreError> {
@@ -196,7 +196,7 @@ pub async fn destroy_all<C: ConnectionTrait>(
 
 /// Ends every session of one account but the one of `keep` (the cookie of
 /// the browser that changed the password).
-pub async fn destroy_others<C: ConnectionTrait>(
+pub async fn destroy_others<C: crate::store::Conn>(
     db: &C,
     principal: Principal,
     keep: &str,

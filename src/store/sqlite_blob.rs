@@ -17,7 +17,7 @@
 use super::StoreError;
 use libsqlite3_sys as ffi;
 use sea_orm::{
-    ConnectionTrait, DbBackend, Statement, Value,
+    DbBackend, Statement, Value,
     sqlx::{self, SqliteConnection},
 };
 use std::{
@@ -77,7 +77,7 @@ impl Drop for Lent<'_> {
 /// Stores `bytes` in `table.column` of the row whose `key` column holds
 /// `value` (the row must exist), in the caller's transaction. SQLite only;
 /// `table`, `column` and `key` are ours, never user input.
-pub(super) async fn write<C: ConnectionTrait>(
+pub(super) async fn write<C: crate::store::Conn>(
     conn: &C,
     table: &'static str,
     column: &'static str,

@@ -184,7 +184,7 @@ async fn update_one(
 }
 
 /// Staff id → display name.
-pub async fn staff_names<C: sea_orm::ConnectionTrait>(
+pub async fn staff_names<C: crate::store::Conn>(
     db: &C,
 ) -> Result<std::collections::HashMap<i64, String>, StoreError> {
     Ok(staff::Entity::find()
@@ -197,7 +197,7 @@ pub async fn staff_names<C: sea_orm::ConnectionTrait>(
 
 /// Staff display names by username: the audit log names its actors
 /// `staff:{username}`, people read the name.
-pub async fn staff_names_by_username<C: sea_orm::ConnectionTrait>(
+pub async fn staff_names_by_username<C: crate::store::Conn>(
     db: &C,
 ) -> Result<std::collections::HashMap<String, String>, StoreError> {
     Ok(staff::Entity::find()
@@ -209,15 +209,12 @@ pub async fn staff_names_by_username<C: sea_orm::ConnectionTrait>(
 }
 
 /// How many accounts exist, read inside `db` (a transaction or the pool).
-pub async fn count_in<C: sea_orm::ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
+pub async fn count_in<C: crate::store::Conn>(db: &C) -> Result<u64, StoreError> {
     Ok(staff::Entity::find().count(db).await?)
 }
 
 /// Records the time of a successful sign-in, inside the caller's transaction.
-pub async fn touch_last_login<C: sea_orm::ConnectionTrait>(
-    txn: &C,
-    id: i64,
-) -> Result<(), StoreError> {
+pub async fn touch_last_login<C: crate::store::Conn>(txn: &C, id: i64) -> Result<(), StoreError> {
     staff::Entity::update_many()
         .col_expr(staff::Column::LastLoginAt, Expr::value(Some(Utc::now())))
         .filter(staff::Column::Id.eq(id))
@@ -249,7 +246,7 @@ fn new_account(
 
 /// Inserts an enabled account inside the caller's transaction (the caller
 /// checked the username and audits the creation).
-pub async fn insert_in<C: sea_orm::ConnectionTrait>(
+pub async fn insert_in<C: crate::store::Conn>(
     txn: &C,
     username: &str,
     display_name: &str,
@@ -264,7 +261,7 @@ pub async fn insert_in<C: sea_orm::ConnectionTrait>(
 
 /// Records TOTP step `step` as used by `staff_id`; false when it (or a
 /// later one) was used already. Conditional, so it holds across processes.
-pub async fn use_totp_step<C: sea_orm::ConnectionTrait>(
+pub async fn use_totp_step<C: crate::store::Conn>(
     db: &C,
     staff_id: i64,
     step: i64,
@@ -284,7 +281,7 @@ pub async fn use_totp_step<C: sea_orm::ConnectionTrait>(
 
 /// Stores the TOTP secret of `staff_id` (only if none is set) with the step
 /// of the code that proved it.
-pub async fn set_totp<C: sea_orm::ConnectionTrait>(
+pub async fn set_totp<C: crate::store::Conn>(
     txn: &C,
     staff_id: i64,
     secret: &str,
@@ -304,7 +301,7 @@ pub async fn set_totp<C: sea_orm::ConnectionTrait>(
 }
 
 /// Removes the TOTP secret of `username`; false when it had none.
-pub async fn clear_totp<C: sea_orm::ConnectionTrait>(
+pub async fn clear_totp<C: crate::store::Conn>(
     txn: &C,
     username: &str,
 ) -> Result<bool, StoreError> {
@@ -325,7 +322,7 @@ pub async fn clear_totp<C: sea_orm::ConnectionTrait>(
 }
 
 /// The TOTP secrets as stored, by staff id (to seal the ones kept in clear).
-pub async fn stored_totp_secrets<C: sea_orm::ConnectionTrait>(
+pub async fn stored_totp_secrets<C: crate::store::Conn>(
     conn: &C,
 ) -> Result<Vec<(i64, String)>, StoreError> {
     Ok(staff::Entity::find()
@@ -338,7 +335,7 @@ pub async fn stored_totp_secrets<C: sea_orm::ConnectionTrait>(
 }
 
 /// Replaces the stored form of a TOTP secret (sealing it, or re-sealing it).
-pub async fn replace_totp_secret<C: sea_orm::ConnectionTrait>(
+pub async fn replace_totp_secret<C: crate::store::Conn>(
     conn: &C,
     staff_id: i64,
     stored: &str,

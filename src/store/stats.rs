@@ -38,7 +38,7 @@ async fn count_by(db: &Db, table: &str, column: &str) -> Result<Vec<(String, i64
 }
 
 /// What changes whenever a request is created or changed in any way.
-pub async fn requests_change_key<C: ConnectionTrait>(db: &C) -> Result<String, StoreError> {
+pub async fn requests_change_key<C: crate::store::Conn>(db: &C) -> Result<String, StoreError> {
     Ok(change_keys(db).await?.requests)
 }
 
@@ -54,7 +54,7 @@ pub struct ChangeKeys {
     pub mail: String,
 }
 
-pub async fn change_keys<C: ConnectionTrait>(db: &C) -> Result<ChangeKeys, StoreError> {
+pub async fn change_keys<C: crate::store::Conn>(db: &C) -> Result<ChangeKeys, StoreError> {
     let sql = "SELECT CAST((SELECT MAX(id) FROM change_requests) AS TEXT) AS max_id, \
                CAST((SELECT MAX(updated_at) FROM change_requests) AS TEXT) AS max_updated, \
                CAST((SELECT MAX(id) FROM inbound_messages) AS TEXT) AS max_inbound, \
@@ -84,7 +84,7 @@ pub struct OpenMail {
 }
 
 /// How many messages wait in « Courriels non traités » and « Autres courriels ».
-pub async fn open_mail<C: ConnectionTrait>(db: &C) -> Result<OpenMail, StoreError> {
+pub async fn open_mail<C: crate::store::Conn>(db: &C) -> Result<OpenMail, StoreError> {
     Ok(OpenMail {
         quarantined: QUARANTINE.count_open(db).await? as i64,
         other: OTHER_MAIL.count_open(db).await? as i64,

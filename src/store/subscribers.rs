@@ -7,8 +7,8 @@ use super::{
 use crate::domain::{MailAddress, SubscriberNumber};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -42,7 +42,7 @@ impl UpsertStats {
 pub type Existing = HashMap<String, (i64, SubscriberRow)>;
 
 /// Loads every subscriber once, so that an import compares in memory.
-pub async fn load_existing<C: ConnectionTrait>(db: &C) -> Result<Existing, StoreError> {
+pub async fn load_existing<C: crate::store::Conn>(db: &C) -> Result<Existing, StoreError> {
     let mut out = HashMap::new();
     let mut last_id = 0i64;
     loop {
@@ -188,7 +188,7 @@ pub async fn upsert_batch(
 }
 
 /// Closes the open history row of `subscriber_id` and opens one for `email`.
-pub async fn record_address_change<C: ConnectionTrait>(
+pub async fn record_address_change<C: crate::store::Conn>(
     txn: &C,
     subscriber_id: i64,
     email: Option<&MailAddress>,
@@ -217,7 +217,7 @@ pub async fn record_address_change<C: ConnectionTrait>(
 }
 
 /// Every subscriber, by number, in pages (for the CSV export).
-pub async fn page<C: ConnectionTrait>(
+pub async fn page<C: crate::store::Conn>(
     db: &C,
     after_id: i64,
     limit: u64,
@@ -235,7 +235,7 @@ pub async fn page<C: ConnectionTrait>(
 }
 
 /// The subscriber with this number.
-pub async fn find_by_number<C: ConnectionTrait>(
+pub async fn find_by_number<C: crate::store::Conn>(
     db: &C,
     number: &SubscriberNumber,
 ) -> Result<Option<subscriber::Model>, StoreError> {
@@ -250,7 +250,7 @@ pub async fn find_by_number<C: ConnectionTrait>(
 /// other than that one is registered at `new_address` (`None` without an
 /// address). Addresses compare by their stored key (case folded, domain in
 /// its IDN form).
-pub async fn for_claim<C: ConnectionTrait>(
+pub async fn for_claim<C: crate::store::Conn>(
     db: &C,
     number: Option<&SubscriberNumber>,
     new_address: Option<&MailAddress>,
@@ -278,7 +278,7 @@ pub async fn for_claim<C: ConnectionTrait>(
 }
 
 /// Address history of one subscriber, oldest first.
-pub async fn address_history<C: ConnectionTrait>(
+pub async fn address_history<C: crate::store::Conn>(
     db: &C,
     subscriber_id: i64,
 ) -> Result<Vec<subscriber_address::Model>, StoreError> {
@@ -291,7 +291,7 @@ pub async fn address_history<C: ConnectionTrait>(
 
 /// True when a subscriber other than `except` has the address `email`
 /// (case-insensitive, IDN domains folded: see [`super::request_facts`]).
-pub async fn address_used_elsewhere<C: ConnectionTrait>(
+pub async fn address_used_elsewhere<C: crate::store::Conn>(
     db: &C,
     email: &MailAddress,
     except: Option<i64>,
@@ -300,7 +300,7 @@ pub async fn address_used_elsewhere<C: ConnectionTrait>(
 }
 
 /// The subscriber with this id.
-pub async fn find_by_id<C: ConnectionTrait>(
+pub async fn find_by_id<C: crate::store::Conn>(
     db: &C,
     id: i64,
 ) -> Result<Option<subscriber::Model>, StoreError> {
@@ -309,7 +309,7 @@ pub async fn find_by_id<C: ConnectionTrait>(
 
 /// Stores a new password hash (and re-enables a disabled account) inside the
 /// caller's transaction. The caller voids tokens and sessions in the same one.
-pub async fn set_password_in<C: ConnectionTrait>(
+pub async fn set_password_in<C: crate::store::Conn>(
     txn: &C,
     subscriber_id: i64,
     password_hash: String,
@@ -334,7 +334,7 @@ pub async fn set_password_in<C: ConnectionTrait>(
 
 /// Replaces the address of `subscriber_id` (approval of a change request),
 /// inside the caller's transaction; the caller records the history row.
-pub async fn set_email_in<C: ConnectionTrait>(
+pub async fn set_email_in<C: crate::store::Conn>(
     txn: &C,
     subscriber_id: i64,
     email: &MailAddress,
@@ -357,7 +357,7 @@ pub async fn set_email_in<C: ConnectionTrait>(
 }
 
 /// The address-history row the approval of request `request_id` wrote, if any.
-pub async fn approved_address<C: ConnectionTrait>(
+pub async fn approved_address<C: crate::store::Conn>(
     db: &C,
     request_id: i64,
 ) -> Result<Option<subscriber_address::Model>, StoreError> {

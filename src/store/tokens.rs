@@ -8,9 +8,7 @@
 use super::{StoreError, entities::token};
 use crate::security::{self, IssuedToken};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
@@ -55,7 +53,7 @@ pub struct TokenOwner {
 
 /// Issues a token valid for `ttl`. A new password-setting token voids every
 /// earlier password-setting token of the same subscriber.
-pub async fn issue<C: ConnectionTrait>(
+pub async fn issue<C: super::Conn>(
     txn: &C,
     kind: TokenKind,
     owner: TokenOwner,
@@ -70,7 +68,7 @@ pub async fn issue<C: ConnectionTrait>(
     }
     let issued = security::new_token()
         .map_err(|e| StoreError::Invalid(format!("générateur aléatoire indisponible : {e}")))?;
-    token::Entity::insert(token::ActiveModel {
+    let insert = token::Entity::insert(token::ActiveModel {
         kind: Set(kind.as_str().into()),
         hash: Set(issued.hash.clone()),
         subscriber_id: Set(owner.subscriber_id),
@@ -81,15 +79,18 @@ pub async fn issue<C: ConnectionTrait>(
         voided_at: Set(None),
         created_at: Set(now),
         ..Default::default()
-    })
-    .exec_without_returning(txn)
+    });
+    txn.defer(sea_orm::QueryTrait::build(
+        &insert,
+        txn.get_database_backend(),
+    ))
     .await?;
     Ok(issued)
 }
 
 /// Voids every live token of these kinds for a subscriber (new token,
 /// address change, password change). Returns how many were voided.
-pub async fn void_for_subscriber<C: ConnectionTrait>(
+pub async fn void_for_subscriber<C: crate::store::Conn>(
     txn: &C,
     subscriber_id: i64,
     kinds: &[TokenKind],
@@ -117,7 +118,7 @@ pub enum TokenState {
 }
 
 /// Looks at a token without using it (GET of a link page).
-pub async fn peek<C: ConnectionTrait>(
+pub async fn peek<C: crate::store::Conn>(
     db: &C,
     kinds: &[TokenKind],
     secret: &str,
@@ -138,7 +139,7 @@ pub async fn peek<C: ConnectionTrait>(
 
 /// Uses a token, atomically: of two concurrent submissions only one wins.
 /// Returns the state it was in when it could not be used.
-pub async fn consume<C: ConnectionTrait>(
+pub async fn consume<C: crate::store::Conn>(
     txn: &C,
     kinds: &[TokenKind],
     secret: &str,
@@ -166,7 +167,7 @@ pub async fn consume<C: ConnectionTrait>(
     peek(txn, kinds, secret).await
 }
 
-async fn find<C: ConnectionTrait>(
+async fn find<C: crate::store::Conn>(
     db: &C,
     kinds: &[TokenKind],
     secret: &str,

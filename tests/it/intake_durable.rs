@@ -9,9 +9,9 @@ use crate::{
 };
 use bareme_mel::{
     intake::{Incoming, Origin, sources::maildir},
-    store::{Conn, Db, entities::inbound_message, inbox::Disposition},
+    store::{Db, entities::inbound_message, inbox::Disposition},
 };
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 use std::process::Command;
 
 fn maildir_with(dir: &std::path::Path, mails: &[Vec<u8>]) -> std::path::PathBuf {

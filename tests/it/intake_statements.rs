@@ -52,19 +52,34 @@ on_both_databases!(
     a_request_mail_costs_a_bounded_number_of_statements,
     |db: Db| async move {
         let (alone, batched) = per_message(&db).await;
-        eprintln!("statements per request mail: alone {alone}, in a batch of 8 {batched:.1}");
+        let backend = if db.is_postgres() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        };
+        eprintln!(
+            "{backend}: statements per request mail: alone {alone}, in a batch of 8 {batched:.1}"
+        );
         assert!(alone > 0.0, "the counter counts nothing");
+        let (max_alone, max_batched) = match db.is_postgres() {
+            true => POSTGRES,
+            false => SQLITE,
+        };
         assert!(
-            alone <= ALONE,
-            "{alone} statements for one request mail (at most {ALONE})"
+            alone <= max_alone,
+            "{alone} statements for one request mail (at most {max_alone})"
         );
         assert!(
-            batched <= BATCHED,
-            "{batched:.1} statements per request mail in a batch (at most {BATCHED})"
+            batched <= max_batched,
+            "{batched:.1} statements per request mail in a batch (at most {max_batched})"
         );
     }
 );
 
-/// The budgets, a little above what the path takes today.
-const ALONE: f64 = 24.0;
-const BATCHED: f64 = 17.0;
+/// The budgets (alone, in a batch), a little above what the path takes
+/// today (SQLite 15 and 10.4, PostgreSQL 14 and 11.4). The writes nobody
+/// reads (audit event and chain head, link, token, outbox rows, attempt
+/// cleared) go together with the next statement (`Conn::defer`): without
+/// that, SQLite took 23 and 20, PostgreSQL 20 and 17.
+const SQLITE: (f64, f64) = (16.0, 11.0);
+const POSTGRES: (f64, f64) = (15.0, 12.0);

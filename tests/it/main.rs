@@ -60,6 +60,7 @@ mod request_changes;
 mod requests;
 mod scan_support;
 mod snapshots;
+mod store_deferred;
 mod store_tls;
 mod subscribers;
 mod through_nginx;

@@ -1,0 +1,146 @@
+//! Issue 15, round trips: in a transaction, the writes whose result nobody
+//! reads (`Conn::defer`: audit events, outbox rows, tokens, links) go to
+//! SQLite's worker with the next statement instead of one round trip each.
+//! What the code around them relies on must hold all the same: a later
+//! read sees them, an `UPDATE`'s row count is its own, an error in one of
+//! them fails the transaction, and a rollback drops them. And SQLite's
+//! checkpoints, moved off the writer's commits, still empty the WAL.
+
+use crate::on_both_databases;
+use bareme_mel::store::{
+    Conn, Db,
+    outbox::{self, QueuedMail},
+};
+use chrono::{Duration, Utc};
+use sea_orm::{ConnectionTrait, Statement};
+
+fn mail(n: usize) -> QueuedMail {
+    QueuedMail {
+        message_id: format!("<deferred-{n}@bareme.test>"),
+        template: "accuse_reception",
+        recipient: "gestion@lycee.test".into(),
+        subject: "Accusé de réception".into(),
+        body_text: "Bonjour".into(),
+        body_html: "<p>Bonjour</p>".into(),
+        headers: "{}".into(),
+        request_id: None,
+    }
+}
+
+async fn queued(conn: &impl Conn) -> u64 {
+    let since = Utc::now() - Duration::hours(1);
+    outbox::counts_since(conn, &[("gestion@lycee.test", "accuse_reception")], since)
+        .await
+        .unwrap()[0]
+}
+
+on_both_databases!(
+    deferred_writes_are_seen_by_the_next_read_and_committed,
+    |db: Db| async move {
+        let txn = db.begin().await.unwrap();
+        outbox::insert(&txn, mail(1)).await.unwrap();
+        outbox::insert(&txn, mail(2)).await.unwrap();
+        assert_eq!(queued(&txn).await, 2, "a read after two deferred inserts");
+        outbox::insert(&txn, mail(3)).await.unwrap();
+        txn.commit().await.unwrap();
+        assert_eq!(queued(db.conn()).await, 3, "the insert left for the commit");
+    }
+);
+
+on_both_databases!(
+    an_update_after_deferred_writes_counts_only_its_own_rows,
+    |db: Db| async move {
+        let txn = db.begin().await.unwrap();
+        outbox::insert(&txn, mail(1)).await.unwrap();
+        let backend = txn.get_database_backend();
+        let none = txn
+            .execute_raw(Statement::from_string(
+                backend,
+                "UPDATE outbox SET attempts = attempts + 1 WHERE id = -1",
+            ))
+            .await
+            .unwrap();
+        // An optimistic lock (« version = ? ») reads this count to see a conflict.
+        assert_eq!(none.rows_affected(), 0);
+        let one = txn
+            .execute_raw(Statement::from_string(
+                backend,
+                "UPDATE outbox SET attempts = attempts + 1",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(one.rows_affected(), 1);
+        txn.commit().await.unwrap();
+    }
+);
+
+on_both_databases!(
+    a_failing_deferred_write_fails_the_transaction_and_a_rollback_drops_them,
+    |db: Db| async move {
+        let txn = db.begin().await.unwrap();
+        outbox::insert(&txn, mail(1)).await.unwrap();
+        // The same Message-ID twice: the outbox keeps each one once.
+        let second = outbox::insert(&txn, mail(1)).await;
+        let failed = match second {
+            Err(_) => true,
+            Ok(()) => txn.commit().await.is_err(),
+        };
+        assert!(
+            failed,
+            "a duplicate deferred insert must fail its transaction"
+        );
+        assert_eq!(queued(db.conn()).await, 0, "nothing of it is kept");
+
+        let txn = db.begin().await.unwrap();
+        outbox::insert(&txn, mail(2)).await.unwrap();
+        txn.rollback().await.unwrap();
+        assert_eq!(
+            queued(db.conn()).await,
+            0,
+            "a rollback drops deferred writes"
+        );
+    }
+);
+
+/// The WAL's size in frames, as a full checkpoint reports it (no copy made:
+/// `wal_checkpoint(PASSIVE)` on a fresh connection returns log and copied frames).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checkpoints_run_beside_the_writer_and_close_leaves_a_complete_file() {
+    let t = crate::harness::TestDb::sqlite().await;
+    let path = bareme_mel::store::sqlite_path(&t.url).unwrap();
+    let wal = path.with_extension("db-wal");
+    for n in 0..200 {
+        let txn = t.db.begin().await.unwrap();
+        outbox::insert(&txn, mail(n)).await.unwrap();
+        txn.commit().await.unwrap();
+    }
+    // The writers never checkpoint (wal_autocheckpoint=0); the checkpointer
+    // copies the WAL into the file within a second, and the next writer
+    // starts the WAL over from its beginning.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let copy = tempfile::tempdir().unwrap();
+    let only_file = copy.path().join("copy.db");
+    std::fs::copy(&path, &only_file).unwrap();
+    let url = format!("sqlite://{}?mode=ro", only_file.display());
+    let pool = sea_orm::Database::connect(url).await.unwrap();
+    let row = pool
+        .query_one_raw(Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "SELECT COUNT(*) AS n FROM outbox",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.try_get::<i64>("", "n").unwrap(),
+        200,
+        "the database file alone (WAL left behind) holds every committed row"
+    );
+    pool.close().await.unwrap();
+    assert!(wal.exists(), "WAL mode");
+    t.db.clone().close().await.unwrap();
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+        "closing the last connection (the checkpointer's included) leaves no WAL behind"
+    );
+}
