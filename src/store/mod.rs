@@ -336,6 +336,9 @@ pub struct Db {
     statements: Arc<AtomicU64>,
     /// SQLite's checkpointer ([`checkpointer`]), stopped by [`Db::close`].
     checkpointer: Option<Arc<Checkpointer>>,
+    /// Write transactions begun through [`Db::begin`] by this handle and its
+    /// clones (each ends in one commit or one rollback).
+    transactions: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -406,6 +409,7 @@ impl Db {
             conn,
             statements,
             checkpointer,
+            transactions: Arc::default(),
         })
     }
 
@@ -413,6 +417,12 @@ impl Db {
     /// `ingest` reports per message (`RUST_LOG=bareme_mel::cli::ingest=debug`).
     pub fn statements(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// How many write transactions this handle (and its clones) began so
+    /// far: at most as many commits, what group commit saves.
+    pub fn transactions(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
     }
 
     pub fn conn(&self) -> &DatabaseConnection {
@@ -429,6 +439,7 @@ impl Db {
 
     /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub async fn begin(&self) -> Result<Txn, DbErr> {
+        self.transactions.fetch_add(1, Ordering::Relaxed);
         let mut options = TransactionOptions::default();
         if self.backend() == DbBackend::Sqlite {
             options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);

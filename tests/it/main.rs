@@ -25,6 +25,7 @@ mod gestion_pages;
 mod gestion_queue;
 mod gestion_totp;
 mod intake;
+mod intake_api_batch;
 mod intake_auth;
 mod intake_corpus;
 mod intake_durable;
