@@ -3,10 +3,12 @@
 //! constant time; 404 when `intake.api_token` is empty, 401 without the
 //! right token, 413 over `intake.max_message_bytes`, 503 when the database
 //! is down (the caller retries). Answers `{disposition, reference}`, or
-//! `{erreur}` with a French message.
+//! `{erreur}` with a French message. Concurrent posts are written together
+//! (group commit, [`crate::intake::sources::collector`]); each is answered
+//! once its own message is on disk.
 
 use super::{AppError, AppState};
-use crate::intake::{Incoming, Intake, IntakeError, Origin};
+use crate::intake::{Incoming, IntakeError, Origin, sources::collector::Collector};
 use axum::{
     Json, Router,
     body::Body,
@@ -86,7 +88,6 @@ async fn courriels_post(
         ));
     }
     let max = intake.max_message_bytes;
-    let too_large = || status(StatusCode::PAYLOAD_TOO_LARGE, "Message trop volumineux.");
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -94,6 +95,24 @@ async fn courriels_post(
     if announced.is_some_and(|n| n > max) {
         return Ok(too_large());
     }
+    // In a task of its own: hyper drops this handler as soon as it sees the
+    // client hang up, which a client may do right after sending its mail;
+    // the task reads the mail to its end and records it all the same.
+    let intake = state.api_intake.clone();
+    match tokio::spawn(receive(intake, body, max, announced)).await {
+        Ok(answer) => answer,
+        Err(e) => Err(AppError::Internal(e.into())),
+    }
+}
+
+/// Reads the mail to its end (at most `max` bytes; `announced` is its
+/// `Content-Length`) and hands it to the collector; the answer.
+async fn receive(
+    intake: Collector,
+    body: Body,
+    max: u64,
+    announced: Option<u64>,
+) -> Result<Response, AppError> {
     let mut bytes = Vec::with_capacity(announced.unwrap_or(0).min(max) as usize);
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
@@ -107,9 +126,8 @@ async fn courriels_post(
     if bytes.is_empty() {
         return Err(AppError::BadRequest("Message vide.".into()));
     }
-    let pipeline = Intake::new(state.db.clone(), state.settings.clone());
-    match pipeline
-        .ingest(Incoming::whole(bytes, Origin::new("http", None)))
+    match intake
+        .submit(Incoming::whole(bytes, Origin::new("http", None)))
         .await
     {
         Ok(outcome) => Ok(Json(serde_json::json!({
@@ -120,4 +138,8 @@ async fn courriels_post(
         Err(IntakeError::Unavailable(_)) => Err(AppError::Unavailable),
         Err(e) => Err(AppError::Internal(e.into())),
     }
+}
+
+fn too_large() -> Response {
+    status(StatusCode::PAYLOAD_TOO_LARGE, "Message trop volumineux.")
 }

@@ -34,12 +34,18 @@ pub struct AppState {
     pub limits: Arc<ratelimit::Limits>,
     /// The queue page's counts and rows, re-read only after a change.
     pub queue_cache: Arc<crate::backoffice::queue_cache::QueueCache>,
+    /// Group commit of `POST /api/courriels`: the posts waiting are written
+    /// together ([`crate::intake::sources::collector`]).
+    pub api_intake: crate::intake::sources::collector::Collector,
 }
 
 impl AppState {
     pub fn new(settings: impl Into<Arc<Settings>>, db: Db) -> Self {
+        let settings = settings.into();
+        let intake = crate::intake::Intake::new(db.clone(), settings.clone());
         Self {
-            settings: settings.into(),
+            api_intake: crate::intake::sources::collector::Collector::new(intake),
+            settings,
             db,
             metrics: Arc::new(Metrics::default()),
             limits: Arc::new(ratelimit::Limits::default()),

@@ -163,11 +163,16 @@ async fn a_lone_post_is_answered_at_once_through_the_one_message_path() {
     }
 }
 
-/// A client that sends its mail and hangs up before the answer: the mail is
-/// recorded all the same (a sender that retries gets a duplicate).
+/// A client that hangs up while its mail is being handled: the mail is
+/// recorded all the same (a sender that retries gets a duplicate). The
+/// client asks `Expect: 100-continue` and sends the mail only once the
+/// server answers « 100 Continue », which it does when the handler starts
+/// reading the mail: the hang-up comes while the handler runs. (A client
+/// that hangs up before, right after its last byte, may find its request
+/// dropped by hyper before any handler sees it.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_mail_whose_client_hung_up_before_the_answer_is_recorded() {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let t = crate::harness::TestDb::sqlite().await;
     seed_subscriber(&t.db).await;
     let url = endpoint(&t.db).await;
@@ -177,13 +182,18 @@ async fn a_mail_whose_client_hung_up_before_the_answer_is_recorded() {
         .to_string();
     let bodies: Vec<Vec<u8>> = (0..6).map(request).collect();
     for body in &bodies {
-        let mut stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
+        let stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
+        let mut stream = BufReader::new(stream);
         let head = format!(
             "POST /api/courriels HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {TOKEN}\r\n\
-             Content-Type: message/rfc822\r\nContent-Length: {}\r\n\r\n",
+             Content-Type: message/rfc822\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
             body.len()
         );
         stream.write_all(head.as_bytes()).await.unwrap();
+        stream.flush().await.unwrap();
+        let mut line = String::new();
+        stream.read_line(&mut line).await.unwrap();
+        assert!(line.starts_with("HTTP/1.1 100"), "{line}");
         stream.write_all(body).await.unwrap();
         stream.flush().await.unwrap();
         drop(stream);
@@ -197,5 +207,23 @@ async fn a_mail_whose_client_hung_up_before_the_answer_is_recorded() {
             bodies.len()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The database gone: every post, alone or among others, is answered 503
+/// with the same French message as before (the caller retries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn posts_are_answered_503_when_the_database_is_unavailable() {
+    let t = crate::harness::TestDb::sqlite().await;
+    let url = endpoint(&t.db).await;
+    t.db.clone().close().await.unwrap();
+    let mut answers = post_all(&url, vec![request(0)]).await;
+    answers.extend(post_all(&url, (1..9).map(request).collect()).await);
+    for (status, json) in answers {
+        assert_eq!(status, 503, "{json}");
+        assert_eq!(
+            json["erreur"],
+            "Service momentanément indisponible, réessayez dans quelques minutes."
+        );
     }
 }

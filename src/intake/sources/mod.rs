@@ -1,7 +1,9 @@
 //! The sources feeding the pipeline: a Maildir (`ingest --maildir` and the
 //! watcher of `serve`) and an IMAP mailbox. The MTA pipe (`ingest`) lives in
-//! `cli/ingest.rs`, the HTTP endpoint in `web/api.rs`.
+//! `cli/ingest.rs`, the HTTP endpoint in `web/api.rs` (its posts are
+//! batched by [`collector`]).
 
+pub mod collector;
 pub mod imap;
 pub mod imap_conn;
 pub mod maildir;
