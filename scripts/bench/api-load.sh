@@ -13,6 +13,8 @@
 #   PY=python with pypdf (default: $BAREME_MEL_TEST_PYTHON or python3)
 #   CONCURRENCY="1 32": the numbers of clients posting at once
 #   PG=0: SQLite only
+#   LOAD=dir: reuse the mails generated there (kept; made there when absent),
+#     so that runs compared (e.g. BIN= of two builds) post the same mails
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
@@ -36,9 +38,20 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$W"
-"$BIN" form -o form.pdf >/dev/null
-$PY "$PEER/make_load.py" --form form.pdf --out load -n "$N" --subscribers 5000 >/dev/null
-echo "== $N mails of $(du -sh load | cut -f1), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "${LOAD:-}" ]; then
+    mkdir -p "$LOAD"
+    LOAD=$(realpath "$LOAD")
+    if [ ! -f "$LOAD/subscribers.csv" ]; then
+        "$BIN" form -o form.pdf >/dev/null
+        $PY "$PEER/make_load.py" --form form.pdf --out "$LOAD" -n "$N" --subscribers 5000 >/dev/null
+    fi
+    ln -s "$LOAD" load
+    N=$(find load/ -name '*.eml' | wc -l)
+else
+    "$BIN" form -o form.pdf >/dev/null
+    $PY "$PEER/make_load.py" --form form.pdf --out load -n "$N" --subscribers 5000 >/dev/null
+fi
+echo "== $N mails of $(du -shL load | cut -f1), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The client: C threads, each with its own keep-alive connection, post the
 # mails in turn; the clock runs from the first post to the last answer.
@@ -116,7 +129,6 @@ done
 if [ "${PG:-1}" != 0 ] && psql -h 127.0.0.1 -U postgres -d postgres -qc 'select 1' >/dev/null 2>&1; then
     for c in $CONCURRENCY; do
         d="bench_api_$$_$c"
-        psql -h 127.0.0.1 -U postgres -d postgres -qc "drop database if exists $d with (force)" >/dev/null
         psql -h 127.0.0.1 -U postgres -d postgres -qc "create database $d" >/dev/null
         PGDBS+=("$d")
         run_one pg-tls "postgres://postgres@127.0.0.1:5432/$d?sslmode=require" "$c"
