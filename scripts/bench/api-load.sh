@@ -12,7 +12,7 @@
 #   PEER=dir of the peer scripts (default: ../shared/bench/intake-peer)
 #   PY=python with pypdf (default: $BAREME_MEL_TEST_PYTHON or python3)
 #   CONCURRENCY="1 32": the numbers of clients posting at once
-#   PG=0: SQLite only
+#   PG=0: SQLite only; SQLITE=0: PostgreSQL only
 #   LOAD=dir: reuse the mails generated there (kept; made there when absent),
 #     so that runs compared (e.g. BIN= of two builds) post the same mails
 set -euo pipefail
@@ -124,6 +124,7 @@ run_one() {
 }
 
 for c in $CONCURRENCY; do
+    [ "${SQLITE:-1}" = 0 ] && break
     run_one sqlite "sqlite://$W/sqlite-$c/db.sqlite?mode=rwc" "$c"
 done
 if [ "${PG:-1}" != 0 ] && psql -h 127.0.0.1 -U postgres -d postgres -qc 'select 1' >/dev/null 2>&1; then
