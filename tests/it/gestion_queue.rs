@@ -186,3 +186,80 @@ async fn views_arriving_during_one_check_share_the_next() {
     assert_eq!(reads.keys, 2, "{reads:?}");
     assert_eq!((reads.counts, reads.pages, reads.mail), (1, 1, 1));
 }
+
+/// Two staff members of different roles open the queue on the same cached
+/// reading: the rows are the same, everything about the viewer is theirs.
+#[tokio::test]
+async fn staff_sharing_a_cached_queue_each_see_their_own_name_token_and_menu() {
+    let t = crate::harness::TestDb::sqlite().await;
+    let o = crate::gestion::office(t.db.clone(), bareme_mel::config::Settings::default()).await;
+    let taken = o.request().await;
+    let other = o.request().await;
+    requests::create(
+        &o.db,
+        NewRequest {
+            requester_email: Some("<b>gras</b>@exemple.org".into()),
+            ..Default::default()
+        },
+        &Actor::System,
+    )
+    .await
+    .unwrap();
+    let agent = o.client("agent").await;
+    let admin = o.client("admin").await;
+    assert_eq!(agent.act(&taken, "prendre-en-charge", &[]).await.0, 303);
+
+    let (status, agents) = agent.page("/gestion?q=&page=0").await;
+    assert_eq!(status, 200);
+    let reads = o.app.state.queue_cache.reads();
+    let (status, admins) = admin.page("/gestion?q=&page=0").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        o.app.state.queue_cache.reads().pages,
+        reads.pages,
+        "the second view is served from the first one's reading"
+    );
+
+    // The rows, shared: same requests, same assignee, still escaped.
+    for html in [&agents, &admins] {
+        assert!(html.contains(&format!(">{taken}<")) && html.contains(&format!(">{other}<")));
+        assert!(
+            html.contains("<td>agent (test)</td>"),
+            "assignee shown to all"
+        );
+        assert!(
+            html.contains("&#60;b&#62;gras&#60;"),
+            "escaped in the shared rows"
+        );
+        assert!(!html.contains("<b>gras</b>"));
+    }
+    // The viewer's own name, role, token and menu.
+    assert!(agents.contains("agent (test) (Agent)") && !agents.contains("admin (test)"));
+    assert!(admins.contains("admin (test) (Administrateur)") && !admins.contains("(Agent)"));
+    assert!(!agents.contains("/gestion/agents") && admins.contains("/gestion/agents"));
+    let token = |html: &str| crate::gestion::input_value(html, "csrf").unwrap();
+    assert_ne!(token(&agents), token(&admins));
+    assert_eq!(
+        token(&agents),
+        token(&agent.page("/gestion/compte").await.1)
+    );
+    assert_eq!(
+        token(&admins),
+        token(&admin.page("/gestion/compte").await.1)
+    );
+
+    // Per-view filters: « Mes demandes » is each one's own; the search box
+    // and the page number echo each view's own query.
+    let (_, mine) = agent.page("/gestion?responsable=moi").await;
+    assert!(mine.contains(&format!(">{taken}<")) && !mine.contains(&format!(">{other}<")));
+    let (_, theirs) = admin.page("/gestion?responsable=moi").await;
+    assert!(!theirs.contains(&format!(">{taken}<")));
+    assert!(theirs.contains("Aucune demande ne correspond."));
+    let (_, searched) = agent.page("/gestion?q=%22gras%22").await;
+    assert!(searched.contains("name=\"q\" value=\"&#34;gras&#34;\""));
+    let (_, plain) = admin.page("/gestion").await;
+    assert!(plain.contains("id=\"q\" name=\"q\" value=\"\""));
+    let (_, second_page) = admin.page("/gestion?page=1").await;
+    assert!(second_page.contains("(page 2)") && second_page.contains("Page précédente"));
+    assert!(!plain.contains("Page précédente"));
+}
