@@ -6,6 +6,8 @@ use crate::{
     store::{Conn, StoreError, entities::change_request, request_queue},
 };
 
+use std::sync::OnceLock;
+
 pub use crate::store::{
     request_queue::{Assignee, PAGE_SIZE, QueueFilter, counts},
     staff::{staff_names, staff_names_by_username},
@@ -26,10 +28,15 @@ pub struct QueueRow {
 }
 
 /// One page of the queue and whether another follows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct QueuePage {
     pub rows: Vec<QueueRow>,
     pub has_next: bool,
+    /// The rows as the queue page shows them, rendered by the first view of
+    /// this page and reused by the views that share it: nothing in the rows
+    /// depends on who looks at them (what does — the viewer's name, token,
+    /// menu, filters — is rendered for each view).
+    pub html: OnceLock<String>,
 }
 
 /// One page of requests matching `filter`, oldest first.
@@ -59,7 +66,11 @@ pub async fn page<C: Conn>(db: &C, filter: &QueueFilter) -> Result<QueuePage, St
             created_at: super::fmt_date(m.created_at),
         })
         .collect();
-    Ok(QueuePage { rows, has_next })
+    Ok(QueuePage {
+        rows,
+        has_next,
+        html: OnceLock::new(),
+    })
 }
 
 /// Every request matching `filter` (no paging), oldest first, for the CSV export.

@@ -16,6 +16,10 @@
 //! that only aged past [`QueueCache::MAX_AGE`] (nothing changed since it was
 //! read) is still shown to the views that arrive while one view reads it
 //! again: staleness stays bounded by `MAX_AGE` plus one reading.
+//!
+//! A view gets the cached values themselves, behind an [`Arc`], not a copy:
+//! the page's rows are rendered once per reading ([`QueuePage::html`]) and
+//! every view of that reading writes the same text.
 
 use super::queue::{self, QueueFilter, QueuePage};
 use crate::{
@@ -37,21 +41,21 @@ use std::{
 /// Different filters (searches included) kept at most; then the cache restarts.
 const MAX_PAGES: usize = 256;
 
-type Counts = Vec<(RequestState, i64)>;
+pub type Counts = Vec<(RequestState, i64)>;
 
 /// A cached value, the change key it was read at and when.
 type Entry<T> = (String, Instant, T);
 
 #[derive(Debug, Default)]
 pub struct QueueCache {
-    counts: Mutex<Option<Entry<Counts>>>,
-    pages: Mutex<HashMap<String, Entry<QueuePage>>>,
+    counts: Mutex<Option<Entry<Arc<Counts>>>>,
+    pages: Mutex<HashMap<QueueFilter, Entry<Arc<QueuePage>>>>,
     mail: Mutex<Option<Entry<stats::OpenMail>>>,
     keys: SharedKeys,
     /// Held by the one view reading the counts again.
     counts_reader: tokio::sync::Mutex<()>,
     /// Held by the one view reading a filter's page again.
-    page_readers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    page_readers: Mutex<HashMap<QueueFilter, Arc<tokio::sync::Mutex<()>>>>,
     /// Held by the one view reading the open-mail counts again.
     mail_reader: tokio::sync::Mutex<()>,
     reads: ReadCounters,
@@ -63,7 +67,7 @@ struct SharedKeys {
     /// Checks started so far.
     started: AtomicU64,
     /// The latest finished check and its number.
-    latest: tokio::sync::Mutex<Option<(u64, ChangeKeys)>>,
+    latest: tokio::sync::Mutex<Option<(u64, Arc<ChangeKeys>)>>,
 }
 
 /// How many times each part of the view was read from the database.
@@ -88,11 +92,12 @@ pub struct Reads {
     pub mail: u64,
 }
 
-/// What the queue page shows, as the database holds it.
+/// What the queue page shows, as the database holds it: the cached values,
+/// shared with the other views of the same reading.
 #[derive(Debug, Clone)]
 pub struct QueueView {
-    pub counts: Counts,
-    pub page: QueuePage,
+    pub counts: Arc<Counts>,
+    pub page: Arc<QueuePage>,
     pub mail: stats::OpenMail,
 }
 
@@ -115,9 +120,9 @@ impl QueueCache {
         &self,
         db: &C,
         filter: &QueueFilter,
-    ) -> Result<(Counts, QueuePage), StoreError> {
+    ) -> Result<(Counts, Arc<QueuePage>), StoreError> {
         let view = self.view(db, filter).await?;
-        Ok((view.counts, view.page))
+        Ok((view.counts.as_ref().clone(), view.page))
     }
 
     /// Everything the queue page shows: one query of index lookups (shared
@@ -138,7 +143,10 @@ impl QueueCache {
     /// What changed, from a check that started after this call did: the
     /// latest one if so, else the next, run by this call or by another
     /// waiting with it.
-    async fn change_keys<C: crate::store::Conn>(&self, db: &C) -> Result<ChangeKeys, StoreError> {
+    async fn change_keys<C: crate::store::Conn>(
+        &self,
+        db: &C,
+    ) -> Result<Arc<ChangeKeys>, StoreError> {
         let shared = &self.keys;
         // Checks numbered above `arrived` start after this line.
         let arrived = shared.started.load(Ordering::SeqCst);
@@ -150,18 +158,22 @@ impl QueueCache {
         }
         let n = shared.started.fetch_add(1, Ordering::SeqCst) + 1;
         self.reads.keys.fetch_add(1, Ordering::Relaxed);
-        let keys = stats::change_keys(db).await?;
+        let keys = Arc::new(stats::change_keys(db).await?);
         *latest = Some((n, keys.clone()));
         Ok(keys)
     }
 
-    async fn counts<C: crate::store::Conn>(&self, db: &C, key: &str) -> Result<Counts, StoreError> {
+    async fn counts<C: crate::store::Conn>(
+        &self,
+        db: &C,
+        key: &str,
+    ) -> Result<Arc<Counts>, StoreError> {
         shared_read(
             &self.counts_reader,
             || lookup(self.counts.lock().ok()?.as_ref(), key),
             || {
                 self.reads.counts.fetch_add(1, Ordering::Relaxed);
-                queue::counts(db)
+                async { queue::counts(db).await.map(Arc::new) }
             },
             |c| {
                 if let Ok(mut slot) = self.counts.lock() {
@@ -177,9 +189,8 @@ impl QueueCache {
         db: &C,
         filter: &QueueFilter,
         key: &str,
-    ) -> Result<QueuePage, StoreError> {
-        let page_key = format!("{filter:?}");
-        let cached = || lookup(self.pages.lock().ok()?.get(&page_key), key);
+    ) -> Result<Arc<QueuePage>, StoreError> {
+        let cached = || lookup(self.pages.lock().ok()?.get(filter), key);
         if let Some(Lookup::Fresh(p)) = cached() {
             return Ok(p);
         }
@@ -192,24 +203,21 @@ impl QueueCache {
                 // Forget the filters no view is reading now.
                 readers.retain(|_, r| Arc::strong_count(r) > 1);
             }
-            readers.entry(page_key.clone()).or_default().clone()
+            readers.entry(filter.clone()).or_default().clone()
         };
         shared_read(
             &reader,
             cached,
             || {
                 self.reads.pages.fetch_add(1, Ordering::Relaxed);
-                queue::page(db, filter)
+                async { queue::page(db, filter).await.map(Arc::new) }
             },
             |p| {
                 if let Ok(mut pages) = self.pages.lock() {
                     if pages.len() >= MAX_PAGES {
                         pages.clear();
                     }
-                    pages.insert(
-                        page_key.clone(),
-                        (key.to_string(), Instant::now(), p.clone()),
-                    );
+                    pages.insert(filter.clone(), (key.to_string(), Instant::now(), p.clone()));
                 }
             },
         )

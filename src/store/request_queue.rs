@@ -13,14 +13,14 @@ use std::collections::HashMap;
 pub const PAGE_SIZE: u64 = 50;
 
 /// Whose requests to show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Assignee {
     Anyone,
     Nobody,
     Staff(i64),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct QueueFilter {
     /// `None` = every state.
     pub state: Option<RequestState>,

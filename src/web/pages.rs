@@ -10,15 +10,18 @@ use axum::{
 pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "template rendering failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Une erreur interne est survenue.",
-            )
-                .into_response()
-        }
+        Err(e) => render_failed(e),
     }
+}
+
+/// What a page whose template failed answers: logged, a plain 500.
+pub fn render_failed(e: askama::Error) -> Response {
+    tracing::error!(error = %e, "template rendering failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Une erreur interne est survenue.",
+    )
+        .into_response()
 }
 
 /// A page with a title, one message and a few links.

@@ -187,6 +187,23 @@ async fn views_arriving_during_one_check_share_the_next() {
     assert_eq!((reads.counts, reads.pages, reads.mail), (1, 1, 1));
 }
 
+on_both_databases!(
+    views_of_the_same_filter_share_one_page_instead_of_copies,
+    |db: Db| async move {
+        let cache = QueueCache::default();
+        requests::create(&db, NewRequest::default(), &Actor::System)
+            .await
+            .unwrap();
+        let filter = QueueFilter::default();
+        let first = cache.view(db.conn(), &filter).await.unwrap();
+        let second = cache.view(db.conn(), &filter).await.unwrap();
+        assert!(
+            std::sync::Arc::ptr_eq(&first.page, &second.page),
+            "the cached page is shared, not copied for each view"
+        );
+    }
+);
+
 /// Two staff members of different roles open the queue on the same cached
 /// reading: the rows are the same, everything about the viewer is theirs.
 #[tokio::test]

@@ -9,13 +9,13 @@ use crate::{
     },
     domain::RequestState,
     vocabulary,
-    web::{AppState, pages::render},
+    web::{AppState, pages::render_failed},
 };
 use askama::Template;
 use axum::{
     extract::{Query, State},
     http::{StatusCode, header},
-    response::{IntoResponse, Response},
+    response::{Html, IntoResponse, Response},
 };
 use serde::Deserialize;
 
@@ -101,22 +101,41 @@ fn urlencode(v: &str) -> String {
 
 #[derive(Template)]
 #[template(path = "gestion/queue.html")]
-struct QueuePage {
+struct QueuePage<'a> {
     chrome: Chrome,
-    counts: Vec<(&'static str, &'static str, i64)>,
+    counts: &'a [(RequestState, i64)],
     mail: crate::store::stats::OpenMail,
-    states: Vec<(&'static str, &'static str)>,
-    flags: Vec<(&'static str, &'static str)>,
-    etat: String,
-    signalement: String,
-    responsable: String,
-    anciennete: String,
-    q: String,
-    rows: Vec<QueueRow>,
+    states: &'static [RequestState],
+    flags: &'static [(&'static str, &'static str)],
+    etat: &'a str,
+    signalement: &'a str,
+    responsable: &'a str,
+    anciennete: &'a str,
+    q: &'a str,
+    /// The rows' HTML, shared by every view of the same cached page.
+    rows: &'a str,
     page: u64,
     previous: Option<String>,
     next: Option<String>,
     export: String,
+}
+
+/// The rows of one page, the same for every viewer: rendered once per
+/// cached reading (see [`queue::QueuePage::html`]).
+#[derive(Template)]
+#[template(path = "gestion/queue_rows.html")]
+struct QueueRows<'a> {
+    rows: &'a [QueueRow],
+}
+
+/// The rows' HTML of a cached page, rendered by the first view that needs it.
+fn rows_html(page: &queue::QueuePage) -> Result<&str, askama::Error> {
+    if let Some(html) = page.html.get() {
+        return Ok(html);
+    }
+    let html = QueueRows { rows: &page.rows }.render()?;
+    // Two first views may both render it: either text is the same.
+    Ok(page.html.get_or_init(|| html))
 }
 
 /// `GET /gestion`: counts per state, filters, oldest first.
@@ -131,37 +150,38 @@ pub async fn queue_get(
             Ok(v) => v,
             Err(e) => return fail(e, "/gestion"),
         };
+    let rows = match rows_html(&page) {
+        Ok(rows) => rows,
+        Err(e) => return render_failed(e),
+    };
     let export = query
         .with_page(0)
         .replace("page=0", "")
         .trim_end_matches(['&', '?'])
         .to_string();
-    render(
-        StatusCode::OK,
-        &QueuePage {
-            chrome: staff.chrome(),
-            counts: counts
-                .into_iter()
-                .map(|(s, n)| (s.as_str(), s.label(), n))
-                .collect(),
-            mail,
-            states: RequestState::ALL
-                .iter()
-                .map(|s| (s.as_str(), s.label()))
-                .collect(),
-            flags: FLAGS.to_vec(),
-            previous: (filter.page > 0).then(|| query.with_page(filter.page - 1)),
-            next: page.has_next.then(|| query.with_page(filter.page + 1)),
-            page: filter.page + 1,
-            rows: page.rows,
-            export: format!("/gestion/export.csv{export}"),
-            etat: query.etat,
-            signalement: query.signalement,
-            responsable: query.responsable,
-            anciennete: query.anciennete,
-            q: query.q,
-        },
-    )
+    let view = QueuePage {
+        chrome: staff.chrome(),
+        counts: &counts,
+        mail,
+        states: &RequestState::ALL,
+        flags: &FLAGS,
+        previous: (filter.page > 0).then(|| query.with_page(filter.page - 1)),
+        next: page.has_next.then(|| query.with_page(filter.page + 1)),
+        page: filter.page + 1,
+        rows,
+        export: format!("/gestion/export.csv{export}"),
+        etat: &query.etat,
+        signalement: &query.signalement,
+        responsable: &query.responsable,
+        anciennete: &query.anciennete,
+        q: &query.q,
+    };
+    // Room for the whole page at once: the shared rows are most of it.
+    let mut html = String::with_capacity(rows.len() + QueuePage::SIZE_HINT);
+    match view.render_into(&mut html) {
+        Ok(()) => (StatusCode::OK, Html(html)).into_response(),
+        Err(e) => render_failed(e),
+    }
 }
 
 /// `GET /gestion/export.csv`: the filtered queue, formula prefixes escaped.
