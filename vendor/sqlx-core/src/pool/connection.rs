@@ -304,6 +304,19 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             }
         }
 
+        // bareme-mel patch (vendor/README.md): a connection with nothing queued to
+        // send goes back without a ping. The ping was one more round trip per
+        // statement (to the SQLite worker thread, or to PostgreSQL) while the
+        // connection stayed out of the pool; the next use drains whatever a
+        // dropped stream left unread (PostgreSQL waits until ready before each
+        // statement), and a connection idle for long is tested before it is
+        // handed out (`test_before_acquire`). A queued ROLLBACK (a transaction
+        // dropped before its end) or a half-written message still goes out here.
+        if !self.raw.should_flush() {
+            self.release();
+            return true;
+        }
+
         // test the connection on-release to ensure it is still viable,
         // and flush anything time-sensitive like transaction rollbacks
         // if an Executor future/stream is dropped during an `.await` call, the connection
