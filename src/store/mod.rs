@@ -160,12 +160,17 @@ impl Txn {
         }
     }
 
-    /// `stmt` preceded by the deferred writes, if any (SQLite).
-    fn after_pending(&self, stmt: Statement) -> Statement {
-        match self.take_pending() {
-            Some(pending) => join(pending, stmt),
-            None => stmt,
+    /// A read, ready to send: on SQLite joined after the deferred writes
+    /// (one round trip), otherwise sent after them.
+    async fn before_read(&self, stmt: Statement) -> Result<Statement, DbErr> {
+        if stmt.db_backend == DbBackend::Sqlite && joinable(&stmt) {
+            return Ok(match self.take_pending() {
+                Some(pending) => join(pending, stmt),
+                None => stmt,
+            });
         }
+        self.flush().await?;
+        Ok(stmt)
     }
 
     /// Sends the deferred writes, if any, in one round trip of their own.
@@ -289,22 +294,12 @@ impl ConnectionTrait for Txn {
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        let stmt = if stmt.db_backend == DbBackend::Sqlite && joinable(&stmt) {
-            self.after_pending(stmt)
-        } else {
-            self.flush().await?;
-            stmt
-        };
+        let stmt = self.before_read(stmt).await?;
         self.inner.query_one_raw(stmt).await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let stmt = if stmt.db_backend == DbBackend::Sqlite && joinable(&stmt) {
-            self.after_pending(stmt)
-        } else {
-            self.flush().await?;
-            stmt
-        };
+        let stmt = self.before_read(stmt).await?;
         self.inner.query_all_raw(stmt).await
     }
 
