@@ -69,27 +69,46 @@ impl Intake {
             Attempt::Exhausted(n) => return self.give_up(&incoming, &key, n).await,
             Attempt::Go(_) => {}
         }
-        let result = self.ingest_once(incoming, &key).await;
+        let mut incoming = incoming;
+        let read = read_untrusted(&mut incoming, self.scan_settings()).await;
+        self.record_read(incoming, read, &key).await
+    }
+
+    fn scan_settings(&self) -> extract::ScanSettings {
+        extract::ScanSettings::from_settings(&self.settings)
+    }
+
+    /// Records a message read after its attempt was counted on `key`, then
+    /// settles the count.
+    async fn record_read(
+        &self,
+        incoming: Incoming,
+        read: Result<Untrusted, IntakeError>,
+        key: &str,
+    ) -> Result<Outcome, IntakeError> {
+        let result = match read {
+            Ok(read) => self.ingest_once(incoming, read, key).await,
+            Err(e) => Err(e),
+        };
         // Best effort: a count left behind only brings the give-up closer.
         let _ = match &result {
             // Cleared in the commit that recorded the message.
             Ok((_, true)) => Ok(()),
-            Ok((_, false)) => attempts::clear(self.db.conn(), &key).await,
-            Err(IntakeError::Unavailable(_)) => attempts::release(self.db.conn(), &key).await,
+            Ok((_, false)) => attempts::clear(self.db.conn(), key).await,
+            Err(IntakeError::Unavailable(_)) => attempts::release(self.db.conn(), key).await,
             Err(IntakeError::Io(_)) => Ok(()),
         };
         result.map(|(outcome, _)| outcome)
     }
 
-    /// One attempt; with the outcome, whether the attempt's count was
-    /// cleared in the same commit as the record.
+    /// One attempt, the message read; with the outcome, whether the
+    /// attempt's count was cleared in the same commit as the record.
     async fn ingest_once(
         &self,
-        mut incoming: Incoming,
+        incoming: Incoming,
+        read: Untrusted,
         key: &str,
     ) -> Result<(Outcome, bool), IntakeError> {
-        let scan = extract::ScanSettings::from_settings(&self.settings);
-        let read = read_untrusted(&mut incoming, scan).await?;
         match self.run(&incoming, read, key).await {
             Ok(done) => {
                 log_handled(&incoming, &done.0);
@@ -236,11 +255,25 @@ impl Intake {
     }
 
     /// The first step of a batch: one more attempt counted on each of its
-    /// messages, in one commit, before any of them is read. A batch of one,
-    /// or one holding a message whose earlier attempt did not finish, is
-    /// left to go through [`Intake::ingest`] message by message.
-    pub(crate) async fn count_batch(&self, batch: Vec<Incoming>) -> CountedBatch {
-        if batch.len() < 2 {
+    /// messages, in one commit, before any of them is read. A batch of one
+    /// is counted as [`Intake::ingest`] counts it; one holding a message
+    /// whose earlier attempt did not finish is left to go through
+    /// [`Intake::ingest`] message by message.
+    pub(crate) async fn count_batch(&self, mut batch: Vec<Incoming>) -> CountedBatch {
+        if batch.len() == 1
+            && let Some(incoming) = batch.pop()
+        {
+            let key = poison::key(&incoming);
+            return match attempts::begin(&self.db, &key, self.settings.intake.max_attempts).await {
+                Ok(attempt) => CountedBatch::Single {
+                    incoming,
+                    key,
+                    attempt,
+                },
+                Err(e) => CountedBatch::Unavailable(e, 1),
+            };
+        }
+        if batch.is_empty() {
             return CountedBatch::OneByOne(batch);
         }
         let keys: Vec<String> = batch.iter().map(poison::key).collect();
@@ -258,6 +291,23 @@ impl Intake {
     pub(crate) async fn read_batch(&self, counted: CountedBatch) -> ReadBatch {
         let (batch, keys) = match counted {
             CountedBatch::Counted { batch, keys } => (batch, keys),
+            CountedBatch::Single {
+                incoming,
+                key,
+                attempt: Attempt::Exhausted(n),
+            } => return ReadBatch::GiveUp { incoming, key, n },
+            CountedBatch::Single {
+                mut incoming,
+                key,
+                attempt: Attempt::Go(_),
+            } => {
+                let read = read_untrusted(&mut incoming, self.scan_settings()).await;
+                return ReadBatch::Single {
+                    incoming,
+                    key,
+                    read: Box::new(read),
+                };
+            }
             CountedBatch::OneByOne(batch) => return ReadBatch::OneByOne(batch),
             CountedBatch::Unavailable(e, n) => return ReadBatch::Unavailable(e, n),
         };
@@ -297,6 +347,14 @@ impl Intake {
                 reads,
                 keys,
             } => (incomings, reads, keys),
+            ReadBatch::Single {
+                incoming,
+                key,
+                read,
+            } => return each(self.record_read(incoming, *read, &key).await),
+            ReadBatch::GiveUp { incoming, key, n } => {
+                return each(self.give_up(&incoming, &key, n).await);
+            }
             ReadBatch::OneByOne(batch) => return self.one_by_one(batch, each).await,
             ReadBatch::Unavailable(e, n) => {
                 each(Err(IntakeError::Unavailable(e)));
@@ -510,10 +568,33 @@ pub(crate) enum CountedBatch {
         batch: Vec<Incoming>,
         keys: Vec<String>,
     },
+    /// A batch of one, counted as [`Intake::ingest`] counts it.
+    Single {
+        incoming: Incoming,
+        key: String,
+        attempt: Attempt,
+    },
     /// Goes message by message through [`Intake::ingest`].
     OneByOne(Vec<Incoming>),
     /// The database could not count them: none is tried (how many).
     Unavailable(StoreError, usize),
+}
+
+impl CountedBatch {
+    /// Whether an earlier process may have died reading it: a batch taken
+    /// apart, or a message already tried. It is then read and written
+    /// alone, nothing else counted or read meanwhile, so that if it kills
+    /// the process again it is the only one counted.
+    pub(crate) fn is_suspect(&self) -> bool {
+        match self {
+            Self::OneByOne(_) => true,
+            Self::Single {
+                attempt: Attempt::Go(n),
+                ..
+            } => *n > 1,
+            _ => false,
+        }
+    }
 }
 
 /// A batch read off the database ([`Intake::read_batch`]), to be written.
@@ -522,6 +603,18 @@ pub(crate) enum ReadBatch {
         incomings: Vec<Incoming>,
         reads: Vec<Result<Untrusted, IntakeError>>,
         keys: Vec<String>,
+    },
+    /// A batch of one, read after its attempt was counted.
+    Single {
+        incoming: Incoming,
+        key: String,
+        read: Box<Result<Untrusted, IntakeError>>,
+    },
+    /// A batch of one given up after `n` attempts, to be recorded unread.
+    GiveUp {
+        incoming: Incoming,
+        key: String,
+        n: i32,
     },
     OneByOne(Vec<Incoming>),
     Unavailable(StoreError, usize),

@@ -21,37 +21,36 @@ pub enum Attempt {
 }
 
 /// Counts one more attempt on `key` and commits it, unless `max` attempts
-/// were already made.
+/// were already made. One statement on [`Db::relaxed`]: the count survives
+/// the process dying, which is what it is for, without a wait for the disk
+/// (a power cut may lose it: the message is then read once more).
 pub async fn begin(db: &Db, key: &str, max: u32) -> Result<Attempt, StoreError> {
-    let txn = db.begin().await?;
-    let made = intake_attempt::Entity::find_by_id(key.to_string())
-        .one(&txn)
-        .await?
-        .map_or(0, |a| a.attempts);
-    let max = i32::try_from(max.max(1)).unwrap_or(i32::MAX);
-    if made >= max {
-        txn.rollback().await?;
-        return Ok(Attempt::Exhausted(made));
-    }
+    use sea_orm::{ConnectionTrait, ExprTrait, QueryTrait, sea_query::Expr};
+    let max = i32::try_from(Ord::max(max, 1)).unwrap_or(i32::MAX);
+    let conn = db.relaxed().await?;
     let now = Utc::now();
-    intake_attempt::Entity::insert(intake_attempt::ActiveModel {
+    let made = intake_attempt::Column::Attempts;
+    // Counted only while under `max`: past it, the conflict updates nothing
+    // and no row comes back.
+    let mut insert = intake_attempt::Entity::insert(intake_attempt::ActiveModel {
         key: Set(key.to_string()),
-        attempts: Set(made + 1),
+        attempts: Set(1),
         first_at: Set(now),
         last_at: Set(now),
     })
     .on_conflict(
         OnConflict::column(intake_attempt::Column::Key)
-            .update_columns([
-                intake_attempt::Column::Attempts,
-                intake_attempt::Column::LastAt,
-            ])
+            .value(made, Expr::col((intake_attempt::Entity, made)).add(1))
+            .update_column(intake_attempt::Column::LastAt)
+            .action_and_where(Expr::col((intake_attempt::Entity, made)).lt(max))
             .to_owned(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
-    txn.commit().await?;
-    Ok(Attempt::Go(made + 1))
+    );
+    insert.query().returning_col(made);
+    let stmt = insert.build(conn.get_database_backend());
+    match conn.query_one_raw(stmt).await? {
+        Some(row) => Ok(Attempt::Go(row.try_get::<i32>("", "attempts")?)),
+        None => Ok(Attempt::Exhausted(Ord::max(count(conn, key).await?, max))),
+    }
 }
 
 /// Takes back the attempt counted by [`begin`] on `key`: the attempt
@@ -98,11 +97,12 @@ pub async fn count<C: crate::store::Conn>(conn: &C, key: &str) -> Result<i32, St
 /// message that killed the process is counted alone from then on and the
 /// others are recorded.
 pub async fn begin_batch(db: &Db, keys: &[String]) -> Result<bool, StoreError> {
-    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, TransactionTrait};
     let mut keys = keys.to_vec();
     keys.sort();
     keys.dedup();
-    let txn = db.begin().await?;
+    // Like `begin`, on the connection whose commit does not wait for the disk.
+    let txn = db.relaxed().await?.begin().await?;
     let unfinished = intake_attempt::Entity::find()
         .filter(intake_attempt::Column::Key.is_in(keys.clone()))
         .filter(intake_attempt::Column::Attempts.gt(0))

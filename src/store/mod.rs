@@ -334,6 +334,83 @@ pub struct Db {
     /// Write transactions begun through [`Db::begin`] by this handle and its
     /// clones (each ends in one commit or one rollback).
     transactions: Arc<AtomicU64>,
+    /// The connection of [`Db::relaxed`], `None` for in-memory SQLite.
+    relaxed: Option<Arc<Relaxed>>,
+}
+
+/// The connection of [`Db::relaxed`], opened on first use.
+#[derive(Debug)]
+struct Relaxed {
+    url: String,
+    conn: tokio::sync::OnceCell<DatabaseConnection>,
+}
+
+/// Whether a connection's commits wait for the disk (see [`Db::relaxed`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    OnDisk,
+    Relaxed,
+}
+
+/// Counts every statement sent through `conn` in `counter`.
+fn count_statements(conn: &mut DatabaseConnection, counter: &Arc<AtomicU64>) {
+    let counter = Arc::clone(counter);
+    conn.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+}
+
+/// How the pool's connections are opened.
+fn connect_options(url: String, max_connections: u32, durability: Durability) -> ConnectOptions {
+    let mut opts = ConnectOptions::new(url);
+    opts.max_connections(max_connections)
+        .min_connections(0)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        // A ping on every checkout is one more round trip per query (through
+        // the SQLite worker thread, or to PostgreSQL): only stale ones.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
+        // Every statement at trace level under `sqlx::query`: silent unless
+        // asked for (RUST_LOG=sqlx::query=trace).
+        .sqlx_logging(true)
+        .sqlx_logging_level(log::LevelFilter::Trace)
+        .map_sqlx_sqlite_opts(move |o| {
+            use sea_orm::sqlx::sqlite::SqliteSynchronous;
+            o.create_if_missing(true)
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                // FULL: a commit is on disk (the WAL fsynced) when it
+                // returns, so a source acknowledged after the commit (IMAP
+                // flag, Maildir move, MTA exit 0) never loses a request to a
+                // power cut (SPEC §10).
+                .synchronous(match durability {
+                    Durability::OnDisk => SqliteSynchronous::Full,
+                    Durability::Relaxed => SqliteSynchronous::Normal,
+                })
+                .busy_timeout(Duration::from_secs(15))
+                .foreign_keys(true)
+                // Erased content (masked links, purged mail) is zeroed, not left in free space.
+                .pragma("secure_delete", "on")
+                // 8 MiB (default 2): room for a whole intake batch (64
+                // mails of ~75 KB of pages); a smaller cache spills
+                // pages to the WAL in the middle of the transaction and
+                // reads them back. Pages are taken as needed (an idle
+                // connection holds none); 32 MiB put the 25 MB mail's
+                // pages in it, over the 150 MB peak of `ingest`.
+                .pragma("cache_size", "-8192")
+                // Checkpoints are made by `checkpointer` on its own
+                // connection, not by the commit that crosses 1,000
+                // pages of WAL (on the writer's thread, in its latency).
+                .pragma("wal_autocheckpoint", "0")
+        })
+        .map_sqlx_postgres_opts(move |o| match durability {
+            Durability::OnDisk => o,
+            Durability::Relaxed => o.options([("synchronous_commit", "off")]),
+        });
+    if durability == Durability::OnDisk {
+        // Large values are written in place, not bound (see `sqlite_blob`).
+        opts.map_sqlx_sqlite_pool_opts(|o| o.after_connect(sqlite_after_connect));
+    }
+    opts
 }
 
 impl Db {
@@ -352,60 +429,61 @@ impl Db {
                 ))
             })?;
         }
-        let mut opts = ConnectOptions::new(url);
-        opts.max_connections(settings.max_connections.max(1))
-            .min_connections(0)
-            .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(10))
-            // A ping on every checkout is one more round trip per query (through
-            // the SQLite worker thread, or to PostgreSQL): only stale ones.
-            .test_before_acquire_if_idle_for(Duration::from_secs(30))
-            // Every statement at trace level under `sqlx::query`: silent unless
-            // asked for (RUST_LOG=sqlx::query=trace).
-            .sqlx_logging(true)
-            .sqlx_logging_level(log::LevelFilter::Trace)
-            .map_sqlx_sqlite_opts(|o| {
-                o.create_if_missing(true)
-                    .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                    // FULL: a commit is on disk (the WAL fsynced) when it
-                    // returns, so a source acknowledged after the commit (IMAP
-                    // flag, Maildir move, MTA exit 0) never loses a request to a
-                    // power cut (SPEC §10).
-                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
-                    .busy_timeout(Duration::from_secs(15))
-                    .foreign_keys(true)
-                    // Erased content (masked links, purged mail) is zeroed, not left in free space.
-                    .pragma("secure_delete", "on")
-                    // 8 MiB (default 2): room for a whole intake batch (64
-                    // mails of ~75 KB of pages); a smaller cache spills
-                    // pages to the WAL in the middle of the transaction and
-                    // reads them back. Pages are taken as needed (an idle
-                    // connection holds none); 32 MiB put the 25 MB mail's
-                    // pages in it, over the 150 MB peak of `ingest`.
-                    .pragma("cache_size", "-8192")
-                    // Checkpoints are made by `checkpointer` on its own
-                    // connection, not by the commit that crosses 1,000
-                    // pages of WAL (on the writer's thread, in its latency).
-                    .pragma("wal_autocheckpoint", "0")
-            })
-            // Large values are written in place, not bound (see `sqlite_blob`).
-            .map_sqlx_sqlite_pool_opts(|o| o.after_connect(sqlite_after_connect));
+        let opts = connect_options(
+            url.clone(),
+            settings.max_connections.max(1),
+            Durability::OnDisk,
+        );
         let mut conn = Database::connect(opts).await?;
         let checkpointer = match sqlite {
             true => Some(Arc::new(checkpointer(&conn).await?)),
             false => None,
         };
         let statements = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&statements);
-        conn.set_metric_callback(move |_| {
-            counter.fetch_add(1, Ordering::Relaxed);
-        });
+        count_statements(&mut conn, &statements);
+        // An in-memory SQLite database is one per connection: no second one.
+        let relaxed = match sqlite && sqlite_path(&url).is_none() {
+            true => None,
+            false => Some(Arc::new(Relaxed {
+                url,
+                conn: tokio::sync::OnceCell::new(),
+            })),
+        };
         Ok(Self {
             conn,
             statements,
             checkpointer,
             transactions: Arc::default(),
+            relaxed,
         })
+    }
+
+    /// The connection for writes that must survive the process dying but
+    /// not a power cut, whose commit does not wait for the disk: on SQLite a
+    /// connection of its own with `synchronous=NORMAL` (the commit is
+    /// written to the WAL, which the next `FULL` commit of any connection
+    /// syncs), on PostgreSQL one with `synchronous_commit=off`. Opened on
+    /// first use; what [`attempts`] counts before an untrusted message is
+    /// read, so that the count costs no wait for the disk (SPEC §4: a
+    /// message that kills the process; if the machine loses its power
+    /// instead, the message is only read once more).
+    ///
+    /// Each call is counted as one write transaction ([`Db::transactions`]):
+    /// the caller makes one commit on it.
+    pub async fn relaxed(&self) -> Result<&DatabaseConnection, DbErr> {
+        self.transactions.fetch_add(1, Ordering::Relaxed);
+        let Some(relaxed) = &self.relaxed else {
+            return Ok(&self.conn);
+        };
+        relaxed
+            .conn
+            .get_or_try_init(|| async {
+                let opts = connect_options(relaxed.url.clone(), 1, Durability::Relaxed);
+                let mut conn = Database::connect(opts).await?;
+                count_statements(&mut conn, &self.statements);
+                Ok(conn)
+            })
+            .await
     }
 
     /// How many statements this handle (and its clones) sent so far: what
@@ -456,6 +534,9 @@ impl Db {
     pub async fn close(self) -> Result<(), StoreError> {
         if let Some(c) = &self.checkpointer {
             c.stop().await;
+        }
+        if let Some(relaxed) = self.relaxed.as_ref().and_then(|r| r.conn.get()) {
+            relaxed.clone().close().await?;
         }
         self.conn.close().await?;
         Ok(())

@@ -38,18 +38,16 @@ fn requests(n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Under strace: before each file of the Maildir is renamed into `cur/`,
-/// the last write to the SQLite WAL has been followed by an fsync of it.
-/// With `synchronous=NORMAL` the WAL is only synced at checkpoints, and this
-/// fails.
-#[test]
-fn a_maildir_file_is_moved_to_cur_only_after_the_wal_is_synced() {
+/// Runs `ingest --maildir` on `mails` under strace (WAL writes and syncs,
+/// renames), with `intake.batch_size` `batch`; the trace, or `None` when
+/// strace is missing (skipped, or failed when services are required).
+fn traced_ingest(mails: &[Vec<u8>], batch: usize) -> Option<String> {
     if Command::new("strace").arg("-V").output().is_err() {
         skip_or_fail::<()>("strace", "not installed");
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let maildir = maildir_with(dir.path(), &requests(5));
+    let maildir = maildir_with(dir.path(), mails);
     let trace = dir.path().join("trace.txt");
     let mut traced = Command::new("strace");
     for (k, _) in std::env::vars() {
@@ -72,20 +70,39 @@ fn a_maildir_file_is_moved_to_cur_only_after_the_wal_is_synced() {
             "BAREME_MEL__DATABASE__URL",
             format!("sqlite://{}/db.sqlite?mode=rwc", dir.path().display()),
         )
-        .env("BAREME_MEL__INTAKE__BATCH_SIZE", "2");
+        .env("BAREME_MEL__INTAKE__BATCH_SIZE", batch.to_string());
     let r = run(traced);
     assert_eq!(r.status, 0, "{}", r.stderr);
-    assert_eq!(r.stdout.lines().count(), 5, "{}", r.stdout);
-    let log = std::fs::read_to_string(&trace).unwrap();
+    assert_eq!(r.stdout.lines().count(), mails.len(), "{}", r.stdout);
+    Some(std::fs::read_to_string(&trace).unwrap())
+}
+
+fn is_wal_sync(line: &str) -> bool {
+    line.contains("-wal>") && (line.contains("fsync(") || line.contains("fdatasync("))
+}
+
+fn is_ack(line: &str) -> bool {
+    line.contains("rename") && line.contains("/cur/")
+}
+
+/// Under strace: before each file of the Maildir is renamed into `cur/`,
+/// the last write to the SQLite WAL has been followed by an fsync of it.
+/// With `synchronous=NORMAL` the WAL is only synced at checkpoints, and this
+/// fails.
+#[test]
+fn a_maildir_file_is_moved_to_cur_only_after_the_wal_is_synced() {
+    let Some(log) = traced_ingest(&requests(5), 2) else {
+        return;
+    };
     let mut dirty = false;
     let mut renames = 0;
     for line in log.lines() {
         let wal = line.contains("-wal>");
         if wal && (line.contains("pwrite64(") || line.contains(" write(")) {
             dirty = true;
-        } else if wal && (line.contains("fsync(") || line.contains("fdatasync(")) {
+        } else if is_wal_sync(line) {
             dirty = false;
-        } else if line.contains("rename") && line.contains("/cur/") {
+        } else if is_ack(line) {
             assert!(
                 !dirty,
                 "a file was acknowledged before the WAL was synced:\n{line}"
@@ -94,6 +111,30 @@ fn a_maildir_file_is_moved_to_cur_only_after_the_wal_is_synced() {
         }
     }
     assert_eq!(renames, 5, "{log}");
+}
+
+/// A message alone (`intake.batch_size` 1) waits for the disk once, at the
+/// commit that records it: its attempt, counted before it is read, is
+/// written without a sync (it only has to survive the process). Between the
+/// first and the last acknowledgement of 10 messages, 9 commits: counting
+/// each attempt with a sync of its own made 18 syncs; the checkpointer may
+/// add a few.
+#[test]
+fn a_message_alone_waits_for_the_disk_once() {
+    let Some(log) = traced_ingest(&requests(10), 1) else {
+        return;
+    };
+    let lines: Vec<&str> = log.lines().collect();
+    let acks: Vec<usize> = (0..lines.len()).filter(|&i| is_ack(lines[i])).collect();
+    assert_eq!(acks.len(), 10, "{log}");
+    let syncs = lines[acks[0]..acks[9]]
+        .iter()
+        .filter(|l| is_wal_sync(l))
+        .count();
+    assert!(
+        (9..=12).contains(&syncs),
+        "{syncs} WAL syncs for 9 messages:\n{log}"
+    );
 }
 
 /// A copy of the database files taken right after each acknowledgement

@@ -361,6 +361,96 @@ async fn a_batch_killed_by_its_poison_quarantines_it_after_three_attempts_and_re
     }
 }
 
+/// Batches of one overlap: a message is read while the one before it is
+/// written. When the read kills the process, the message being written may
+/// die with it, counted; on the next run it is written alone, before the
+/// poison is read again, so it is recorded and never given up in its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_written_while_the_poison_was_read_is_recorded_not_given_up() {
+    let t = TestDb::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("inbox");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    let names = [
+        "1764580500.M1P1.host",
+        "1764580501.M2P1.host",
+        "1764580502.M3P1.host",
+    ];
+    let after = mail(
+        SENDER,
+        "Changement d'adresse (bis)",
+        "",
+        &form_body("autre@lycee-jean-moulin.fr"),
+    );
+    std::fs::write(maildir.join("new").join(names[0]), good()).unwrap();
+    std::fs::write(maildir.join("new").join(names[1]), poison()).unwrap();
+    std::fs::write(maildir.join("new").join(names[2]), after).unwrap();
+    let key = |name: &str| format!("maildir:{name}");
+    let run = || {
+        let out = cmd(dir.path())
+            .env("BAREME_MEL__DATABASE__URL", &t.url)
+            .env("BAREME_MEL__INTAKE__BATCH_SIZE", "1")
+            .env("BAREME_MEL_TEST_ABORT_ON", MARKER)
+            .arg("ingest")
+            .arg("--maildir")
+            .arg(&maildir)
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let mut printed = String::new();
+    for attempt in 1..=3 {
+        let (status, stdout) = run();
+        assert!(!status.success(), "attempt {attempt} survived: {stdout}");
+        printed.push_str(&stdout);
+        assert_eq!(
+            attempts::count(t.db.conn(), &key(names[1])).await.unwrap(),
+            attempt,
+            "the poison counted before each read"
+        );
+        assert_eq!(
+            attempts::count(t.db.conn(), &key(names[2])).await.unwrap(),
+            0,
+            "the message after the poison is not counted before it is read"
+        );
+        if attempt > 1 {
+            let recs = records(&t).await;
+            assert_eq!(recs.len(), 1, "{printed}");
+            assert_eq!(recs[0].disposition, Disposition::RequestCreated.as_str());
+            assert_eq!(
+                attempts::count(t.db.conn(), &key(names[0])).await.unwrap(),
+                0
+            );
+        }
+    }
+    let (status, stdout) = run();
+    assert!(status.success(), "{stdout}");
+    printed.push_str(&stdout);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 3, "{printed}");
+    assert!(lines[0].starts_with("request_created BM-"), "{printed}");
+    assert_eq!(lines[1], "quarantined -");
+    assert!(lines[2].starts_with("request_created BM-"), "{printed}");
+    let recs = records(&t).await;
+    assert_eq!(recs.len(), 3);
+    assert_eq!(recs[0].disposition, Disposition::RequestCreated.as_str());
+    assert_quarantined_unread(&recs[1]);
+    assert_eq!(recs[2].disposition, Disposition::RequestCreated.as_str());
+    for name in names {
+        assert_eq!(
+            attempts::count(t.db.conn(), &key(name)).await.unwrap(),
+            0,
+            "{name}: forgotten once recorded"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_batch_that_is_recorded_leaves_no_count_behind() {
     let t = TestDb::sqlite().await;

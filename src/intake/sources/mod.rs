@@ -84,6 +84,16 @@ impl<T> Batch<T> {
         // Counted before the earlier batch is written: if reading this one
         // kills the process, both batches are taken apart next time.
         let counted = intake.count_batch(incomings).await;
+        if counted.is_suspect() {
+            // Alone: what is ahead is written first, then this one is read
+            // and written before anything else is counted.
+            if let Some((earlier, earlier_acks)) = self.ahead.take() {
+                write(intake, earlier, earlier_acks, &mut each).await;
+            }
+            let read = intake.read_batch(counted).await;
+            write(intake, read, acks, &mut each).await;
+            return;
+        }
         let read = match self.ahead.take() {
             Some((earlier, earlier_acks)) => {
                 let write = write(intake, earlier, earlier_acks, &mut each);
