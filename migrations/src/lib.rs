@@ -13,6 +13,7 @@ mod m20261201_000010_create_scan_readings;
 mod m20261201_000011_add_intake_attempts_and_mail_view;
 mod m20261201_000012_add_audit_keyed_from;
 mod m20261201_000013_add_subscriber_email_key;
+mod m20261201_000014_store_mail_uncompressed;
 
 pub use m20261125_000001_create_schema::GENESIS_HASH;
 pub use m20261201_000013_add_subscriber_email_key::email_key;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_add_intake_attempts_and_mail_view::Migration),
             Box::new(m20261201_000012_add_audit_keyed_from::Migration),
             Box::new(m20261201_000013_add_subscriber_email_key::Migration),
+            Box::new(m20261201_000014_store_mail_uncompressed::Migration),
         ]
     }
 }

@@ -88,28 +88,29 @@ pub(super) async fn write<C: crate::store::Conn>(
         .ok()
         .filter(|&n| n <= i64::from(c_int::MAX))
         .ok_or_else(|| StoreError::Invalid(format!("valeur trop grande pour {table}.{column}")))?;
-    let row = conn
+    // One round trip: the value becomes a zeroblob of the right size, then
+    // the function writes the lent bytes into it.
+    let lent = Lent::new(bytes);
+    let written = conn
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
-            format!("UPDATE {table} SET {column} = zeroblob(?) WHERE {key} = ? RETURNING rowid"),
-            [len.into(), value],
+            format!(
+                "UPDATE {table} SET {column} = zeroblob(?) WHERE {key} = ?;\n\
+                 SELECT {}(?, ?, rowid, ?) FROM {table} WHERE {key} = ?",
+                FUNCTION.to_string_lossy()
+            ),
+            [
+                len.into(),
+                value.clone(),
+                table.into(),
+                column.into(),
+                lent.number.into(),
+                value,
+            ],
         ))
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("{table} : ligne introuvable")))?;
-    let rowid: i64 = row.try_get_by_index(0)?;
-    let lent = Lent::new(bytes);
-    conn.query_one_raw(Statement::from_sql_and_values(
-        DbBackend::Sqlite,
-        format!("SELECT {}(?, ?, ?, ?)", FUNCTION.to_string_lossy()),
-        [
-            table.into(),
-            column.into(),
-            rowid.into(),
-            lent.number.into(),
-        ],
-    ))
-    .await?;
+        .await?;
     drop(lent);
+    written.ok_or_else(|| StoreError::NotFound(format!("{table} : ligne introuvable")))?;
     Ok(())
 }
 

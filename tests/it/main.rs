@@ -64,6 +64,7 @@ mod snapshots;
 mod store_deferred;
 mod store_pool;
 mod store_tls;
+mod store_toast;
 mod subscribers;
 mod through_nginx;
 mod tokens;
