@@ -190,10 +190,11 @@ impl Txn {
 /// without a string literal.
 fn joinable(stmt: &Statement) -> bool {
     let sql = stmt.sql.as_str();
-    if sql.contains(';') || sql.contains('\'') {
+    if sql.contains('\'') {
         return false;
     }
     match stmt.db_backend {
+        // Several statements of ours (`sqlite_blob::write`) join as one.
         DbBackend::Sqlite => {
             !sql.contains('$')
                 && !sql
@@ -203,6 +204,7 @@ fn joinable(stmt: &Statement) -> bool {
         }
         DbBackend::Postgres => {
             !sql.contains('?')
+                && !sql.contains(';')
                 && ["INSERT ", "UPDATE ", "DELETE "]
                     .iter()
                     .any(|verb| sql.starts_with(verb))
