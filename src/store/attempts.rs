@@ -73,11 +73,7 @@ pub async fn release<C: crate::store::Conn>(conn: &C, key: &str) -> Result<(), S
 pub async fn clear<C: crate::store::Conn>(conn: &C, key: &str) -> Result<(), StoreError> {
     let delete = intake_attempt::Entity::delete_by_id(key.to_string());
     // In a transaction, it goes with the next statement or the commit.
-    conn.defer(sea_orm::QueryTrait::build(
-        &delete,
-        conn.get_database_backend(),
-    ))
-    .await?;
+    conn.defer_query(&delete).await?;
     Ok(())
 }
 

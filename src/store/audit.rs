@@ -227,8 +227,7 @@ pub async fn append<C: Conn>(txn: &C, event: NewEvent) -> Result<i64, StoreError
         hash: Set(model.hash),
     });
     // Nothing reads either result: both go with the transaction's next statement.
-    txn.defer(sea_orm::QueryTrait::build(&insert, backend))
-        .await?;
+    txn.defer_query(&insert).await?;
     txn.defer(
         backend.build(
             Query::update()

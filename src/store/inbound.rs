@@ -112,11 +112,7 @@ pub async fn set_request<C: super::Conn>(
             Expr::value(Some(request_id)),
         )
         .filter(inbound_message::Column::Id.eq(id));
-    txn.defer(sea_orm::QueryTrait::build(
-        &update,
-        txn.get_database_backend(),
-    ))
-    .await?;
+    txn.defer_query(&update).await?;
     Ok(())
 }
 
@@ -166,11 +162,7 @@ pub async fn attachments<C: super::Conn>(
             size: Set(a.size),
             ..Default::default()
         });
-        txn.defer(sea_orm::QueryTrait::build(
-            &insert,
-            txn.get_database_backend(),
-        ))
-        .await?;
+        txn.defer_query(&insert).await?;
     }
     Ok(())
 }

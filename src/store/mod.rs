@@ -88,6 +88,14 @@ pub trait Conn: ConnectionTrait {
     fn defer(&self, stmt: Statement) -> impl Future<Output = Result<(), DbErr>> + Send {
         async move { self.execute_raw(stmt).await.map(|_| ()) }
     }
+
+    /// [`Conn::defer`] for a sea-orm query, built for this connection's database.
+    fn defer_query<Q: sea_orm::QueryTrait>(
+        &self,
+        query: &Q,
+    ) -> impl Future<Output = Result<(), DbErr>> + Send {
+        self.defer(query.build(self.get_database_backend()))
+    }
 }
 
 impl Conn for DatabaseConnection {}

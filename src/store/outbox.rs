@@ -32,7 +32,7 @@ pub struct QueuedMail {
 
 /// Writes a pending mail, due now, inside the caller's transaction.
 pub async fn insert<C: super::Conn>(txn: &C, mail: QueuedMail) -> Result<(), StoreError> {
-    use sea_orm::{ActiveValue::Set, EntityTrait, QueryTrait};
+    use sea_orm::{ActiveValue::Set, EntityTrait};
     let now = Utc::now().trunc_subsecs(6);
     let insert = outbox::Entity::insert(outbox::ActiveModel {
         message_id: Set(mail.message_id),
@@ -49,7 +49,7 @@ pub async fn insert<C: super::Conn>(txn: &C, mail: QueuedMail) -> Result<(), Sto
         created_at: Set(now),
         ..Default::default()
     });
-    txn.defer(insert.build(txn.get_database_backend())).await?;
+    txn.defer_query(&insert).await?;
     Ok(())
 }
 

@@ -80,11 +80,7 @@ pub async fn issue<C: super::Conn>(
         created_at: Set(now),
         ..Default::default()
     });
-    txn.defer(sea_orm::QueryTrait::build(
-        &insert,
-        txn.get_database_backend(),
-    ))
-    .await?;
+    txn.defer_query(&insert).await?;
     Ok(issued)
 }
 
