@@ -411,14 +411,17 @@ fn connect_options(url: String, max_connections: u32, durability: Durability) ->
                 // connection, not by the commit that crosses 1,000
                 // pages of WAL (on the writer's thread, in its latency).
                 .pragma("wal_autocheckpoint", "0")
-        })
-        .map_sqlx_postgres_opts(move |o| match durability {
-            Durability::OnDisk => o,
-            Durability::Relaxed => o.options([("synchronous_commit", "off")]),
         });
-    if durability == Durability::OnDisk {
+    match durability {
         // Large values are written in place, not bound (see `sqlite_blob`).
-        opts.map_sqlx_sqlite_pool_opts(|o| o.after_connect(sqlite_after_connect));
+        Durability::OnDisk => {
+            opts.map_sqlx_sqlite_pool_opts(|o| o.after_connect(sqlite_after_connect));
+        }
+        // A `SET` once connected rather than a startup option, which a
+        // connection pooler in front of PostgreSQL may refuse.
+        Durability::Relaxed => {
+            opts.map_sqlx_postgres_pool_opts(|o| o.after_connect(postgres_relaxed));
+        }
     }
     opts
 }
@@ -633,6 +636,18 @@ impl Checkpointer {
             let _ = task.await;
         }
     }
+}
+
+/// Prepares the PostgreSQL connection of [`Db::relaxed`].
+fn postgres_relaxed(
+    conn: &mut sea_orm::sqlx::PgConnection,
+    _: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'_, Result<(), sea_orm::sqlx::Error>> {
+    use sea_orm::sqlx::Executor as _;
+    Box::pin(async move {
+        conn.execute("SET synchronous_commit = off").await?;
+        Ok(())
+    })
 }
 
 /// Prepares each new SQLite connection of the pool.

@@ -232,3 +232,29 @@ async fn one_bad_message_never_fails_its_batch() {
         5
     );
 }
+
+/// PostgreSQL: the attempt count goes through the connection whose commit
+/// does not wait for the disk (`synchronous_commit=off`, a `SET` once
+/// connected); the pool that records messages keeps the server's default.
+#[tokio::test]
+async fn on_postgresql_only_the_attempt_count_skips_the_wait_for_the_disk() {
+    let Some(t) = TestDb::postgres().await else {
+        return;
+    };
+    let show = |conn: &sea_orm::DatabaseConnection| {
+        let conn = conn.clone();
+        async move {
+            let row = conn
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SHOW synchronous_commit",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<String>(0).unwrap()
+        }
+    };
+    assert_eq!(show(t.db.relaxed().await.unwrap()).await, "off");
+    assert_eq!(show(t.db.conn()).await, "on");
+}
