@@ -149,6 +149,22 @@ pub async fn is_unkeyed<C: crate::store::Conn>(db: &C) -> Result<bool, StoreErro
     Ok(matches!(head_keyed_from(db).await?, Some(None)))
 }
 
+/// The head a transaction's last append left, which the transaction holds
+/// locked ([`crate::store::Memo`]).
+#[derive(Debug, Clone)]
+pub(crate) struct HeadMemo {
+    seq: i64,
+    hash: String,
+    keyed_from: Option<i64>,
+}
+
+/// Forgets the head remembered by `txn`: the caller writes `audit_head` itself.
+fn forget_head<C: crate::store::Conn>(txn: &C) {
+    if let Some(memo) = txn.memo() {
+        *crate::store::Memo::slot(&memo.audit_head) = None;
+    }
+}
+
 /// The row of `audit_head`, as [`lock_head`] read it.
 struct Head {
     /// The newest event's sequence number (0: none yet).
@@ -164,6 +180,16 @@ struct Head {
 /// appenders (and keeps them out while [`rechain`] runs); on SQLite the
 /// transaction already holds the writer lock.
 async fn lock_head<C: crate::store::Conn>(txn: &C) -> Result<Head, StoreError> {
+    // Locked and read already by this transaction: as its last append left it.
+    if let Some(memo) = txn.memo()
+        && let Some(head) = crate::store::Memo::slot(&memo.audit_head).clone()
+    {
+        return Ok(Head {
+            seq: head.seq,
+            hash: head.hash,
+            keyed_from: head.keyed_from,
+        });
+    }
     let row = txn
         .query_one(
             Query::update()
@@ -211,6 +237,13 @@ pub async fn append<C: Conn>(txn: &C, event: NewEvent) -> Result<i64, StoreError
     let key = appkey::current();
     model.hash = digest(scheme_for(seq, head.keyed_from, &key), &prev, &model);
     let hash = model.hash.clone();
+    if let Some(memo) = txn.memo() {
+        *crate::store::Memo::slot(&memo.audit_head) = Some(HeadMemo {
+            seq,
+            hash: hash.clone(),
+            keyed_from: head.keyed_from,
+        });
+    }
     let backend = txn.get_database_backend();
     let insert = audit_event::Entity::insert(audit_event::ActiveModel {
         seq: Set(model.seq),
@@ -393,6 +426,7 @@ pub async fn rechain<C: crate::store::Conn>(
     if head_seq != next - 1 || head_hash != prev_old {
         return Err(broken(next));
     }
+    forget_head(txn);
     txn.execute(
         Query::update()
             .table("audit_head")
@@ -486,6 +520,7 @@ pub async fn rehash_without_key_for_tests<C: crate::store::Conn>(db: &C) -> Resu
         .exec(db)
         .await?;
     }
+    forget_head(db);
     db.execute(
         Query::update()
             .table("audit_head")

@@ -96,6 +96,34 @@ pub trait Conn: ConnectionTrait {
     ) -> impl Future<Output = Result<(), DbErr>> + Send {
         self.defer(query.build(self.get_database_backend()))
     }
+
+    /// What this transaction knows of rows it holds locked (a [`Txn`]'s;
+    /// `None` outside a transaction).
+    fn memo(&self) -> Option<&Memo> {
+        None
+    }
+}
+
+/// What a [`Txn`] learnt of rows it holds locked until its end, so that it
+/// does not read them again: a batch of intake writes many requests and
+/// audit events in one transaction, and each read is a round trip. Nobody
+/// else can change those rows before the commit (PostgreSQL: the row lock
+/// taken by the first read, an `UPDATE … RETURNING` or an upsert; SQLite:
+/// the writer lock of `BEGIN IMMEDIATE`); a rollback drops the memo with
+/// the transaction.
+#[derive(Debug, Default)]
+pub struct Memo {
+    /// The audit chain's head after this transaction's last append.
+    pub(crate) audit_head: std::sync::Mutex<Option<audit::HeadMemo>>,
+    /// The last reference taken: its year and number.
+    pub(crate) reference: std::sync::Mutex<Option<(i32, i64)>>,
+}
+
+impl Memo {
+    /// The memo's slot, even after a panic elsewhere.
+    pub(crate) fn slot<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl Conn for DatabaseConnection {}
@@ -126,6 +154,7 @@ pub struct Txn {
     inner: DatabaseTransaction,
     /// The deferred writes, in order.
     pending: std::sync::Mutex<Vec<Statement>>,
+    memo: Memo,
 }
 
 impl std::fmt::Debug for Txn {
@@ -139,6 +168,7 @@ impl Txn {
         Self {
             inner,
             pending: std::sync::Mutex::new(Vec::new()),
+            memo: Memo::default(),
         }
     }
 
@@ -329,6 +359,10 @@ impl Conn for Txn {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(stmt);
         Ok(())
+    }
+
+    fn memo(&self) -> Option<&Memo> {
+        Some(&self.memo)
     }
 }
 

@@ -91,6 +91,29 @@ pub async fn next_reference<C: crate::store::Conn>(
     txn: &C,
     year: i32,
 ) -> Result<Reference, StoreError> {
+    // This transaction holds the counter already: the next number is known,
+    // and its write goes with the next statement.
+    if let Some(memo) = txn.memo() {
+        let taken = {
+            let mut last = crate::store::Memo::slot(&memo.reference);
+            match *last {
+                Some((y, value)) if y == year => {
+                    *last = Some((year, value + 1));
+                    Some(value + 1)
+                }
+                _ => None,
+            }
+        };
+        if let Some(value) = taken {
+            let update = Query::update()
+                .table("reference_counters")
+                .value("last_value", value)
+                .and_where(Expr::col("year").eq(year))
+                .to_owned();
+            txn.defer(txn.get_database_backend().build(&update)).await?;
+            return reference(year, value);
+        }
+    }
     let stmt = Query::insert()
         .into_table("reference_counters")
         .columns(["year", "last_value"])
@@ -110,6 +133,13 @@ pub async fn next_reference<C: crate::store::Conn>(
         .await?
         .ok_or_else(|| StoreError::Invalid("compteur de références muet".into()))?;
     let value: i64 = row.try_get("", "last_value")?;
+    if let Some(memo) = txn.memo() {
+        *crate::store::Memo::slot(&memo.reference) = Some((year, value));
+    }
+    reference(year, value)
+}
+
+fn reference(year: i32, value: i64) -> Result<Reference, StoreError> {
     let seq = u32::try_from(value)
         .map_err(|_| StoreError::Invalid("compteur de références épuisé".into()))?;
     Reference::new(year, seq).map_err(|e| StoreError::Invalid(e.0))
