@@ -145,8 +145,15 @@ crate::on_both_databases!(
         use bareme_mel::{domain::MailAddress, store::entities::subscriber};
         use migration::MigratorTrait;
         use sea_orm::{ConnectionTrait, EntityTrait};
-        // Subscribers stored before the key existed: take the migration back.
-        migration::Migrator::down(db.conn(), Some(1)).await.unwrap();
+        // Subscribers stored before the key existed: take the migration back
+        // (migration 13), with the ones after it.
+        let all = migration::Migrator::migrations();
+        let key = all
+            .iter()
+            .position(|m| m.name() == "m20261201_000013_add_subscriber_email_key")
+            .unwrap();
+        let back = u32::try_from(all.len() - key).unwrap();
+        migration::Migrator::down(db.conn(), Some(back)).await.unwrap();
         for (number, email) in [
             ("20001", "Marie.Durand@Lycee-Joffre.FR"),
             ("20002", "Secretariat@Lycée-Élysée.fr"),
