@@ -73,14 +73,15 @@ pub async fn insert<C: crate::store::Conn>(txn: &C, m: NewInbound<'_>) -> Result
         has_html: Set(m.has_html),
         ..Default::default()
     };
-    let id = inbound_message::Entity::insert(row)
-        .exec(txn)
-        .await?
-        .last_insert_id;
+    let mut insert = inbound_message::Entity::insert(row);
     if sqlite && let Some(raw) = m.raw {
-        write_raw(txn, id, raw).await?;
+        // The record and its raw mail, written in place, in one round trip.
+        sea_orm::QueryTrait::query(&mut insert).returning_col(inbound_message::Column::Id);
+        let stmt = sea_orm::QueryTrait::build(&insert, DbBackend::Sqlite);
+        let row = sqlite_blob::insert_with(txn, stmt, "inbound_messages", "raw", raw).await?;
+        return Ok(row.try_get("", "id")?);
     }
-    Ok(id)
+    Ok(insert.exec(txn).await?.last_insert_id)
 }
 
 /// Stores the raw mail of record `id`, inserted without it.
@@ -124,24 +125,42 @@ pub async fn store_content<C: crate::store::Conn>(
     data: &[u8],
 ) -> Result<(), StoreError> {
     let sqlite = txn.get_database_backend() == DbBackend::Sqlite;
-    let inserted = blob::Entity::insert(blob::ActiveModel {
+    let on_conflict = OnConflict::column(blob::Column::Sha256)
+        .do_nothing()
+        .to_owned();
+    if sqlite {
+        // The row with a zeroblob of the content's size, then the content
+        // written in place into it, in one round trip.
+        let len = sqlite_blob::length("blobs", "data", data)?;
+        let insert = sea_orm::sea_query::Query::insert()
+            .into_table(blob::Entity)
+            .columns([
+                blob::Column::Sha256,
+                blob::Column::Size,
+                blob::Column::Data,
+                blob::Column::CreatedAt,
+            ])
+            .values_panic([
+                sha256.into(),
+                (data.len() as i64).into(),
+                Expr::cust_with_values("zeroblob(?)", [len]),
+                Utc::now().into(),
+            ])
+            .on_conflict(on_conflict)
+            .to_owned();
+        let stmt = DbBackend::Sqlite.build(&insert);
+        sqlite_blob::insert_or_nothing(txn, stmt, "blobs", "data", data).await?;
+        return Ok(());
+    }
+    blob::Entity::insert(blob::ActiveModel {
         sha256: Set(sha256.to_string()),
         size: Set(data.len() as i64),
-        // On SQLite the bytes are written in place below.
-        data: Set((!sqlite).then(|| data.to_vec())),
+        data: Set(Some(data.to_vec())),
         created_at: Set(Utc::now()),
     })
-    .on_conflict(
-        OnConflict::column(blob::Column::Sha256)
-            .do_nothing()
-            .to_owned(),
-    )
+    .on_conflict(on_conflict)
     .exec_without_returning(txn)
     .await?;
-    if sqlite && inserted == 1 {
-        let key = ("sha256", sha256.into());
-        sqlite_blob::write(txn, "blobs", "data", key, data).await?;
-    }
     Ok(())
 }
 

@@ -84,12 +84,9 @@ pub(super) async fn write<C: crate::store::Conn>(
     (key, value): (&'static str, Value),
     bytes: &[u8],
 ) -> Result<(), StoreError> {
-    let len = i64::try_from(bytes.len())
-        .ok()
-        .filter(|&n| n <= i64::from(c_int::MAX))
-        .ok_or_else(|| StoreError::Invalid(format!("valeur trop grande pour {table}.{column}")))?;
     // One round trip: the value becomes a zeroblob of the right size, then
     // the function writes the lent bytes into it.
+    let len = length(table, column, bytes)?;
     let lent = Lent::new(bytes);
     let written = conn
         .query_one_raw(Statement::from_sql_and_values(
@@ -97,7 +94,7 @@ pub(super) async fn write<C: crate::store::Conn>(
             format!(
                 "UPDATE {table} SET {column} = zeroblob(?) WHERE {key} = ?;\n\
                  SELECT {}(?, ?, rowid, ?) FROM {table} WHERE {key} = ?",
-                FUNCTION.to_string_lossy()
+                function()
             ),
             [
                 len.into(),
@@ -112,6 +109,86 @@ pub(super) async fn write<C: crate::store::Conn>(
     drop(lent);
     written.ok_or_else(|| StoreError::NotFound(format!("{table} : ligne introuvable")))?;
     Ok(())
+}
+
+/// Runs `insert` (an `INSERT` into `table`, without `column`, ending in
+/// `RETURNING` one row) and stores `bytes` in `column` of the row it
+/// inserted, in one round trip; returns the row `insert` returned.
+pub(super) async fn insert_with<C: crate::store::Conn>(
+    conn: &C,
+    insert: Statement,
+    table: &'static str,
+    column: &'static str,
+    bytes: &[u8],
+) -> Result<sea_orm::QueryResult, StoreError> {
+    let len = length(table, column, bytes)?;
+    let lent = Lent::new(bytes);
+    let mut values = insert.values.map(|v| v.0).unwrap_or_default();
+    values.extend([len.into(), table.into(), column.into(), lent.number.into()]);
+    let mut rows = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            format!(
+                "{};\n\
+                 UPDATE {table} SET {column} = zeroblob(?) WHERE rowid = last_insert_rowid();\n\
+                 SELECT {}(?, ?, last_insert_rowid(), ?)",
+                insert.sql,
+                function()
+            ),
+            values,
+        ))
+        .await?;
+    drop(lent);
+    if rows.len() != 2 {
+        return Err(StoreError::Invalid(format!(
+            "{table}.{column} : écriture en place incomplète"
+        )));
+    }
+    rows.truncate(1);
+    Ok(rows.remove(0))
+}
+
+/// Runs `insert` (an `INSERT` into `table` whose `column` value is
+/// `zeroblob(?)` of `bytes`' length, which may insert nothing: `ON CONFLICT
+/// DO NOTHING`) and, when it inserted its row, stores `bytes` in it, in one
+/// round trip. True when the row was inserted.
+pub(super) async fn insert_or_nothing<C: crate::store::Conn>(
+    conn: &C,
+    insert: Statement,
+    table: &'static str,
+    column: &'static str,
+    bytes: &[u8],
+) -> Result<bool, StoreError> {
+    let lent = Lent::new(bytes);
+    let mut values = insert.values.map(|v| v.0).unwrap_or_default();
+    values.extend([table.into(), column.into(), lent.number.into()]);
+    // `changes()`: the rows the `INSERT` just before inserted (0 on conflict).
+    let written = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            format!(
+                "{};\n\
+                 SELECT {}(?, ?, last_insert_rowid(), ?) WHERE changes() = 1",
+                insert.sql,
+                function()
+            ),
+            values,
+        ))
+        .await?;
+    drop(lent);
+    Ok(written.is_some())
+}
+
+fn function() -> std::borrow::Cow<'static, str> {
+    FUNCTION.to_string_lossy()
+}
+
+/// The length of a value SQLite can hold, or a clear error.
+pub(super) fn length(table: &str, column: &str, bytes: &[u8]) -> Result<i64, StoreError> {
+    i64::try_from(bytes.len())
+        .ok()
+        .filter(|&n| n <= i64::from(c_int::MAX))
+        .ok_or_else(|| StoreError::Invalid(format!("valeur trop grande pour {table}.{column}")))
 }
 
 /// Registers the SQL function on a new connection (the pool's `after_connect`).

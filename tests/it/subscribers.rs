@@ -153,7 +153,9 @@ crate::on_both_databases!(
             .position(|m| m.name() == "m20261201_000013_add_subscriber_email_key")
             .unwrap();
         let back = u32::try_from(all.len() - key).unwrap();
-        migration::Migrator::down(db.conn(), Some(back)).await.unwrap();
+        migration::Migrator::down(db.conn(), Some(back))
+            .await
+            .unwrap();
         for (number, email) in [
             ("20001", "Marie.Durand@Lycee-Joffre.FR"),
             ("20002", "Secretariat@Lycée-Élysée.fr"),
