@@ -172,9 +172,17 @@ pub async fn create_in<C: crate::store::Conn>(
         updated_at: Set(now),
         ..Default::default()
     };
-    let created = change_request::Entity::insert(model)
-        .exec_with_returning(txn)
-        .await?;
+    // The new request reads nothing the transaction deferred before it.
+    let mut insert = change_request::Entity::insert(model);
+    sea_orm::QueryTrait::query(&mut insert).returning_all();
+    let stmt = sea_orm::QueryTrait::build(&insert, txn.get_database_backend());
+    let row = txn
+        .query_all_beside(stmt)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::Invalid("demande non créée".into()))?;
+    let created = <change_request::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
     audit::append(
         txn,
         audit::NewEvent {

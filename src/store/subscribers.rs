@@ -267,7 +267,17 @@ pub async fn for_claim<C: crate::store::Conn>(
     if number.is_none() && key.is_none() {
         return Ok((None, None));
     }
-    let rows = subscriber::Entity::find().filter(any).all(db).await?;
+    // Subscribers are not among the writes intake defers before it.
+    let select = subscriber::Entity::find().filter(any);
+    let rows = db
+        .query_all_beside(sea_orm::QueryTrait::build(
+            &select,
+            db.get_database_backend(),
+        ))
+        .await?
+        .iter()
+        .map(|row| <subscriber::Model as sea_orm::FromQueryResult>::from_query_result(row, ""))
+        .collect::<Result<Vec<_>, _>>()?;
     let found = number.and_then(|n| rows.iter().find(|s| s.number == n.as_str()).cloned());
     let taken = key.map(|k| {
         rows.iter().any(|s| {

@@ -144,3 +144,45 @@ async fn sqlite_checkpoints_run_beside_the_writer_and_close_leaves_a_complete_fi
         "closing the last connection (the checkpointer's included) leaves no WAL behind"
     );
 }
+
+// A read that does not depend on the deferred writes (`Conn::query_all_beside`)
+// takes them along in its own round trip on PostgreSQL (`WITH` clauses): one
+// statement instead of two; the writes are committed all the same, and a
+// failing one fails the read.
+on_both_databases!(
+    a_read_beside_deferred_writes_takes_them_along,
+    |db: Db| async move {
+        let txn = db.begin().await.unwrap();
+        outbox::insert(&txn, mail(1)).await.unwrap();
+        outbox::insert(&txn, mail(2)).await.unwrap();
+        let before = db.statements();
+        let backend = txn.get_database_backend();
+        let rows = txn
+            .query_all_beside(Statement::from_string(backend, "SELECT 7 AS n"))
+            .await
+            .unwrap();
+        assert_eq!(
+            db.statements() - before,
+            1,
+            "one round trip for the read and the writes"
+        );
+        assert_eq!(rows[0].try_get::<i32>("", "n").unwrap(), 7);
+        txn.commit().await.unwrap();
+        assert_eq!(queued(db.conn()).await, 2, "the writes are committed");
+
+        let txn = db.begin().await.unwrap();
+        outbox::insert(&txn, mail(1)).await.unwrap();
+        let read = txn
+            .query_all_beside(Statement::from_string(backend, "SELECT 7 AS n"))
+            .await;
+        let failed = match read {
+            Err(_) => true,
+            Ok(_) => txn.commit().await.is_err(),
+        };
+        assert!(
+            failed,
+            "a duplicate carried along fails the read or the commit"
+        );
+        assert_eq!(queued(db.conn()).await, 2);
+    }
+);
