@@ -282,46 +282,65 @@ async fn an_imap_message_that_kills_serve_is_quarantined_after_three_attempts() 
     s.delete(&folder).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_killed_by_its_poison_quarantines_it_after_three_attempts_and_records_the_rest() {
-    let t = TestDb::sqlite().await;
-    let dir = tempfile::tempdir().unwrap();
-    let maildir = dir.path().join("inbox");
+/// The Maildir names of [`good_poison_other`], in order.
+const THREE: [&str; 3] = [
+    "1764580500.M1P1.host",
+    "1764580501.M2P1.host",
+    "1764580502.M3P1.host",
+];
+
+/// A Maildir under `dir` holding a request, the poison and another request
+/// ([`THREE`]).
+fn good_poison_other(dir: &std::path::Path) -> std::path::PathBuf {
+    let maildir = dir.join("inbox");
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).unwrap();
     }
-    // One batch of three (intake.batch_size 64): the poison in the middle.
-    let names = [
-        "1764580500.M1P1.host",
-        "1764580501.M2P1.host",
-        "1764580502.M3P1.host",
-    ];
     let other = mail(
         SENDER,
         "Changement d'adresse (bis)",
         "",
         &form_body("autre@lycee-jean-moulin.fr"),
     );
-    std::fs::write(maildir.join("new").join(names[0]), good()).unwrap();
-    std::fs::write(maildir.join("new").join(names[1]), poison()).unwrap();
-    std::fs::write(maildir.join("new").join(names[2]), other).unwrap();
+    std::fs::write(maildir.join("new").join(THREE[0]), good()).unwrap();
+    std::fs::write(maildir.join("new").join(THREE[1]), poison()).unwrap();
+    std::fs::write(maildir.join("new").join(THREE[2]), other).unwrap();
+    maildir
+}
+
+/// `ingest --maildir` with `intake.batch_size` `batch`, the poison hook on:
+/// its exit status and what it printed.
+fn ingest_maildir(
+    dir: &std::path::Path,
+    url: &str,
+    maildir: &std::path::Path,
+    batch: usize,
+) -> (std::process::ExitStatus, String) {
+    let out = cmd(dir)
+        .env("BAREME_MEL__DATABASE__URL", url)
+        .env("BAREME_MEL__INTAKE__BATCH_SIZE", batch.to_string())
+        .env("BAREME_MEL_TEST_ABORT_ON", MARKER)
+        .arg("ingest")
+        .arg("--maildir")
+        .arg(maildir)
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_killed_by_its_poison_quarantines_it_after_three_attempts_and_records_the_rest() {
+    let t = TestDb::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    // One batch of three (intake.batch_size 64): the poison in the middle.
+    let maildir = good_poison_other(dir.path());
+    let names = THREE;
     let poison_key = format!("maildir:{}", names[1]);
-    let run = || {
-        let out = cmd(dir.path())
-            .env("BAREME_MEL__DATABASE__URL", &t.url)
-            .env("BAREME_MEL__INTAKE__BATCH_SIZE", "64")
-            .env("BAREME_MEL_TEST_ABORT_ON", MARKER)
-            .arg("ingest")
-            .arg("--maildir")
-            .arg(&maildir)
-            .stderr(Stdio::null())
-            .output()
-            .unwrap();
-        (
-            out.status,
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    };
+    let run = || ingest_maildir(dir.path(), &t.url, &maildir, 64);
     let mut printed = String::new();
     for attempt in 1..=3 {
         let (status, stdout) = run();
@@ -369,41 +388,10 @@ async fn a_batch_killed_by_its_poison_quarantines_it_after_three_attempts_and_re
 async fn a_message_written_while_the_poison_was_read_is_recorded_not_given_up() {
     let t = TestDb::sqlite().await;
     let dir = tempfile::tempdir().unwrap();
-    let maildir = dir.path().join("inbox");
-    for sub in ["new", "cur", "tmp"] {
-        std::fs::create_dir_all(maildir.join(sub)).unwrap();
-    }
-    let names = [
-        "1764580500.M1P1.host",
-        "1764580501.M2P1.host",
-        "1764580502.M3P1.host",
-    ];
-    let after = mail(
-        SENDER,
-        "Changement d'adresse (bis)",
-        "",
-        &form_body("autre@lycee-jean-moulin.fr"),
-    );
-    std::fs::write(maildir.join("new").join(names[0]), good()).unwrap();
-    std::fs::write(maildir.join("new").join(names[1]), poison()).unwrap();
-    std::fs::write(maildir.join("new").join(names[2]), after).unwrap();
+    let maildir = good_poison_other(dir.path());
+    let names = THREE;
     let key = |name: &str| format!("maildir:{name}");
-    let run = || {
-        let out = cmd(dir.path())
-            .env("BAREME_MEL__DATABASE__URL", &t.url)
-            .env("BAREME_MEL__INTAKE__BATCH_SIZE", "1")
-            .env("BAREME_MEL_TEST_ABORT_ON", MARKER)
-            .arg("ingest")
-            .arg("--maildir")
-            .arg(&maildir)
-            .stderr(Stdio::null())
-            .output()
-            .unwrap();
-        (
-            out.status,
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    };
+    let run = || ingest_maildir(dir.path(), &t.url, &maildir, 1);
     let mut printed = String::new();
     for attempt in 1..=3 {
         let (status, stdout) = run();
