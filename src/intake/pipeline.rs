@@ -141,7 +141,7 @@ impl Intake {
         read: Untrusted,
         key: &str,
     ) -> Result<(Outcome, bool), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_inline().await?;
         match self.decide(&txn, incoming, read).await? {
             Decided::Done(outcome) => {
                 // Recorded: its attempt's count goes with the same commit.
@@ -370,7 +370,7 @@ impl Intake {
             return self.one_by_one(incomings, each).await;
         }
         let attempt = async {
-            let txn = self.db.begin().await?;
+            let txn = self.db.begin_inline().await?;
             let mut outcomes = Vec::with_capacity(incomings.len());
             for (incoming, read) in incomings.iter().zip(reads) {
                 let read = read.map_err(|e| StoreError::Invalid(e.to_string()))?;
@@ -505,7 +505,7 @@ impl Intake {
         error: &StoreError,
     ) -> Result<Outcome, IntakeError> {
         let attempt = async {
-            let txn = self.db.begin().await?;
+            let txn = self.db.begin_inline().await?;
             let draft = Draft {
                 incoming,
                 mail: None,

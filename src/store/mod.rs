@@ -16,6 +16,7 @@ pub mod directory;
 pub mod entities;
 pub mod inbound;
 pub mod inbox;
+mod inline;
 pub mod leases;
 pub mod notes;
 pub mod outbox;
@@ -162,7 +163,7 @@ pub const QUIET_LOGS: &str = "sea_orm_migration=warn,sqlx=warn";
 /// - on PostgreSQL, as one statement of data-modifying `WITH` clauses
 ///   (their parameters renumbered), sent just before.
 pub struct Txn {
-    inner: DatabaseTransaction,
+    inner: Inner,
     /// The deferred writes, in order.
     pending: std::sync::Mutex<Vec<Statement>>,
     memo: Memo,
@@ -175,7 +176,7 @@ impl std::fmt::Debug for Txn {
 }
 
 impl Txn {
-    fn new(inner: DatabaseTransaction) -> Self {
+    fn new(inner: Inner) -> Self {
         Self {
             inner,
             pending: std::sync::Mutex::new(Vec::new()),
@@ -366,6 +367,72 @@ fn shift_parameters(sql: &str, offset: usize, out: &mut String) {
         rest = &rest[digits..];
     }
     out.push_str(rest);
+}
+
+/// What a [`Txn`] runs its statements on.
+enum Inner {
+    /// sea-orm's transaction (PostgreSQL; SQLite through sqlx's worker thread).
+    Orm(DatabaseTransaction),
+    /// SQLite, each statement on the caller's thread ([`inline`]).
+    Inline(inline::Inline),
+}
+
+impl Inner {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Inner::Orm(t) => t.get_database_backend(),
+            Inner::Inline(_) => DbBackend::Sqlite,
+        }
+    }
+
+    fn support_returning(&self) -> bool {
+        match self {
+            Inner::Orm(t) => t.support_returning(),
+            Inner::Inline(_) => DbBackend::Sqlite.support_returning(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Inner::Orm(t) => t.execute_raw(stmt).await,
+            Inner::Inline(t) => t.execute(stmt),
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Inner::Orm(t) => t.execute_unprepared(sql).await,
+            Inner::Inline(t) => t.execute_unprepared(sql),
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Inner::Orm(t) => t.query_one_raw(stmt).await,
+            Inner::Inline(t) => t.query_one(stmt),
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Inner::Orm(t) => t.query_all_raw(stmt).await,
+            Inner::Inline(t) => t.query_all(stmt),
+        }
+    }
+
+    async fn commit(self) -> Result<(), DbErr> {
+        match self {
+            Inner::Orm(t) => t.commit().await,
+            Inner::Inline(t) => t.commit().await,
+        }
+    }
+
+    async fn rollback(self) -> Result<(), DbErr> {
+        match self {
+            Inner::Orm(t) => t.rollback().await,
+            Inner::Inline(t) => t.rollback().await,
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -620,7 +687,25 @@ impl Db {
         if self.backend() == DbBackend::Sqlite {
             options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
         }
-        Ok(Txn::new(self.conn.begin_with_options(options).await?))
+        Ok(Txn::new(Inner::Orm(
+            self.conn.begin_with_options(options).await?,
+        )))
+    }
+
+    /// [`Db::begin`] for a transaction of many short statements (intake's):
+    /// on SQLite they run on the caller's thread, without the two thread
+    /// wake-ups that each costs through sqlx's worker ([`inline`]), so a
+    /// statement that takes long (a purge, a scan of a large table) blocks
+    /// an async thread meanwhile. `BEGIN IMMEDIATE` and the commit still
+    /// wait off it. On PostgreSQL the same as [`Db::begin`].
+    pub async fn begin_inline(&self) -> Result<Txn, DbErr> {
+        if self.backend() != DbBackend::Sqlite {
+            return self.begin().await;
+        }
+        self.transactions.fetch_add(1, Ordering::Relaxed);
+        let pool = self.conn.get_sqlite_connection_pool();
+        let inline = inline::Inline::begin(pool, Arc::clone(&self.statements)).await?;
+        Ok(Txn::new(Inner::Inline(inline)))
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

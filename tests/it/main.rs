@@ -62,6 +62,7 @@ mod requests;
 mod scan_support;
 mod snapshots;
 mod store_deferred;
+mod store_inline;
 mod store_pool;
 mod store_tls;
 mod store_toast;

@@ -14,7 +14,7 @@ use bareme_mel::store::{
 use chrono::{Duration, Utc};
 use sea_orm::{ConnectionTrait, Statement};
 
-fn mail(n: usize) -> QueuedMail {
+pub(crate) fn mail(n: usize) -> QueuedMail {
     QueuedMail {
         message_id: format!("<deferred-{n}@bareme.test>"),
         template: "accuse_reception",
@@ -27,7 +27,7 @@ fn mail(n: usize) -> QueuedMail {
     }
 }
 
-async fn queued(conn: &impl Conn) -> u64 {
+pub(crate) async fn queued(conn: &impl Conn) -> u64 {
     let since = Utc::now() - Duration::hours(1);
     outbox::counts_since(conn, &[("gestion@lycee.test", "accuse_reception")], since)
         .await
