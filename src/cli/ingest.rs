@@ -9,7 +9,7 @@ use crate::{
     config::Settings,
     intake::{
         Intake, IntakeError, Origin, Outcome,
-        limit::read_limited,
+        limit::{self, FileError, read_limited},
         sources::{Batch, maildir},
     },
 };
@@ -67,17 +67,30 @@ pub async fn run(settings: Settings, maildir: Option<PathBuf>, files: Vec<PathBu
     // each read while the one before is written; a line is printed for each
     // once its batch is committed.
     let mut batch = Batch::new(&intake);
-    for (i, f) in files.iter().enumerate() {
-        let file = tokio::fs::File::open(f).await.map_err(|e| {
-            CliError::with_status(
-                format!("lecture de {} impossible : {e}", f.display()),
-                EX_USAGE,
-            )
-        })?;
-        let incoming = read_limited(file, max, Origin::new("file", None))
-            .await
-            .map_err(|e| failed(e.into()))?;
-        let last = i + 1 == files.len();
+    let count = files.len();
+    let mut files = limit::read_ahead(
+        files,
+        max,
+        intake.settings().intake.batch_size.max(1),
+        |_| Origin::new("file", None),
+    );
+    for i in 0..count {
+        let Some((f, read, _allowance)) = files.recv().await else {
+            return Err(CliError::internal(
+                "lecture des fichiers interrompue — relancez la commande (les messages déjà enregistrés sont reconnus)",
+            ));
+        };
+        let incoming = match read {
+            Ok(incoming) => incoming,
+            Err(FileError::Open(e)) => {
+                return Err(CliError::with_status(
+                    format!("lecture de {} impossible : {e}", f.display()),
+                    EX_USAGE,
+                ));
+            }
+            Err(FileError::Read(e)) => return Err(failed(e.into())),
+        };
+        let last = i + 1 == count;
         if batch.push(incoming, ()) || last {
             let mut error = None;
             let each = |(), result| match result {
@@ -97,7 +110,7 @@ pub async fn run(settings: Settings, maildir: Option<PathBuf>, files: Vec<PathBu
             }
         }
     }
-    if maildir.is_none() && files.is_empty() {
+    if maildir.is_none() && count == 0 {
         let incoming = read_limited(tokio::io::stdin(), max, Origin::new("stdin", None))
             .await
             .map_err(|e| failed(e.into()))?;

@@ -4,7 +4,10 @@
 //! position (`maildir:<unique name>`), so nothing is done twice.
 
 use super::Batch;
-use crate::intake::{Intake, IntakeError, Origin, Outcome, limit::read_limited};
+use crate::intake::{
+    Intake, IntakeError, Origin, Outcome,
+    limit::{FileError, read_ahead},
+};
 use std::{
     path::{Path, PathBuf},
     time::Duration,
@@ -49,7 +52,14 @@ pub async fn drain(
     let max = intake.settings().intake.max_message_bytes;
     let mut handled = 0;
     let mut batch = Batch::new(intake);
-    for path in waiting(dir)? {
+    // Read ahead on a blocking thread while the batches before are handled.
+    let mut files = read_ahead(
+        waiting(dir)?,
+        max,
+        intake.settings().intake.batch_size.max(1),
+        |path| Origin::new("maildir", Some(format!("maildir:{}", unique(path)))),
+    );
+    while let Some((path, read, _allowance)) = files.recv().await {
         let Some(name) = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -57,25 +67,27 @@ pub async fn drain(
         else {
             continue;
         };
-        let unique = name.split(':').next().unwrap_or(&name).to_string();
-        let file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
+        let incoming = match read {
+            Ok(incoming) => incoming,
             // Taken by another process in the meantime.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e.into()),
+            Err(FileError::Open(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(FileError::Open(e) | FileError::Read(e)) => return Err(e.into()),
         };
-        let incoming = read_limited(
-            file,
-            max,
-            Origin::new("maildir", Some(format!("maildir:{unique}"))),
-        )
-        .await?;
         if batch.push(incoming, (path, name)) {
             handled += flush(intake, dir, &mut batch, &mut each, false).await?;
         }
     }
     handled += flush(intake, dir, &mut batch, &mut each, true).await?;
     Ok(handled)
+}
+
+/// A Maildir file's unique name: its name without the `:2,…` flags.
+fn unique(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    name.split(':').next().unwrap_or(name).to_string()
 }
 
 /// Runs the batch (see [`Batch::run`]: the batch read before it is written
