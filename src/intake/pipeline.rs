@@ -18,7 +18,6 @@ use crate::{
     },
 };
 use chrono::Utc;
-use futures_util::StreamExt;
 use std::sync::Arc;
 
 /// The intake pipeline, cheap to clone, shared by every source.
@@ -311,19 +310,8 @@ impl Intake {
             CountedBatch::OneByOne(batch) => return ReadBatch::OneByOne(batch),
             CountedBatch::Unavailable(e, n) => return ReadBatch::Unavailable(e, n),
         };
-        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let read: Vec<(Incoming, Result<Untrusted, IntakeError>)> =
-            futures_util::stream::iter(batch.into_iter().map(|mut incoming| {
-                let scan = extract::ScanSettings::from_settings(&self.settings);
-                async move {
-                    let read = read_untrusted(&mut incoming, scan).await;
-                    (incoming, read)
-                }
-            }))
-            .buffered(parallel)
-            .collect()
-            .await;
-        let (incomings, reads): (Vec<Incoming>, Vec<_>) = read.into_iter().unzip();
+        let mut incomings = batch;
+        let reads = read_untrusted_batch(&mut incomings, self.scan_settings()).await;
         ReadBatch::Read {
             incomings,
             reads,
@@ -646,24 +634,97 @@ async fn read_untrusted(
     }
     let bytes = std::mem::take(&mut incoming.bytes);
     let work = tokio::task::spawn_blocking(move || {
-        // A panic while reading must not take the raw bytes with it.
-        poison::test_abort_hook(&bytes);
-        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mail = parse::parse(&bytes);
-            let extraction = mail.as_ref().map(|m| extract::extract(m, &scan));
-            Untrusted { mail, extraction }
-        }));
+        let read = read_blocking(&bytes, &scan);
         (bytes, read)
     });
-    let (bytes, read) = work
-        .await
-        .map_err(|e| IntakeError::Io(std::io::Error::other(e.to_string())))?;
+    let (bytes, read) = work.await.map_err(|e| lost_thread(&e))?;
     incoming.bytes = bytes;
-    Ok(read.unwrap_or_else(|_| {
+    Ok(read)
+}
+
+/// What [`read_untrusted`] does on its blocking thread.
+fn read_blocking(bytes: &[u8], scan: &extract::ScanSettings) -> Untrusted {
+    poison::test_abort_hook(bytes);
+    // A panic while reading must not take the raw bytes with it.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mail = parse::parse(bytes);
+        let extraction = mail.as_ref().map(|m| extract::extract(m, scan));
+        Untrusted { mail, extraction }
+    }));
+    read.unwrap_or_else(|_| {
         tracing::error!("reading an incoming mail panicked; recorded unreadable");
         Untrusted {
             mail: None,
             extraction: None,
         }
-    }))
+    })
+}
+
+fn lost_thread(e: &tokio::task::JoinError) -> IntakeError {
+    IntakeError::Io(std::io::Error::other(e.to_string()))
+}
+
+/// [`read_untrusted`] for a batch: its messages dealt out in turn to as
+/// many blocking threads as there are cores, each reading its share one
+/// after the other. They go on by themselves while the caller writes the
+/// batch before (on SQLite without yielding: `Db::begin_inline`); one
+/// blocking task per message, started as the last one ends, would wait for
+/// the caller to be polled again. Results in the batch's order.
+async fn read_untrusted_batch(
+    incomings: &mut [Incoming],
+    scan: extract::ScanSettings,
+) -> Vec<Result<Untrusted, IntakeError>> {
+    let lanes = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(incomings.len())
+        .max(1);
+    let mut shares: Vec<Vec<(usize, Vec<u8>)>> = (0..lanes).map(|_| Vec::new()).collect();
+    for (i, incoming) in incomings.iter_mut().enumerate() {
+        if !incoming.oversize {
+            shares[i % lanes].push((i, std::mem::take(&mut incoming.bytes)));
+        }
+    }
+    let mut reads: Vec<Result<Untrusted, IntakeError>> = incomings
+        .iter()
+        .map(|_| {
+            Ok(Untrusted {
+                mail: None,
+                extraction: None,
+            })
+        })
+        .collect();
+    let lanes: Vec<(Vec<usize>, _)> = shares
+        .into_iter()
+        .map(|share| {
+            let places = share.iter().map(|(i, _)| *i).collect();
+            let scan = scan.clone();
+            let work = tokio::task::spawn_blocking(move || {
+                share
+                    .into_iter()
+                    .map(|(i, bytes)| {
+                        let read = read_blocking(&bytes, &scan);
+                        (i, bytes, read)
+                    })
+                    .collect::<Vec<_>>()
+            });
+            (places, work)
+        })
+        .collect();
+    for (places, work) in lanes {
+        match work.await {
+            Ok(done) => {
+                for (i, bytes, read) in done {
+                    incomings[i].bytes = bytes;
+                    reads[i] = Ok(read);
+                }
+            }
+            // The thread is lost with the bytes it held (see `read_untrusted`).
+            Err(e) => {
+                for i in places {
+                    reads[i] = Err(lost_thread(&e));
+                }
+            }
+        }
+    }
+    reads
 }
