@@ -66,20 +66,33 @@ impl AppKey {
         Ok(Self(bytes))
     }
 
-    /// Writes the key to a new file readable by its owner only (0600).
+    /// Writes the key to a new file readable by its owner only (0600); fails
+    /// if the file exists. The file appears whole or not at all: the key is
+    /// written and synced under a temporary name, then linked to `path` (a
+    /// link never replaces a file), so a process that starts at the same time
+    /// and finds the file reads all 32 bytes.
     pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
         let fail = |e: std::io::Error| KeyError::Create(path.into(), e.to_string());
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(fail)?;
-        }
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(fail)?;
-        file.write_all(&self.0).map_err(fail)?;
-        file.sync_all().map_err(fail)?;
-        Ok(())
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(fail)?;
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).map_err(|e| KeyError::Random(e.to_string()))?;
+        let temporary = dir.join(format!(".bareme-mel-key-{}", hex::encode(nonce)));
+        let written = (|| {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&temporary)?;
+            file.write_all(&self.0)?;
+            file.sync_all()?;
+            std::fs::hard_link(&temporary, path)
+        })();
+        let _ = std::fs::remove_file(&temporary);
+        written.map_err(fail)
     }
 
     /// An HMAC-SHA-256 keyed with this key (the audit chain).
@@ -166,8 +179,13 @@ pub fn load_or_create(path: &Path, has_sealed_data: bool) -> Result<(AppKey, boo
         return Err(KeyError::MissingForExistingData(path.into()));
     }
     let key = AppKey::generate()?;
-    key.write_new(path)?;
-    Ok((key, true))
+    match key.write_new(path) {
+        Ok(()) => Ok((key, true)),
+        // Another process (a second `serve` started with this one) created
+        // it in the meantime, whole (see `write_new`): that key is the key.
+        Err(_) if path.exists() => Ok((AppKey::read(path)?, false)),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -216,5 +234,30 @@ mod tests {
             "{err}"
         );
         assert!(!missing.exists(), "no new key over existing data");
+    }
+
+    #[test]
+    fn processes_starting_together_end_with_one_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("data/bareme-mel.key");
+            let keys: Vec<_> = (0..4)
+                .map(|_| {
+                    let path = path.clone();
+                    std::thread::spawn(move || load_or_create(&path, false))
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|t| t.join().unwrap().expect("every process gets the key"))
+                .collect();
+            assert_eq!(keys.iter().filter(|(_, created)| *created).count(), 1);
+            for (key, _) in &keys {
+                assert_eq!(key.0, keys[0].0.0, "one key for all");
+            }
+            let left: Vec<_> = std::fs::read_dir(dir.path().join("data"))
+                .unwrap()
+                .collect();
+            assert_eq!(left.len(), 1, "no temporary file left: {left:?}");
+        }
     }
 }
