@@ -15,6 +15,7 @@ pub mod classify;
 pub mod create;
 /// Dedup is one query on the recorded messages: it lives in the store.
 pub use crate::store::dedup;
+pub(crate) mod batch;
 pub mod extract;
 pub mod limit;
 pub mod matching;

@@ -10,7 +10,7 @@ pub mod maildir;
 
 use crate::{
     config::Settings,
-    intake::{Incoming, Intake, IntakeError, Outcome, pipeline::ReadBatch},
+    intake::{Incoming, Intake, IntakeError, Outcome, batch::ReadBatch},
     store::Db,
 };
 use std::{sync::Arc, time::Duration};

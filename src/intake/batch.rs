@@ -1,0 +1,331 @@
+//! Group commit: a batch's attempts counted together, its messages read
+//! off the database on one blocking thread per core, then written in one
+//! transaction whose commit is on disk before any of them is acknowledged
+//! (issue 15); taken apart, each message alone, when one of them fails.
+
+use super::{
+    Incoming, IntakeError, Outcome, extract,
+    pipeline::{
+        Decided, Intake, Untrusted, log_handled, lost_thread, not_tried, read_blocking,
+        read_untrusted, reference_of,
+    },
+    poison,
+};
+use crate::store::{
+    StoreError,
+    attempts::{self, Attempt},
+    inbox::Disposition,
+};
+
+impl Intake {
+    /// Group commit: counts an attempt on every message of `batch` (see
+    /// [`attempts::begin_batch`]), reads them off the database (on the
+    /// blocking threads, as many at once as there are cores), then writes
+    /// them all in one transaction whose commit is on disk before this
+    /// returns, so the source acknowledges them together. If any message
+    /// fails inside the batch, or one of them has an attempt that did not
+    /// finish (a batch that killed the process), the batch is taken apart:
+    /// each message goes through [`Intake::ingest`] alone, counted alone, and
+    /// one bad message never fails the others. Results are in the order of
+    /// `batch`.
+    pub async fn ingest_batch(&self, batch: Vec<Incoming>) -> Vec<Result<Outcome, IntakeError>> {
+        let mut results = Vec::with_capacity(batch.len());
+        self.ingest_batch_each(batch, |result| results.push(result))
+            .await;
+        results
+    }
+
+    /// [`Intake::ingest_batch`], handing each message's result to `each` in
+    /// the order of `batch` as soon as it is on disk: after the batch's
+    /// commit, or after each message's own commit when the batch is taken
+    /// apart (so a source acknowledges what is recorded before a later
+    /// message of the batch can kill the process).
+    pub async fn ingest_batch_each(
+        &self,
+        batch: Vec<Incoming>,
+        mut each: impl FnMut(Result<Outcome, IntakeError>),
+    ) {
+        let counted = self.count_batch(batch).await;
+        let read = self.read_batch(counted).await;
+        self.write_batch(read, &mut each).await;
+    }
+
+    /// The first step of a batch: one more attempt counted on each of its
+    /// messages, in one commit, before any of them is read. A batch of one
+    /// is counted as [`Intake::ingest`] counts it; one holding a message
+    /// whose earlier attempt did not finish is left to go through
+    /// [`Intake::ingest`] message by message.
+    pub(crate) async fn count_batch(&self, mut batch: Vec<Incoming>) -> CountedBatch {
+        if batch.len() == 1
+            && let Some(incoming) = batch.pop()
+        {
+            let key = poison::key(&incoming);
+            return match attempts::begin(&self.db, &key, self.settings.intake.max_attempts).await {
+                Ok(attempt) => CountedBatch::Single {
+                    incoming,
+                    key,
+                    attempt,
+                },
+                Err(e) => CountedBatch::Unavailable(e, 1),
+            };
+        }
+        if batch.is_empty() {
+            return CountedBatch::OneByOne(batch);
+        }
+        let keys: Vec<String> = batch.iter().map(poison::key).collect();
+        match attempts::begin_batch(&self.db, &keys).await {
+            Ok(true) => CountedBatch::Counted { batch, keys },
+            Ok(false) => CountedBatch::OneByOne(batch),
+            Err(e) => CountedBatch::Unavailable(e, batch.len()),
+        }
+    }
+
+    /// The second step: reads the counted messages off the database (on the
+    /// blocking threads, as many at once as there are cores). Nothing is
+    /// written, so a source may read the next batch while the previous one
+    /// is being written.
+    pub(crate) async fn read_batch(&self, counted: CountedBatch) -> ReadBatch {
+        let (batch, keys) = match counted {
+            CountedBatch::Counted { batch, keys } => (batch, keys),
+            CountedBatch::Single {
+                incoming,
+                key,
+                attempt: Attempt::Exhausted(n),
+            } => return ReadBatch::GiveUp { incoming, key, n },
+            CountedBatch::Single {
+                mut incoming,
+                key,
+                attempt: Attempt::Go(_),
+            } => {
+                let read = read_untrusted(&mut incoming, self.scan_settings()).await;
+                return ReadBatch::Single {
+                    incoming,
+                    key,
+                    read: Box::new(read),
+                };
+            }
+            CountedBatch::OneByOne(batch) => return ReadBatch::OneByOne(batch),
+            CountedBatch::Unavailable(e, n) => return ReadBatch::Unavailable(e, n),
+        };
+        let mut incomings = batch;
+        let reads = read_untrusted_batch(&mut incomings, self.scan_settings()).await;
+        ReadBatch::Read {
+            incomings,
+            reads,
+            keys,
+        }
+    }
+
+    /// The last step: writes the batch in one transaction whose commit is on
+    /// disk before `each` hears of any of its messages. If any message fails
+    /// inside the batch, the batch is taken apart: each message goes through
+    /// [`Intake::ingest`] alone, counted alone, and one bad message never
+    /// fails the others.
+    pub(crate) async fn write_batch(
+        &self,
+        read: ReadBatch,
+        each: &mut impl FnMut(Result<Outcome, IntakeError>),
+    ) {
+        let (incomings, reads, keys) = match read {
+            ReadBatch::Read {
+                incomings,
+                reads,
+                keys,
+            } => (incomings, reads, keys),
+            ReadBatch::Single {
+                incoming,
+                key,
+                read,
+            } => return each(self.record_read(incoming, *read, &key).await),
+            ReadBatch::GiveUp { incoming, key, n } => {
+                return each(self.give_up(&incoming, &key, n).await);
+            }
+            ReadBatch::OneByOne(batch) => return self.one_by_one(batch, each).await,
+            ReadBatch::Unavailable(e, n) => {
+                each(Err(IntakeError::Unavailable(e)));
+                for _ in 1..n {
+                    each(Err(not_tried()));
+                }
+                return;
+            }
+        };
+        if reads.iter().any(Result::is_err) {
+            // Best effort: a count left behind only takes the next batch apart.
+            let _ = attempts::clear_batch(self.db.conn(), &keys).await;
+            return self.one_by_one(incomings, each).await;
+        }
+        let attempt = async {
+            let txn = self.db.begin_inline().await?;
+            let mut outcomes = Vec::with_capacity(incomings.len());
+            for (incoming, read) in incomings.iter().zip(reads) {
+                let read = read.map_err(|e| StoreError::Invalid(e.to_string()))?;
+                let outcome = match self.decide(&txn, incoming, read).await? {
+                    Decided::Done(outcome) => outcome,
+                    Decided::SamePosition { id, request_id } => Outcome {
+                        disposition: Disposition::Duplicate,
+                        reference: match request_id {
+                            Some(rid) => reference_of(&txn, rid).await?,
+                            None => None,
+                        },
+                        inbound_id: Some(id),
+                        recorded: false,
+                    },
+                };
+                outcomes.push(outcome);
+            }
+            // Recorded: the counts go with the commit that records them.
+            attempts::clear_batch(&txn, &keys).await?;
+            txn.commit().await?;
+            Ok::<_, StoreError>(outcomes)
+        };
+        match attempt.await {
+            Ok(outcomes) => {
+                for (incoming, outcome) in incomings.iter().zip(outcomes) {
+                    log_handled(incoming, &outcome);
+                    each(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, size = incomings.len(), "batch rolled back, its messages are handled one by one");
+                // Not the messages' fault: each is counted again alone.
+                let _ = attempts::clear_batch(self.db.conn(), &keys).await;
+                self.one_by_one(incomings, each).await
+            }
+        }
+    }
+
+    /// Each message alone; after the database is found unavailable, the
+    /// rest are not tried (the source keeps them for later).
+    async fn one_by_one(
+        &self,
+        batch: Vec<Incoming>,
+        each: &mut impl FnMut(Result<Outcome, IntakeError>),
+    ) {
+        let mut unavailable = false;
+        for incoming in batch {
+            if unavailable {
+                each(Err(not_tried()));
+                continue;
+            }
+            let result = self.ingest(incoming).await;
+            unavailable = matches!(result, Err(IntakeError::Unavailable(_)));
+            each(result);
+        }
+    }
+}
+
+/// A batch whose attempts were counted ([`Intake::count_batch`]).
+pub(crate) enum CountedBatch {
+    Counted {
+        batch: Vec<Incoming>,
+        keys: Vec<String>,
+    },
+    /// A batch of one, counted as [`Intake::ingest`] counts it.
+    Single {
+        incoming: Incoming,
+        key: String,
+        attempt: Attempt,
+    },
+    /// Goes message by message through [`Intake::ingest`].
+    OneByOne(Vec<Incoming>),
+    /// The database could not count them: none is tried (how many).
+    Unavailable(StoreError, usize),
+}
+
+impl CountedBatch {
+    /// Whether an earlier process may have died reading it: a batch taken
+    /// apart, or a message already tried. It is then read and written
+    /// alone, nothing else counted or read meanwhile, so that if it kills
+    /// the process again it is the only one counted.
+    pub(crate) fn is_suspect(&self) -> bool {
+        match self {
+            Self::OneByOne(_) => true,
+            Self::Single {
+                attempt: Attempt::Go(n),
+                ..
+            } => *n > 1,
+            _ => false,
+        }
+    }
+}
+
+/// A batch read off the database ([`Intake::read_batch`]), to be written.
+pub(crate) enum ReadBatch {
+    Read {
+        incomings: Vec<Incoming>,
+        reads: Vec<Result<Untrusted, IntakeError>>,
+        keys: Vec<String>,
+    },
+    /// A batch of one, read after its attempt was counted.
+    Single {
+        incoming: Incoming,
+        key: String,
+        read: Box<Result<Untrusted, IntakeError>>,
+    },
+    /// A batch of one given up after `n` attempts, to be recorded unread.
+    GiveUp {
+        incoming: Incoming,
+        key: String,
+        n: i32,
+    },
+    OneByOne(Vec<Incoming>),
+    Unavailable(StoreError, usize),
+}
+
+/// [`read_untrusted`] for a batch: its messages dealt out in turn to as
+/// many blocking threads as there are cores, each reading its share one
+/// after the other. They go on by themselves while the caller writes the
+/// batch before (on SQLite without yielding: `Db::begin_inline`); one
+/// blocking task per message, started as the last one ends, would wait for
+/// the caller to be polled again. Results in the batch's order.
+async fn read_untrusted_batch(
+    incomings: &mut [Incoming],
+    scan: extract::ScanSettings,
+) -> Vec<Result<Untrusted, IntakeError>> {
+    let lanes = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(incomings.len())
+        .max(1);
+    let mut shares: Vec<Vec<(usize, Vec<u8>)>> = (0..lanes).map(|_| Vec::new()).collect();
+    for (i, incoming) in incomings.iter_mut().enumerate() {
+        if !incoming.oversize {
+            shares[i % lanes].push((i, std::mem::take(&mut incoming.bytes)));
+        }
+    }
+    let mut reads: Vec<Result<Untrusted, IntakeError>> =
+        incomings.iter().map(|_| Ok(Untrusted::nothing())).collect();
+    let lanes: Vec<(Vec<usize>, _)> = shares
+        .into_iter()
+        .map(|share| {
+            let places = share.iter().map(|(i, _)| *i).collect();
+            let scan = scan.clone();
+            let work = tokio::task::spawn_blocking(move || {
+                share
+                    .into_iter()
+                    .map(|(i, bytes)| {
+                        let read = read_blocking(&bytes, &scan);
+                        (i, bytes, read)
+                    })
+                    .collect::<Vec<_>>()
+            });
+            (places, work)
+        })
+        .collect();
+    for (places, work) in lanes {
+        match work.await {
+            Ok(done) => {
+                for (i, bytes, read) in done {
+                    incomings[i].bytes = bytes;
+                    reads[i] = Ok(read);
+                }
+            }
+            // The thread is lost with the bytes it held (see `read_untrusted`).
+            Err(e) => {
+                for i in places {
+                    reads[i] = Err(lost_thread(&e));
+                }
+            }
+        }
+    }
+    reads
+}
