@@ -4,10 +4,10 @@
 //! (issue 15); taken apart, each message alone, when one of them fails.
 
 use super::{
-    Incoming, IntakeError, Outcome, extract,
+    Incoming, IntakeError, Outcome,
     pipeline::{
-        Decided, Intake, Untrusted, log_handled, lost_thread, not_tried, read_blocking,
-        read_untrusted, reference_of,
+        Decided, Intake, Untrusted, log_handled, not_tried, read_untrusted, read_untrusted_batch,
+        reference_of,
     },
     poison,
 };
@@ -270,62 +270,4 @@ pub(crate) enum ReadBatch {
     },
     OneByOne(Vec<Incoming>),
     Unavailable(StoreError, usize),
-}
-
-/// [`read_untrusted`] for a batch: its messages dealt out in turn to as
-/// many blocking threads as there are cores, each reading its share one
-/// after the other. They go on by themselves while the caller writes the
-/// batch before (on SQLite without yielding: `Db::begin_inline`); one
-/// blocking task per message, started as the last one ends, would wait for
-/// the caller to be polled again. Results in the batch's order.
-async fn read_untrusted_batch(
-    incomings: &mut [Incoming],
-    scan: extract::ScanSettings,
-) -> Vec<Result<Untrusted, IntakeError>> {
-    let lanes = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(incomings.len())
-        .max(1);
-    let mut shares: Vec<Vec<(usize, Vec<u8>)>> = (0..lanes).map(|_| Vec::new()).collect();
-    for (i, incoming) in incomings.iter_mut().enumerate() {
-        if !incoming.oversize {
-            shares[i % lanes].push((i, std::mem::take(&mut incoming.bytes)));
-        }
-    }
-    let mut reads: Vec<Result<Untrusted, IntakeError>> =
-        incomings.iter().map(|_| Ok(Untrusted::nothing())).collect();
-    let lanes: Vec<(Vec<usize>, _)> = shares
-        .into_iter()
-        .map(|share| {
-            let places = share.iter().map(|(i, _)| *i).collect();
-            let scan = scan.clone();
-            let work = tokio::task::spawn_blocking(move || {
-                share
-                    .into_iter()
-                    .map(|(i, bytes)| {
-                        let read = read_blocking(&bytes, &scan);
-                        (i, bytes, read)
-                    })
-                    .collect::<Vec<_>>()
-            });
-            (places, work)
-        })
-        .collect();
-    for (places, work) in lanes {
-        match work.await {
-            Ok(done) => {
-                for (i, bytes, read) in done {
-                    incomings[i].bytes = bytes;
-                    reads[i] = Ok(read);
-                }
-            }
-            // The thread is lost with the bytes it held (see `read_untrusted`).
-            Err(e) => {
-                for i in places {
-                    reads[i] = Err(lost_thread(&e));
-                }
-            }
-        }
-    }
-    reads
 }

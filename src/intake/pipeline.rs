@@ -362,7 +362,8 @@ pub(crate) struct Untrusted {
 }
 
 impl Untrusted {
-    /// Nothing read: an oversize message, kept by its beginning only.
+    /// Nothing read: an oversize message (kept by its beginning only), or
+    /// one whose reading panicked.
     pub(super) fn nothing() -> Self {
         Self {
             mail: None,
@@ -383,21 +384,14 @@ pub(super) async fn read_untrusted(
     incoming: &mut Incoming,
     scan: extract::ScanSettings,
 ) -> Result<Untrusted, IntakeError> {
-    if incoming.oversize {
-        return Ok(Untrusted::nothing());
-    }
-    let bytes = std::mem::take(&mut incoming.bytes);
-    let work = tokio::task::spawn_blocking(move || {
-        let read = read_blocking(&bytes, &scan);
-        (bytes, read)
-    });
-    let (bytes, read) = work.await.map_err(|e| lost_thread(&e))?;
-    incoming.bytes = bytes;
-    Ok(read)
+    let read = read_untrusted_batch(std::slice::from_mut(incoming), scan).await;
+    read.into_iter()
+        .next()
+        .unwrap_or_else(|| Ok(Untrusted::nothing()))
 }
 
 /// What [`read_untrusted`] does on its blocking thread.
-pub(super) fn read_blocking(bytes: &[u8], scan: &extract::ScanSettings) -> Untrusted {
+fn read_blocking(bytes: &[u8], scan: &extract::ScanSettings) -> Untrusted {
     poison::test_abort_hook(bytes);
     // A panic while reading must not take the raw bytes with it.
     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -407,13 +401,68 @@ pub(super) fn read_blocking(bytes: &[u8], scan: &extract::ScanSettings) -> Untru
     }));
     read.unwrap_or_else(|_| {
         tracing::error!("reading an incoming mail panicked; recorded unreadable");
-        Untrusted {
-            mail: None,
-            extraction: None,
-        }
+        Untrusted::nothing()
     })
 }
 
-pub(super) fn lost_thread(e: &tokio::task::JoinError) -> IntakeError {
+fn lost_thread(e: &tokio::task::JoinError) -> IntakeError {
     IntakeError::Io(std::io::Error::other(e.to_string()))
+}
+
+/// [`read_untrusted`] for a batch: its messages dealt out in turn to as
+/// many blocking threads as there are cores, each reading its share one
+/// after the other. They go on by themselves while the caller writes the
+/// batch before (on SQLite without yielding: `Db::begin_inline`); one
+/// blocking task per message, started as the last one ends, would wait for
+/// the caller to be polled again. Results in the batch's order.
+pub(super) async fn read_untrusted_batch(
+    incomings: &mut [Incoming],
+    scan: extract::ScanSettings,
+) -> Vec<Result<Untrusted, IntakeError>> {
+    let lanes = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(incomings.len())
+        .max(1);
+    let mut shares: Vec<Vec<(usize, Vec<u8>)>> = (0..lanes).map(|_| Vec::new()).collect();
+    for (i, incoming) in incomings.iter_mut().enumerate() {
+        if !incoming.oversize {
+            shares[i % lanes].push((i, std::mem::take(&mut incoming.bytes)));
+        }
+    }
+    let mut reads: Vec<Result<Untrusted, IntakeError>> =
+        incomings.iter().map(|_| Ok(Untrusted::nothing())).collect();
+    let lanes: Vec<(Vec<usize>, _)> = shares
+        .into_iter()
+        .map(|share| {
+            let places = share.iter().map(|(i, _)| *i).collect();
+            let scan = scan.clone();
+            let work = tokio::task::spawn_blocking(move || {
+                share
+                    .into_iter()
+                    .map(|(i, bytes)| {
+                        let read = read_blocking(&bytes, &scan);
+                        (i, bytes, read)
+                    })
+                    .collect::<Vec<_>>()
+            });
+            (places, work)
+        })
+        .collect();
+    for (places, work) in lanes {
+        match work.await {
+            Ok(done) => {
+                for (i, bytes, read) in done {
+                    incomings[i].bytes = bytes;
+                    reads[i] = Ok(read);
+                }
+            }
+            // The thread is lost with the bytes it held (see `read_untrusted`).
+            Err(e) => {
+                for i in places {
+                    reads[i] = Err(lost_thread(&e));
+                }
+            }
+        }
+    }
+    reads
 }
