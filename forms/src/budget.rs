@@ -162,12 +162,9 @@ pub(crate) fn admit(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Obje
         }
         return None;
     }
-    // lopdf ignores what a top-level object's filter returns and keeps its
-    // own (now plain) copy; objects inside object streams are never streams.
-    match object {
-        Object::Stream(_) => Some((id, Object::Null)),
-        other => Some((id, other.clone())),
-    }
+    // lopdf keeps the object as the filter left it (a stream now plain);
+    // what the filter returns only says that it is kept (vendor/README.md).
+    Some((id, Object::Null))
 }
 
 /// The shape of some PDF syntax: its deepest nesting of arrays and
@@ -180,24 +177,40 @@ pub(crate) struct Shape {
     pub(crate) tokens: usize,
 }
 
+/// Whitespace (`is_ascii_whitespace`) and the PDF delimiters, by byte.
+static DELIMITER: [bool; 256] = {
+    let mut table = [false; 256];
+    let delimiters = b" \t\n\x0C\r()<>[]{}/%";
+    let mut k = 0;
+    while k < delimiters.len() {
+        table[delimiters[k] as usize] = true;
+        k += 1;
+    }
+    table
+};
+
 pub(crate) fn shape(bytes: &[u8]) -> Shape {
     let (mut depth, mut string) = (0usize, 0usize);
     let mut shape = Shape::default();
     let mut in_token = false;
     let mut i = 0;
     while i < bytes.len() {
-        let c = bytes[i];
         if string > 0 {
-            match c {
+            // Inside a string only these three bytes count.
+            let Some(at) = memchr::memchr3(b'\\', b'(', b')', &bytes[i..]) else {
+                break;
+            };
+            i += at;
+            match bytes[i] {
                 b'\\' => i += 1,
                 b'(' => string += 1,
-                b')' => string -= 1,
-                _ => {}
+                _ => string -= 1,
             }
             i += 1;
             continue;
         }
-        let delimiter = c.is_ascii_whitespace() || b"()<>[]{}/%".contains(&c);
+        let c = bytes[i];
+        let delimiter = DELIMITER[usize::from(c)];
         if !delimiter && !in_token {
             shape.tokens += 1;
         }

@@ -1049,7 +1049,11 @@ impl Reader<'_> {
                                         .get(obj_num)
                                         .is_none_or(|&c| c == container_id)
                                 })
-                                .filter_map(|(object_id, mut object)| filter_func(object_id, &mut object))
+                                // bareme-mel: kept as the filter left it, as a top-level
+                                // object is (the filter need not clone it to return it).
+                                .filter_map(|(object_id, mut object)| {
+                                    filter_func(object_id, &mut object).map(|_| (object_id, object))
+                                })
                                 .collect();
                             object_streams.extend(objects);
                         } else {

@@ -130,20 +130,29 @@ fn oct_char(input: ParserInput) -> NomResult<u8> {
 }
 
 pub(crate) fn name(input: ParserInput) -> NomResult<Vec<u8>> {
-    preceded(
-        tag(&b"/"[..]),
-        many0(alt((
-            preceded(tag(&b"#"[..]), hex_char),
-            map_opt(take(1usize), |c: ParserInput| {
-                if c[0] != b'#' && is_regular(c[0]) {
-                    Some(c[0])
-                } else {
-                    None
+    // A loop over the bytes, as `many0` of one-byte alternatives would
+    // parse them (bareme-mel: the combinator form cost a call and a match
+    // per byte of every name); `#` takes two hex digits or ends the name.
+    let (mut i, _) = tag(&b"/"[..]).parse(input)?;
+    let mut out = Vec::new();
+    loop {
+        match i.first() {
+            Some(b'#') => match hex_char(&i[1..]) {
+                Ok((rest, c)) => {
+                    out.push(c);
+                    i = rest;
                 }
-            }),
-        ))),
-    )
-    .parse(input)
+                Err(_) => break,
+            },
+            Some(&c) if is_regular(c) => {
+                let n = i.iter().position(|&c| c == b'#' || !is_regular(c)).unwrap_or(i.len());
+                out.extend_from_slice(&i[..n]);
+                i = &i[n..];
+            }
+            _ => break,
+        }
+    }
+    Ok((i, out))
 }
 
 fn escape_sequence(input: ParserInput) -> NomResult<Option<u8>> {
@@ -163,57 +172,55 @@ fn escape_sequence(input: ParserInput) -> NomResult<Option<u8>> {
     .parse(input)
 }
 
-enum InnerLiteralString<'a> {
-    Direct(ParserInput<'a>),
-    Escape(Option<u8>),
-    Eol(ParserInput<'a>),
-    Nested(Vec<u8>),
-}
-
-impl InnerLiteralString<'_> {
-    fn push(&self, output: &mut Vec<u8>) {
-        match self {
-            InnerLiteralString::Direct(s) | InnerLiteralString::Eol(s) => output.extend_from_slice(s),
-            InnerLiteralString::Escape(e) => output.extend(e),
-            InnerLiteralString::Nested(n) => output.extend_from_slice(n),
+/// The body of a literal string (what lies between its parentheses), read
+/// into `out` as `fold_many0` over direct bytes, escapes, ends of lines and
+/// balanced nested strings would read it (bareme-mel: the combinator form
+/// cost a call per escape and a `Vec` per alternative; a filled form's
+/// UTF-16 values are almost all escapes). Returns the input from the first
+/// byte that none of them takes: a `)`, a `(` whose nested string does not
+/// close (or is `depth` deep), a `\` at the end, or the end.
+fn literal_string_body<'a>(mut i: ParserInput<'a>, depth: usize, out: &mut Vec<u8>) -> ParserInput<'a> {
+    loop {
+        match i.first() {
+            Some(&c) if is_direct_literal_string(c) => {
+                let n = i.iter().position(|&c| !is_direct_literal_string(c)).unwrap_or(i.len());
+                out.extend_from_slice(&i[..n]);
+                i = &i[n..];
+            }
+            Some(b'\\') => match escape_sequence(i) {
+                Ok((rest, escaped)) => {
+                    out.extend(escaped);
+                    i = rest;
+                }
+                Err(_) => return i,
+            },
+            Some(b'\r' | b'\n') => match eol(i) {
+                Ok((rest, line_end)) => {
+                    out.extend_from_slice(line_end);
+                    i = rest;
+                }
+                Err(_) => return i,
+            },
+            Some(b'(') if depth > 0 => {
+                let mut nested = vec![b'('];
+                let rest = literal_string_body(&i[1..], depth - 1, &mut nested);
+                if rest.first() != Some(&b')') {
+                    return i;
+                }
+                nested.push(b')');
+                out.extend_from_slice(&nested);
+                i = &rest[1..];
+            }
+            _ => return i,
         }
     }
 }
 
 fn inner_literal_string(depth: usize) -> impl Fn(ParserInput) -> NomResult<Vec<u8>> {
     move |input| {
-        fold_many0(
-            alt((
-                map(take_while1(is_direct_literal_string), InnerLiteralString::Direct),
-                map(escape_sequence, InnerLiteralString::Escape),
-                map(eol, InnerLiteralString::Eol),
-                map(nested_literal_string(depth), InnerLiteralString::Nested),
-            )),
-            Vec::new,
-            |mut out: Vec<u8>, value| {
-                value.push(&mut out);
-                out
-            },
-        )
-        .parse(input)
-    }
-}
-
-fn nested_literal_string(depth: usize) -> impl Fn(ParserInput) -> NomResult<Vec<u8>> {
-    move |input| {
-        if depth == 0 {
-            map(verify(tag(&b"too deep"[..]), |_: &[u8]| false), |_| vec![]).parse(input)
-        } else {
-            map(
-                delimited(tag(&b"("[..]), inner_literal_string(depth - 1), tag(&b")"[..])),
-                |mut content| {
-                    content.insert(0, b'(');
-                    content.push(b')');
-                    content
-                },
-            )
-            .parse(input)
-        }
+        let mut out = Vec::new();
+        let rest = literal_string_body(input, depth, &mut out);
+        Ok((rest, out))
     }
 }
 
@@ -338,9 +345,11 @@ pub(crate) fn dict_dup(input: ParserInput) -> NomResult<Dictionary> {
     .parse(input)
 }
 
-fn stream<'a>(input: ParserInput<'a>, reader: &Reader, already_seen: &mut HashSet<ObjectId>) -> NomResult<'a, Object> {
-    let (i, dict) = terminated(dictionary, (space, tag(&b"stream"[..]), space0, eol)).parse(input)?;
-
+/// A stream whose dictionary `dict` starts `input` and whose data starts
+/// `i` (just after the `stream` keyword's end of line).
+fn stream_data<'a>(
+    input: ParserInput<'a>, i: ParserInput<'a>, dict: Dictionary, reader: &Reader, already_seen: &mut HashSet<ObjectId>,
+) -> NomResult<'a, Object> {
     if let Ok(length) = dict.get(b"Length").and_then(|value| {
         if let Ok(id) = value.as_reference() {
             reader.get_object(id, already_seen).and_then(|value| value.as_i64())
@@ -377,19 +386,22 @@ fn reference(input: ParserInput) -> NomResult<Object> {
 
 fn _direct_objects(depth: usize) -> impl Fn(ParserInput) -> NomResult<Object> {
     move |input| {
-        alt((
-            null,
-            boolean,
-            reference,
-            map(real, Object::Real),
-            map(integer, Object::Integer),
-            map(name, Object::Name),
-            map(literal_string, Object::string_literal),
-            hexadecimal_string,
-            map(array(depth), Object::Array),
-            map(_dictionary(depth), Object::Dictionary),
-        ))
-        .parse(input)
+        // bareme-mel: each alternative is tried only on the first bytes it
+        // can start with, in the order `alt` tried them all (a name went
+        // through five failed parsers first, a number through a failed
+        // reference and a failed real).
+        match input.first() {
+            Some(b'n') => null(input),
+            Some(b't' | b'f') => boolean(input),
+            Some(b'0'..=b'9' | b'+' | b'-' | b'.') => {
+                alt((reference, map(real, Object::Real), map(integer, Object::Integer))).parse(input)
+            }
+            Some(b'/') => map(name, Object::Name).parse(input),
+            Some(b'(') => map(literal_string, Object::string_literal).parse(input),
+            Some(b'<') => alt((hexadecimal_string, map(_dictionary(depth), Object::Dictionary))).parse(input),
+            Some(b'[') => map(array(depth), Object::Array).parse(input),
+            _ => Err(nom::Err::Error(NomError::from_error_kind(input, ErrorKind::Alt))),
+        }
     }
 }
 
@@ -407,14 +419,20 @@ pub fn direct_object(input: ParserInput) -> Option<Object> {
 }
 
 fn object<'a>(input: ParserInput<'a>, reader: &Reader, already_seen: &mut HashSet<ObjectId>) -> NomResult<'a, Object> {
-    terminated(
-        alt((
-            |input| stream(input, reader, already_seen),
-            _direct_objects(crate::reader::MAX_NESTING_DEPTH),
-        )),
-        space,
-    )
-    .parse(input)
+    // A dictionary is read once, then is a stream's if `stream` follows
+    // (bareme-mel: `alt((stream, direct object))` read every dictionary
+    // that is not a stream's twice).
+    if input.starts_with(b"<<") {
+        let (after, dict) = dictionary(input)?;
+        let keyword: NomResult<_> = (space, tag(&b"stream"[..]), space0, eol).parse(after);
+        let (i, object) = match keyword {
+            Ok((data, _)) => stream_data(input, data, dict, reader, already_seen)?,
+            Err(_) => (after, Object::Dictionary(dict)),
+        };
+        let (i, _) = space(i)?;
+        return Ok((i, object));
+    }
+    terminated(_direct_objects(crate::reader::MAX_NESTING_DEPTH), space).parse(input)
 }
 
 pub fn indirect_object(
