@@ -1,4 +1,4 @@
-//! SQLite transactions whose statements run on the caller's thread.
+//! SQLite transactions that run on the caller's thread.
 //!
 //! sqlx runs each SQLite connection on a worker thread of its own and sends
 //! it every statement over a channel: two thread wake-ups per statement,
@@ -10,11 +10,16 @@
 //! row type (the `run` method of our patched `sqlx-sqlite`, see
 //! `vendor/README.md`): what sea-orm then decodes is the same `SqliteRow`.
 //!
-//! `BEGIN IMMEDIATE` and `COMMIT` still go through the worker: the first
-//! may wait up to the busy timeout for another writer, the second for the
-//! disk (`synchronous=FULL`), and neither wait may block an async thread.
-//! Between them the transaction holds SQLite's write lock, so no statement
-//! waits for a lock; each costs what SQLite itself costs.
+//! `BEGIN IMMEDIATE` and `COMMIT` run there too (each was one more round
+//! trip to the worker, a message alone paid three). Neither may hold an
+//! async thread for long: `BEGIN` is tried with no busy wait, and when
+//! another writer holds the lock the transaction begins through the worker,
+//! which waits for it up to the busy timeout off this thread; `COMMIT` holds
+//! the write lock already (no lock to wait for; checkpoints run on their own
+//! connection), so what it waits for is the disk's sync of the WAL, as the
+//! statements before it wait for the disk's reads. Between them the
+//! transaction holds SQLite's write lock, so no statement waits for a lock;
+//! each costs what SQLite itself costs.
 
 use sea_orm::sqlx::sqlite::{LockedSqliteHandle, SqliteConnection, SqlitePool};
 use sea_orm::sqlx::{self, Either, IntoArguments, Sqlite};
@@ -29,61 +34,154 @@ use std::sync::{
 /// thread until [`Inline::commit`] or [`Inline::rollback`] (or drop, which
 /// rolls back).
 pub(super) struct Inline {
-    // Field order is drop order: the handle, which borrows `*txn`, goes
+    // Field order is drop order: the handle, which borrows `*holder`, goes
     // first and gives the connection back to its worker.
-    handle: Mutex<LockedSqliteHandle<'static>>,
-    txn: Box<sqlx::Transaction<'static, Sqlite>>,
+    handle: Mutex<Option<LockedSqliteHandle<'static>>>,
+    holder: Option<Holder>,
     /// [`super::Db::statements`]: one per call, as sea-orm counts them.
     statements: Arc<AtomicU64>,
 }
 
+/// What keeps the connection out of the pool while its handle is held.
+enum Holder {
+    /// A transaction the worker began (another writer held the lock): the
+    /// worker commits it or rolls it back.
+    Txn(Box<sqlx::Transaction<'static, Sqlite>>),
+    /// A connection whose transaction began here and ends here.
+    Conn(Box<sqlx::pool::PoolConnection<Sqlite>>),
+}
+
+/// How long SQLite waits for another writer's lock on intake's
+/// connections ([`super::BUSY_TIMEOUT`]), in milliseconds, restored after
+/// [`begin_here`] tried without waiting.
+const BUSY_TIMEOUT_MS: u128 = super::BUSY_TIMEOUT.as_millis();
+
+/// `BEGIN IMMEDIATE` on `handle` without waiting for another writer's lock;
+/// false when it did not begin (the caller begins through the worker).
+fn begin_here(handle: &mut LockedSqliteHandle<'static>) -> bool {
+    let mut run = |sql: String| handle.run(sqlx::AssertSqlSafe(sql), None, false, false);
+    if run("PRAGMA busy_timeout = 0".into()).is_err() {
+        return false;
+    }
+    let begun = run("BEGIN IMMEDIATE".into()).is_ok();
+    let restored = run(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")).is_ok();
+    match (begun, restored) {
+        (true, true) => true,
+        (true, false) => {
+            let _ = run("ROLLBACK".into());
+            false
+        }
+        (false, _) => false,
+    }
+}
+
+/// A transaction dropped before its end is rolled back here (one begun
+/// through the worker is rolled back by sqlx when its `Transaction` drops).
+impl Drop for Inline {
+    fn drop(&mut self) {
+        let handle = self
+            .handle
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let (Some(mut handle), Some(Holder::Conn(_))) = (handle, &self.holder) {
+            let _ = handle.run(
+                sqlx::AssertSqlSafe("ROLLBACK".to_owned()),
+                None,
+                false,
+                false,
+            );
+        }
+    }
+}
+
 impl Inline {
-    /// `BEGIN IMMEDIATE` on a connection of `pool`, then its handle.
+    /// `BEGIN IMMEDIATE` on a connection of `pool`, here when no other
+    /// writer holds the lock, else through the worker; then its handle.
     pub(super) async fn begin(
         pool: &SqlitePool,
         statements: Arc<AtomicU64>,
     ) -> Result<Self, DbErr> {
-        let mut txn = Box::new(
-            pool.begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?,
-        );
+        let conn_err = |e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e)));
+        let mut conn = Box::new(pool.acquire().await.map_err(conn_err)?);
+        let c: *mut SqliteConnection = &mut **conn;
+        // SAFETY: as below: the handle borrows the boxed connection, is
+        // dropped before it (field order, `end`) and never outlives it.
+        let handle = unsafe { &mut *c }.lock_handle().await.map_err(conn_err)?;
+        let mut handle: LockedSqliteHandle<'static> = unsafe { std::mem::transmute(handle) };
+        if begin_here(&mut handle) {
+            return Ok(Self {
+                handle: Mutex::new(Some(handle)),
+                holder: Some(Holder::Conn(conn)),
+                statements,
+            });
+        }
+        // Another writer holds the lock: the worker waits for it.
+        drop(handle);
+        drop(conn);
+        let mut txn = Box::new(pool.begin_with("BEGIN IMMEDIATE").await.map_err(conn_err)?);
         let conn: *mut SqliteConnection = &mut **txn;
-        // SAFETY: the handle borrows the connection inside the boxed
-        // transaction, whose address does not change when `Inline` moves.
-        // Nothing else touches `txn` while the handle lives: it is dropped
-        // first (field order), and `commit`/`rollback` drop it before using
-        // `txn`. The borrow is therefore never used past the box's life.
         let handle = unsafe { &mut *conn }
             .lock_handle()
             .await
-            .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?;
+            .map_err(conn_err)?;
         let handle: LockedSqliteHandle<'static> = unsafe { std::mem::transmute(handle) };
         Ok(Self {
-            handle: Mutex::new(handle),
-            txn,
+            handle: Mutex::new(Some(handle)),
+            holder: Some(Holder::Txn(txn)),
             statements,
         })
     }
 
-    /// Gives the handle back to the worker, which commits.
+    /// Commits (here, or through the worker for a transaction it began),
+    /// then gives the handle back to the worker.
     pub(super) async fn commit(self) -> Result<(), DbErr> {
         self.end(true).await
     }
 
-    /// Gives the handle back to the worker, which rolls back.
+    /// Rolls back, as [`Inline::commit`] commits.
     pub(super) async fn rollback(self) -> Result<(), DbErr> {
         self.end(false).await
     }
 
-    async fn end(self, commit: bool) -> Result<(), DbErr> {
-        let Self { handle, txn, .. } = self;
-        drop(handle);
-        match commit {
-            true => txn.commit().await,
-            false => txn.rollback().await,
+    async fn end(mut self, commit: bool) -> Result<(), DbErr> {
+        let exec_err = |e| DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e)));
+        let handle = self
+            .handle
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match self.holder.take() {
+            Some(Holder::Conn(conn)) => {
+                let Some(mut handle) = handle else {
+                    return Err(exec_err(sqlx::Error::WorkerCrashed));
+                };
+                let sql = if commit { "COMMIT" } else { "ROLLBACK" };
+                let done = handle.run(sqlx::AssertSqlSafe(sql.to_owned()), None, false, false);
+                // A failed COMMIT may leave the transaction open: never hand
+                // the connection back with it.
+                if done.is_err() && commit {
+                    let _ = handle.run(
+                        sqlx::AssertSqlSafe("ROLLBACK".to_owned()),
+                        None,
+                        false,
+                        false,
+                    );
+                }
+                drop(handle);
+                drop(conn);
+                done.map(|_| ()).map_err(exec_err)
+            }
+            Some(Holder::Txn(txn)) => {
+                drop(handle);
+                match commit {
+                    true => txn.commit().await,
+                    false => txn.rollback().await,
+                }
+                .map_err(exec_err)
+            }
+            None => Ok(()),
         }
-        .map_err(|e| DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e))))
     }
 
     /// Runs `sql` here; `first_row_only` stops at the first row.
@@ -98,15 +196,17 @@ impl Inline {
         self.statements.fetch_add(1, Ordering::Relaxed);
         let arguments =
             values.map(|v| <SqlxValues as IntoArguments<Sqlite>>::into_arguments(SqlxValues(v)));
-        self.handle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .run(
-                sqlx::AssertSqlSafe(sql.to_owned()),
-                arguments,
-                persistent,
-                first_row_only,
-            )
+        let mut handle = self.handle.lock().unwrap_or_else(PoisonError::into_inner);
+        // Only `end` and drop take it, and both consume the transaction.
+        let Some(handle) = handle.as_mut() else {
+            return Err(sqlx::Error::WorkerCrashed);
+        };
+        handle.run(
+            sqlx::AssertSqlSafe(sql.to_owned()),
+            arguments,
+            persistent,
+            first_row_only,
+        )
     }
 
     pub(super) fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {

@@ -167,6 +167,9 @@ fn count_statements(conn: &mut DatabaseConnection, counter: &Arc<AtomicU64>) {
     });
 }
 
+/// How long a SQLite connection waits for another writer's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// How the pool's connections are opened.
 fn connect_options(url: String, max_connections: u32, durability: Durability) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url);
@@ -193,7 +196,7 @@ fn connect_options(url: String, max_connections: u32, durability: Durability) ->
                     Durability::OnDisk => SqliteSynchronous::Full,
                     Durability::Relaxed => SqliteSynchronous::Normal,
                 })
-                .busy_timeout(Duration::from_secs(15))
+                .busy_timeout(BUSY_TIMEOUT)
                 .foreign_keys(true)
                 // Erased content (masked links, purged mail) is zeroed, not left in free space.
                 .pragma("secure_delete", "on")

@@ -1,5 +1,6 @@
 //! Issue 15: on SQLite, an intake transaction (`Db::begin_inline`) runs its
-//! statements on the caller's thread, the connection's handle taken from
+//! statements, and its `BEGIN` and `COMMIT` when no other writer holds the
+//! lock, on the caller's thread, the connection's handle taken from
 //! sqlx's worker thread for the transaction's length (src/store/inline.rs,
 //! a patched `sqlx-sqlite`). What the rest of the store relies on must hold
 //! as with `Db::begin`: its writes are seen by its reads and by nobody else
@@ -94,9 +95,11 @@ async fn an_error_inline_is_the_same_error_and_the_transaction_can_go_on() {
 }
 
 /// One async thread (the test's runtime), two writers. The second's `BEGIN
-/// IMMEDIATE` waits for the first's commit; were it run on the async thread
-/// like the statements, it would block the thread the first needs to
-/// commit, and fail after the busy timeout (15 s) instead.
+/// IMMEDIATE`, tried on the async thread without waiting, finds the lock
+/// held and goes through the worker, which waits for the first's commit;
+/// had it waited on the async thread like a statement, it would block the
+/// thread the first needs to commit, and fail after the busy timeout (15 s)
+/// instead.
 #[tokio::test(flavor = "current_thread")]
 async fn waiting_for_another_writer_does_not_block_the_async_thread() {
     let t = TestDb::sqlite().await;
