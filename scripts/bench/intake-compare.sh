@@ -3,7 +3,8 @@
 # reference points of ../shared/bench/intake-peer (bare SQLite floor, Python
 # peer), in one run, on the same N generated request mails (default 2,000).
 # Prints for each: msgs/s; for the service also statements per message
-# (what `ingest` counts and reports at debug level, on 200 messages; BEGIN and COMMIT not counted) and peak RSS.
+# (what `ingest` counts and reports at debug level, on 200 messages; BEGIN and COMMIT not counted), peak RSS
+# and CPU time (user + system) per message, steadier than msgs/s on a shared machine.
 # Then, when 127.0.0.1:5432 answers, the service on PostgreSQL with
 # sslmode=disable and sslmode=require (TLS), one after the other.
 # Usage: scripts/bench/intake-compare.sh [N]
@@ -11,6 +12,8 @@
 #   PEER=dir of the peer scripts (default: ../shared/bench/intake-peer)
 #   PY=python with pypdf (default: $BAREME_MEL_TEST_PYTHON or python3)
 #   BATCH="1 64": the intake.batch_size values to run (1 = one commit per message)
+#   BASE=path/to/an-earlier/bareme-mel: also runs it and BIN alternately on SQLite, ROUNDS times (default 3)
+#     for each batch size, and prints the medians and their ratio (a before/after measured in one run)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
@@ -22,6 +25,8 @@ BATCH=${BATCH:-"1 64"}
 BIN=${BIN:-$ROOT/target/release/bareme-mel}
 if [ ! -x "$BIN" ]; then cargo build -q --release --bin bareme-mel; fi
 BIN=$(realpath "$BIN")
+BASE=${BASE:+$(realpath "$BASE")}
+ROUNDS=${ROUNDS:-3}
 W=$(mktemp -d)
 PGDBS=()
 cleanup() {
@@ -43,23 +48,25 @@ $PY "$PEER/peer_ingest.py" --db peer.db --fresh --subscribers load/subscribers.c
 
 export BAREME_MEL__INTAKE__TRUSTED_AUTHSERV_ID=mx.ac-montpellier.fr RUST_LOG=warn
 
-# One service run on a fresh database: label, database URL, batch size.
+# One service run on a fresh database: label, database URL, batch size
+# [, binary]. Prints one line; with SUMMARY=file, also appends
+# "wall cpu" (seconds) to that file.
 service() {
-    local label=$1 url=$2 batch=$3 dir
-    dir="$W/svc-$label-$batch"
-    mkdir -p "$dir"
+    local label=$1 url=$2 batch=$3 bin=${4:-$BIN} dir
+    dir=$(mktemp -d "$W/svc-$label-$batch.XXXX")
     (
         cd "$dir"
-        export BAREME_MEL__DATABASE__URL="$url" BAREME_MEL__INTAKE__BATCH_SIZE="$batch"
-        "$BIN" subscribers import "$W/load/subscribers.csv" >/dev/null 2>&1
+        export BAREME_MEL__DATABASE__URL="${url//@DIR@/$dir}" BAREME_MEL__INTAKE__BATCH_SIZE="$batch"
+        "$bin" subscribers import "$W/load/subscribers.csv" >/dev/null 2>&1
         local t0 t1
         t0=$(date +%s.%N)
-        /usr/bin/time -f '%M' -o rss.txt "$BIN" ingest "${FILES[@]/#/$W/}" >out.txt 2>err.txt || true
+        /usr/bin/time -f '%M %U %S' -o time.txt "$bin" ingest "${FILES[@]/#/$W/}" >out.txt 2>err.txt || true
         t1=$(date +%s.%N)
-        local created rss
+        local created rss user sys
         created=$(grep -c '^request_created' out.txt || true)
-        rss=$(tail -1 rss.txt)
-        python3 -c "n=$N; dt=$t1-$t0; print(f'service {\"$label\":<16} batch {$batch:>3}: {n} messages in {dt:.2f} s = {n/dt:.0f} msgs/s, peak RSS {$rss/1024:.0f} MiB ({$created} request_created)')"
+        read -r rss user sys < <(tail -1 time.txt)
+        python3 -c "n=$N; dt=$t1-$t0; cpu=$user+$sys; print(f'service {\"$label\":<16} batch {$batch:>3}: {n} messages in {dt:.2f} s = {n/dt:.0f} msgs/s, CPU {cpu*1000/n:.2f} ms per message, peak RSS {$rss/1024:.0f} MiB ({$created} request_created)')"
+        if [ -n "${SUMMARY:-}" ]; then echo "$(python3 -c "print($t1-$t0)") $(python3 -c "print($user+$sys)")" >>"$SUMMARY"; fi
     )
 }
 
@@ -98,8 +105,30 @@ pgdb() { # a fresh PostgreSQL database, its name printed
 }
 
 for b in $BATCH; do
-    service sqlite "sqlite://$W/svc-sqlite-$b/db.sqlite?mode=rwc" "$b"
+    service sqlite "sqlite://@DIR@/db.sqlite?mode=rwc" "$b"
 done
+if [ -n "$BASE" ]; then
+    # Before/after in one run: the two binaries alternated on SQLite.
+    for b in $BATCH; do
+        : >"$W/base-$b.txt"
+        : >"$W/bin-$b.txt"
+        for _ in $(seq "$ROUNDS"); do
+            SUMMARY="$W/base-$b.txt" service sqlite-base "sqlite://@DIR@/db.sqlite?mode=rwc" "$b" "$BASE" >/dev/null
+            SUMMARY="$W/bin-$b.txt" service sqlite "sqlite://@DIR@/db.sqlite?mode=rwc" "$b" >/dev/null
+        done
+        python3 - "$b" "$W/base-$b.txt" "$W/bin-$b.txt" "$N" <<'PY'
+import statistics, sys
+batch, base, new, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+def medians(path):
+    rows = [tuple(map(float, line.split())) for line in open(path) if line.strip()]
+    return statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows), len(rows)
+bw, bc, k = medians(base)
+nw, nc, _ = medians(new)
+print(f"before/after batch {batch:>3} (medians of {k}, alternated): wall {bw:.2f} -> {nw:.2f} s (x{bw/nw:.2f}), "
+      f"CPU {bc*1000/n:.2f} -> {nc*1000/n:.2f} ms per message (x{bc/nc:.2f})")
+PY
+    done
+fi
 for b in $BATCH; do
     statements sqlite "sqlite://$W/stmt-sqlite-$b/db.sqlite?mode=rwc" "$b"
 done
