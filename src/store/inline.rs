@@ -51,6 +51,25 @@ enum Holder {
     Conn(Box<sqlx::pool::PoolConnection<Sqlite>>),
 }
 
+/// The handle of the connection inside `boxed` (a pool's connection or a
+/// transaction on one), taken from its worker.
+///
+/// # Safety
+/// The handle borrows the connection inside the box, whose address does not
+/// change when the box moves. The caller keeps the box alive, untouched,
+/// until the handle is dropped: [`Inline`] holds both, drops the handle
+/// first (field order, `end`, `Drop`) and uses the box only after that.
+async unsafe fn lock<C>(boxed: &mut Box<C>) -> Result<LockedSqliteHandle<'static>, sqlx::Error>
+where
+    C: std::ops::DerefMut<Target = SqliteConnection>,
+{
+    let conn: *mut SqliteConnection = &mut ***boxed;
+    let handle = unsafe { &mut *conn }.lock_handle().await?;
+    Ok(unsafe {
+        std::mem::transmute::<LockedSqliteHandle<'_>, LockedSqliteHandle<'static>>(handle)
+    })
+}
+
 /// How long SQLite waits for another writer's lock on intake's
 /// connections ([`super::BUSY_TIMEOUT`]), in milliseconds, restored after
 /// [`begin_here`] tried without waiting.
@@ -104,11 +123,8 @@ impl Inline {
     ) -> Result<Self, DbErr> {
         let conn_err = |e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e)));
         let mut conn = Box::new(pool.acquire().await.map_err(conn_err)?);
-        let c: *mut SqliteConnection = &mut **conn;
-        // SAFETY: as below: the handle borrows the boxed connection, is
-        // dropped before it (field order, `end`) and never outlives it.
-        let handle = unsafe { &mut *c }.lock_handle().await.map_err(conn_err)?;
-        let mut handle: LockedSqliteHandle<'static> = unsafe { std::mem::transmute(handle) };
+        // SAFETY: see `lock`; `conn` is kept in `holder`.
+        let mut handle = unsafe { lock(&mut conn) }.await.map_err(conn_err)?;
         if begin_here(&mut handle) {
             return Ok(Self {
                 handle: Mutex::new(Some(handle)),
@@ -120,12 +136,8 @@ impl Inline {
         drop(handle);
         drop(conn);
         let mut txn = Box::new(pool.begin_with("BEGIN IMMEDIATE").await.map_err(conn_err)?);
-        let conn: *mut SqliteConnection = &mut **txn;
-        let handle = unsafe { &mut *conn }
-            .lock_handle()
-            .await
-            .map_err(conn_err)?;
-        let handle: LockedSqliteHandle<'static> = unsafe { std::mem::transmute(handle) };
+        // SAFETY: see `lock`; `txn` is kept in `holder`.
+        let handle = unsafe { lock(&mut txn) }.await.map_err(conn_err)?;
         Ok(Self {
             handle: Mutex::new(Some(handle)),
             holder: Some(Holder::Txn(txn)),

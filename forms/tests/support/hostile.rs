@@ -4,7 +4,7 @@ use lopdf::{Document, Object, Stream, dictionary};
 
 /// Writes a PDF from raw object bodies (object `n` is `objects[n - 1]`),
 /// with a correct cross-reference table; object 1 must be the catalog.
-fn raw_pdf(objects: &[Vec<u8>]) -> Vec<u8> {
+pub fn raw_pdf(objects: &[Vec<u8>]) -> Vec<u8> {
     let mut out = b"%PDF-1.7\n".to_vec();
     let mut offsets = Vec::new();
     for (i, body) in objects.iter().enumerate() {
