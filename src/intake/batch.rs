@@ -12,7 +12,7 @@ use super::{
     poison,
 };
 use crate::store::{
-    StoreError,
+    StoreError, Syncing,
     attempts::{self, Attempt},
     inbox::Disposition,
 };
@@ -126,6 +126,21 @@ impl Intake {
         read: ReadBatch,
         each: &mut impl FnMut(Result<Outcome, IntakeError>),
     ) {
+        let unsynced = self.write_unsynced(read, each).await;
+        self.acknowledge(self.db.sync_commits(), unsynced, each)
+            .await;
+    }
+
+    /// [`Intake::write_batch`] without waiting for the disk: the results
+    /// of messages recorded by a commit that is not on disk yet come back,
+    /// in order, for the caller to hand out after a sync
+    /// ([`Intake::acknowledge`]); those of messages recorded one by one
+    /// (each synced before the next is tried) go to `each` at once.
+    pub(crate) async fn write_unsynced(
+        &self,
+        read: ReadBatch,
+        each: &mut impl FnMut(Result<Outcome, IntakeError>),
+    ) -> Vec<Result<Outcome, IntakeError>> {
         let (incomings, reads, keys) = match read {
             ReadBatch::Read {
                 incomings,
@@ -136,23 +151,28 @@ impl Intake {
                 incoming,
                 key,
                 read,
-            } => return each(self.record_read(incoming, *read, &key).await),
+            } => return vec![self.record_read(incoming, *read, &key).await],
             ReadBatch::GiveUp { incoming, key, n } => {
-                return each(self.give_up(&incoming, &key, n).await);
+                each(self.give_up(&incoming, &key, n).await);
+                return Vec::new();
             }
-            ReadBatch::OneByOne(batch) => return self.one_by_one(batch, each).await,
+            ReadBatch::OneByOne(batch) => {
+                self.one_by_one(batch, each).await;
+                return Vec::new();
+            }
             ReadBatch::Unavailable(e, n) => {
                 each(Err(IntakeError::Unavailable(e)));
                 for _ in 1..n {
                     each(Err(not_tried()));
                 }
-                return;
+                return Vec::new();
             }
         };
         if reads.iter().any(Result::is_err) {
             // Best effort: a count left behind only takes the next batch apart.
             let _ = attempts::clear_batch(self.db.conn(), &keys).await;
-            return self.one_by_one(incomings, each).await;
+            self.one_by_one(incomings, each).await;
+            return Vec::new();
         }
         let attempt = async {
             let txn = self.db.begin_inline().await?;
@@ -175,21 +195,51 @@ impl Intake {
             }
             // Recorded: the counts go with the commit that records them.
             attempts::clear_batch(&txn, &keys).await?;
-            txn.commit().await?;
+            txn.commit_unsynced().await?;
             Ok::<_, StoreError>(outcomes)
         };
         match attempt.await {
-            Ok(outcomes) => {
-                for (incoming, outcome) in incomings.iter().zip(outcomes) {
+            Ok(outcomes) => incomings
+                .iter()
+                .zip(outcomes)
+                .map(|(incoming, outcome)| {
                     log_handled(incoming, &outcome);
-                    each(Ok(outcome));
-                }
-            }
+                    Ok(outcome)
+                })
+                .collect(),
             Err(e) => {
                 tracing::warn!(error = %e, size = incomings.len(), "batch rolled back, its messages are handled one by one");
                 // Not the messages' fault: each is counted again alone.
                 let _ = attempts::clear_batch(self.db.conn(), &keys).await;
-                self.one_by_one(incomings, each).await
+                self.one_by_one(incomings, each).await;
+                Vec::new()
+            }
+        }
+    }
+
+    /// Hands `unsynced` ([`Intake::write_unsynced`]) to `each` once `sync`,
+    /// started after their commit, is done: their messages are then on
+    /// disk. If the disk refused, none of them is acknowledged (the source
+    /// delivers them again and dedup recognises them).
+    pub(crate) async fn acknowledge(
+        &self,
+        sync: Syncing,
+        unsynced: Vec<Result<Outcome, IntakeError>>,
+        each: &mut impl FnMut(Result<Outcome, IntakeError>),
+    ) {
+        if unsynced.is_empty() {
+            return drop(sync.wait().await);
+        }
+        match sync.wait().await {
+            Ok(()) => unsynced.into_iter().for_each(each),
+            Err(e) => {
+                tracing::error!(error = %e, size = unsynced.len(), "the WAL could not be synced: messages not acknowledged");
+                let message = e.to_string();
+                for _ in unsynced {
+                    each(Err(IntakeError::Unavailable(StoreError::Invalid(
+                        message.clone(),
+                    ))));
+                }
             }
         }
     }

@@ -70,7 +70,12 @@ impl Intake {
         }
         let mut incoming = incoming;
         let read = read_untrusted(&mut incoming, self.scan_settings()).await;
-        self.record_read(incoming, read, &key).await
+        let result = self.record_read(incoming, read, &key).await;
+        // On disk before the caller acknowledges it (see `store::Syncing`).
+        match (result, self.db.sync_commits().wait().await) {
+            (Ok(_), Err(e)) => Err(IntakeError::Unavailable(e)),
+            (result, _) => result,
+        }
     }
 
     pub(super) fn scan_settings(&self) -> extract::ScanSettings {
@@ -143,9 +148,10 @@ impl Intake {
         let txn = self.db.begin_inline().await?;
         match self.decide(&txn, incoming, read).await? {
             Decided::Done(outcome) => {
-                // Recorded: its attempt's count goes with the same commit.
+                // Recorded: its attempt's count goes with the same commit,
+                // put on disk by the caller (`ingest`, `acknowledge`).
                 attempts::clear(&txn, key).await?;
-                txn.commit().await?;
+                txn.commit_unsynced().await?;
                 Ok((outcome, true))
             }
             Decided::SamePosition { id, request_id } => {
@@ -419,10 +425,10 @@ pub(super) async fn read_untrusted_batch(
     incomings: &mut [Incoming],
     scan: extract::ScanSettings,
 ) -> Vec<Result<Untrusted, IntakeError>> {
-    let lanes = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(incomings.len())
-        .max(1);
+    // Asked once: the answer reads the cgroup's files each time.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let lanes = cores.min(incomings.len()).max(1);
     let mut shares: Vec<Vec<(usize, Vec<u8>)>> = (0..lanes).map(|_| Vec::new()).collect();
     for (i, incoming) in incomings.iter_mut().enumerate() {
         if !incoming.oversize {

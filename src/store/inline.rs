@@ -21,6 +21,7 @@
 //! transaction holds SQLite's write lock, so no statement waits for a lock;
 //! each costs what SQLite itself costs.
 
+use super::wal_sync::WalSync;
 use sea_orm::sqlx::sqlite::{LockedSqliteHandle, SqliteConnection, SqlitePool};
 use sea_orm::sqlx::{self, Either, IntoArguments, Sqlite};
 use sea_orm::{DbErr, ExecResult, QueryResult, RuntimeErr, Statement};
@@ -40,6 +41,13 @@ pub(super) struct Inline {
     holder: Option<Holder>,
     /// [`super::Db::statements`]: one per call, as sea-orm counts them.
     statements: Arc<AtomicU64>,
+    /// Where a commit that did not wait for the disk is counted (SQLite in
+    /// a file; in memory there is no disk to wait for).
+    wal: Option<Arc<WalSync>>,
+    /// Whether the transaction began with `synchronous=NORMAL` (here, on a
+    /// file): its commit does not wait for the disk, and the connection's
+    /// `FULL` is given back at its end.
+    relaxed: bool,
 }
 
 /// What keeps the connection out of the pool while its handle is held.
@@ -75,23 +83,49 @@ where
 /// [`begin_here`] tried without waiting.
 const BUSY_TIMEOUT_MS: u128 = super::BUSY_TIMEOUT.as_millis();
 
-/// `BEGIN IMMEDIATE` on `handle` without waiting for another writer's lock;
-/// false when it did not begin (the caller begins through the worker).
-fn begin_here(handle: &mut LockedSqliteHandle<'static>) -> bool {
+/// How [`Inline::end`] ends the transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    Commit,
+    CommitUnsynced,
+    Rollback,
+}
+
+/// `BEGIN IMMEDIATE` on `handle` without waiting for another writer's lock,
+/// with `synchronous=NORMAL` first when `relax` (a commit that does not wait
+/// for the disk: see [`WalSync`]; SQLite refuses to change it inside a
+/// transaction). `Ok(relaxed)` once begun; `Err(clean)` when it did not
+/// begin (the caller begins through the worker), `clean` false when the
+/// connection kept a setting of this attempt and must not be reused.
+fn begin_here(handle: &mut LockedSqliteHandle<'static>, relax: bool) -> Result<bool, bool> {
     let mut run = |sql: String| handle.run(sqlx::AssertSqlSafe(sql), None, false, false);
     if run("PRAGMA busy_timeout = 0".into()).is_err() {
-        return false;
+        return Err(true);
     }
+    let relaxed = relax && run("PRAGMA synchronous = NORMAL".into()).is_ok();
     let begun = run("BEGIN IMMEDIATE".into()).is_ok();
     let restored = run(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")).is_ok();
-    match (begun, restored) {
-        (true, true) => true,
-        (true, false) => {
-            let _ = run("ROLLBACK".into());
-            false
-        }
-        (false, _) => false,
+    if begun && restored {
+        return Ok(relaxed);
     }
+    if begun {
+        let _ = run("ROLLBACK".into());
+    }
+    Err(restored && (!relaxed || run("PRAGMA synchronous = FULL".into()).is_ok()))
+}
+
+/// Gives a connection whose transaction began here its usual setting back
+/// (every commit outside intake's waits for the disk); false when it could
+/// not, and the connection must then be closed rather than reused.
+fn restore_synchronous(handle: &mut LockedSqliteHandle<'static>) -> bool {
+    handle
+        .run(
+            sqlx::AssertSqlSafe("PRAGMA synchronous = FULL".to_owned()),
+            None,
+            false,
+            false,
+        )
+        .is_ok()
 }
 
 /// A transaction dropped before its end is rolled back here (one begun
@@ -110,6 +144,11 @@ impl Drop for Inline {
                 false,
                 false,
             );
+            let restored = !self.relaxed || restore_synchronous(&mut handle);
+            drop(handle);
+            if let (false, Some(Holder::Conn(conn))) = (restored, &mut self.holder) {
+                conn.close_on_drop();
+            }
         }
     }
 }
@@ -120,20 +159,30 @@ impl Inline {
     pub(super) async fn begin(
         pool: &SqlitePool,
         statements: Arc<AtomicU64>,
+        wal: Option<Arc<WalSync>>,
     ) -> Result<Self, DbErr> {
         let conn_err = |e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e)));
         let mut conn = Box::new(pool.acquire().await.map_err(conn_err)?);
         // SAFETY: see `lock`; `conn` is kept in `holder`.
         let mut handle = unsafe { lock(&mut conn) }.await.map_err(conn_err)?;
-        if begin_here(&mut handle) {
-            return Ok(Self {
-                handle: Mutex::new(Some(handle)),
-                holder: Some(Holder::Conn(conn)),
-                statements,
-            });
+        match begin_here(&mut handle, wal.is_some()) {
+            Ok(relaxed) => {
+                return Ok(Self {
+                    handle: Mutex::new(Some(handle)),
+                    holder: Some(Holder::Conn(conn)),
+                    statements,
+                    wal,
+                    relaxed,
+                });
+            }
+            Err(clean) => {
+                drop(handle);
+                if !clean {
+                    conn.close_on_drop();
+                }
+            }
         }
         // Another writer holds the lock: the worker waits for it.
-        drop(handle);
         drop(conn);
         let mut txn = Box::new(pool.begin_with("BEGIN IMMEDIATE").await.map_err(conn_err)?);
         // SAFETY: see `lock`; `txn` is kept in `holder`.
@@ -142,21 +191,34 @@ impl Inline {
             handle: Mutex::new(Some(handle)),
             holder: Some(Holder::Txn(txn)),
             statements,
+            wal,
+            relaxed: false,
         })
     }
 
     /// Commits (here, or through the worker for a transaction it began),
-    /// then gives the handle back to the worker.
+    /// then gives the handle back to the worker; the commit is on disk when
+    /// this returns (the WAL synced here when the transaction began with
+    /// `synchronous=NORMAL`).
     pub(super) async fn commit(self) -> Result<(), DbErr> {
-        self.end(true).await
+        self.end(End::Commit).await
+    }
+
+    /// [`Inline::commit`] without waiting for the disk (the transaction
+    /// began with `synchronous=NORMAL`): counted in [`WalSync`] for a later
+    /// sync of the WAL ([`super::Db::sync_commits`]). A transaction the
+    /// worker began (another writer held the lock) commits as
+    /// [`Inline::commit`] does.
+    pub(super) async fn commit_unsynced(self) -> Result<(), DbErr> {
+        self.end(End::CommitUnsynced).await
     }
 
     /// Rolls back, as [`Inline::commit`] commits.
     pub(super) async fn rollback(self) -> Result<(), DbErr> {
-        self.end(false).await
+        self.end(End::Rollback).await
     }
 
-    async fn end(mut self, commit: bool) -> Result<(), DbErr> {
+    async fn end(mut self, end: End) -> Result<(), DbErr> {
         let exec_err = |e| DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e)));
         let handle = self
             .handle
@@ -164,29 +226,48 @@ impl Inline {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         match self.holder.take() {
-            Some(Holder::Conn(conn)) => {
+            Some(Holder::Conn(mut conn)) => {
                 let Some(mut handle) = handle else {
                     return Err(exec_err(sqlx::Error::WorkerCrashed));
                 };
-                let sql = if commit { "COMMIT" } else { "ROLLBACK" };
-                let done = handle.run(sqlx::AssertSqlSafe(sql.to_owned()), None, false, false);
+                let mut run = |sql: &str| {
+                    handle
+                        .run(sqlx::AssertSqlSafe(sql.to_owned()), None, false, false)
+                        .map(|_| ())
+                };
+                let commit = end != End::Rollback;
+                let done = run(if commit { "COMMIT" } else { "ROLLBACK" });
                 // A failed COMMIT may leave the transaction open: never hand
                 // the connection back with it.
                 if done.is_err() && commit {
-                    let _ = handle.run(
-                        sqlx::AssertSqlSafe("ROLLBACK".to_owned()),
-                        None,
-                        false,
-                        false,
-                    );
+                    let _ = run("ROLLBACK");
                 }
+                let restored = !self.relaxed || restore_synchronous(&mut handle);
                 drop(handle);
+                if !restored {
+                    conn.close_on_drop();
+                }
                 drop(conn);
-                done.map(|_| ()).map_err(exec_err)
+                done.map_err(exec_err)?;
+                match (&self.wal, self.relaxed, end) {
+                    (Some(wal), true, End::Commit) => {
+                        // On disk before this returns, as a `FULL` commit.
+                        wal.committed();
+                        wal.start()
+                            .wait()
+                            .await
+                            .map_err(|e| DbErr::Exec(RuntimeErr::Internal(e.to_string())))
+                    }
+                    (Some(wal), true, End::CommitUnsynced) => {
+                        wal.committed();
+                        Ok(())
+                    }
+                    _ => Ok(()),
+                }
             }
             Some(Holder::Txn(txn)) => {
                 drop(handle);
-                match commit {
+                match end != End::Rollback {
                     true => txn.commit().await,
                     false => txn.rollback().await,
                 }

@@ -35,6 +35,7 @@ pub mod stats;
 pub mod subscribers;
 pub mod tokens;
 mod txn;
+mod wal_sync;
 
 use crate::config;
 use migration::{Migrator, MigratorTrait};
@@ -124,6 +125,7 @@ impl Conn for DatabaseTransaction {}
 pub use sea_orm::DbErr;
 use txn::Inner;
 pub use txn::{Memo, Txn};
+pub use wal_sync::Syncing;
 
 /// Log directives that keep the storage libraries quiet below `warn` (the
 /// migrator announces every run at info level).
@@ -143,6 +145,9 @@ pub struct Db {
     transactions: Arc<AtomicU64>,
     /// The connection of [`Db::relaxed`], `None` for in-memory SQLite.
     relaxed: Option<Arc<Relaxed>>,
+    /// Intake's commits waiting for a sync of the WAL ([`wal_sync`]):
+    /// SQLite in a file only.
+    wal: Option<Arc<wal_sync::WalSync>>,
 }
 
 /// The connection of [`Db::relaxed`], opened on first use.
@@ -254,6 +259,10 @@ impl Db {
         };
         let statements = Arc::new(AtomicU64::new(0));
         count_statements(&mut conn, &statements);
+        let wal = match sqlite {
+            true => sqlite_path(&url).map(|p| Arc::new(wal_sync::WalSync::new(p))),
+            false => None,
+        };
         // An in-memory SQLite database is one per connection: no second one.
         let relaxed = match sqlite && sqlite_path(&url).is_none() {
             true => None,
@@ -268,6 +277,7 @@ impl Db {
             checkpointer,
             transactions: Arc::default(),
             relaxed,
+            wal,
         })
     }
 
@@ -347,8 +357,26 @@ impl Db {
         }
         self.transactions.fetch_add(1, Ordering::Relaxed);
         let pool = self.conn.get_sqlite_connection_pool();
-        let inline = inline::Inline::begin(pool, Arc::clone(&self.statements)).await?;
+        let inline =
+            inline::Inline::begin(pool, Arc::clone(&self.statements), self.wal.clone()).await?;
         Ok(Txn::new(Inner::Inline(inline)))
+    }
+
+    /// Starts putting on disk every commit made so far with
+    /// [`Txn::commit_unsynced`]: a sync of the WAL on a blocking thread, or
+    /// nothing when none waits (PostgreSQL, in-memory SQLite, all synced).
+    /// A source acknowledges those commits' messages once it is waited for.
+    pub fn sync_commits(&self) -> Syncing {
+        match &self.wal {
+            Some(wal) => wal.start(),
+            None => Syncing::done(),
+        }
+    }
+
+    /// How many commits made with [`Txn::commit_unsynced`] a completed sync
+    /// has put on disk (0 where there are none: PostgreSQL, in memory).
+    pub fn durable_commits(&self) -> u64 {
+        self.wal.as_ref().map_or(0, |w| w.synced())
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

@@ -71,6 +71,19 @@ impl Txn {
         self.inner.commit().await
     }
 
+    /// [`Txn::commit`] for intake on SQLite: the commit does not wait for
+    /// the disk; [`super::Db::sync_commits`] then puts it there, and what it
+    /// recorded is acknowledged only after that (see `wal_sync`). Elsewhere
+    /// (PostgreSQL, a transaction begun through [`super::Db::begin`]) the
+    /// same as [`Txn::commit`].
+    pub async fn commit_unsynced(self) -> Result<(), DbErr> {
+        self.flush().await?;
+        match self.inner {
+            Inner::Inline(t) => t.commit_unsynced().await,
+            inner => inner.commit().await,
+        }
+    }
+
     /// Rolls back; deferred writes are dropped unsent.
     pub async fn rollback(self) -> Result<(), DbErr> {
         self.take_pending();

@@ -85,32 +85,74 @@ fn is_ack(line: &str) -> bool {
     line.contains("rename") && line.contains("/cur/")
 }
 
-/// Under strace: before each file of the Maildir is renamed into `cur/`,
-/// the last write to the SQLite WAL has been followed by an fsync of it.
-/// With `synchronous=NORMAL` the WAL is only synced at checkpoints, and this
-/// fails.
+/// Under strace: before the files of the `b`-th batch of the Maildir are
+/// renamed into `cur/`, `b` syncs of the SQLite WAL have completed (intake
+/// commits without waiting for the disk and syncs the WAL on another thread
+/// while it writes the next batch: the one after a batch's commit is what
+/// its acknowledgement waits for; which write belongs to which commit the
+/// trace does not say, see `an_acknowledgement_waits_for_the_sync_of_its_commit`
+/// for that). With `synchronous=NORMAL` and no sync, the WAL is only synced
+/// at checkpoints, and this fails.
 #[test]
 fn a_maildir_file_is_moved_to_cur_only_after_the_wal_is_synced() {
     let Some(log) = traced_ingest(&requests(5), 2) else {
         return;
     };
-    let mut dirty = false;
-    let mut renames = 0;
+    // A sync interrupted by another thread's line ends on a "resumed" line
+    // of the same thread, without the file's name.
+    let mut syncing = std::collections::HashSet::new();
+    let (mut synced, mut acks) = (0usize, 0usize);
     for line in log.lines() {
-        let wal = line.contains("-wal>");
-        if wal && (line.contains("pwrite64(") || line.contains(" write(")) {
-            dirty = true;
-        } else if is_wal_sync(line) {
-            dirty = false;
+        let tid = line.split_whitespace().next().unwrap_or_default();
+        if is_wal_sync(line) {
+            match line.contains("<unfinished") {
+                true => drop(syncing.insert(tid.to_string())),
+                false => synced += 1,
+            }
+        } else if line.contains("sync resumed>") && syncing.remove(tid) {
+            synced += 1;
         } else if is_ack(line) {
+            acks += 1;
+            let batch = acks.div_ceil(2);
             assert!(
-                !dirty,
-                "a file was acknowledged before the WAL was synced:\n{line}"
+                synced >= batch,
+                "message {acks} (batch {batch}) acknowledged after {synced} syncs of the WAL:\n{log}"
             );
-            renames += 1;
         }
     }
-    assert_eq!(renames, 5, "{log}");
+    assert_eq!(acks, 5, "{log}");
+}
+
+/// In the process, at each acknowledgement: the commits that recorded the
+/// messages acknowledged so far are counted as on disk ([`Db::durable_commits`],
+/// which only a completed sync of the WAL moves). One commit per message
+/// alone, one per batch of three: acknowledging a message as soon as its
+/// commit returned fails this.
+#[tokio::test]
+async fn an_acknowledgement_waits_for_the_sync_of_its_commit() {
+    for batch in [1, 3] {
+        let t = TestDb::sqlite().await;
+        seed_subscriber(&t.db).await;
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = maildir_with(dir.path(), &requests(7));
+        let mut s = settings();
+        s.intake.batch_size = batch;
+        let intake = bareme_mel::intake::Intake::new(t.db.clone(), std::sync::Arc::new(s));
+        let mut acknowledged = 0u64;
+        maildir::drain(&intake, &maildir, |outcome| {
+            assert_eq!(outcome.disposition, Disposition::RequestCreated);
+            acknowledged += 1;
+            let commits = acknowledged.div_ceil(batch as u64);
+            assert!(
+                t.db.durable_commits() >= commits,
+                "batch size {batch}: message {acknowledged} acknowledged with {} of its {commits} commits on disk",
+                t.db.durable_commits()
+            );
+        })
+        .await
+        .unwrap();
+        assert_eq!(acknowledged, 7);
+    }
 }
 
 /// A message alone (`intake.batch_size` 1) waits for the disk once, at the

@@ -11,7 +11,7 @@ pub mod maildir;
 use crate::{
     config::Settings,
     intake::{Incoming, Intake, IntakeError, Outcome, batch::ReadBatch},
-    store::Db,
+    store::{self, Db},
 };
 use std::{sync::Arc, time::Duration};
 use tokio::{sync::watch, task::JoinHandle};
@@ -39,13 +39,25 @@ pub fn spawn(settings: Arc<Settings>, db: Db, stop: watch::Receiver<bool>) -> Ve
 /// A batch of messages that fills up to `intake.batch_size` messages or
 /// [`Batch::MAX_BYTES`], each with what its source needs to acknowledge it.
 /// Batches overlap: while one is written (one transaction, group commit),
-/// the next one, its attempts already counted, is read off the database.
+/// the next one, its attempts already counted, is read off the database;
+/// and the sync that puts a written batch on disk runs while the next one
+/// is counted and written, its messages acknowledged once it is done.
 pub struct Batch<T> {
     size: usize,
     bytes: usize,
     items: Vec<(Incoming, T)>,
     /// The batch read last, waiting to be written.
     ahead: Option<(ReadBatch, Vec<T>)>,
+    /// The batch written last, waiting for its sync to be acknowledged.
+    syncing: Option<Written<T>>,
+}
+
+/// Messages recorded by a commit whose sync of the WAL is under way, with
+/// their acknowledgement data.
+struct Written<T> {
+    sync: store::Syncing,
+    results: Vec<Result<Outcome, IntakeError>>,
+    acks: Vec<T>,
 }
 
 impl<T> Batch<T> {
@@ -58,6 +70,7 @@ impl<T> Batch<T> {
             bytes: 0,
             items: Vec::new(),
             ahead: None,
+            syncing: None,
         }
     }
 
@@ -70,9 +83,10 @@ impl<T> Batch<T> {
 
     /// Counts an attempt on each message of the batch, then reads them while
     /// the batch read before (if any) is written; `each` gets each message
-    /// of that earlier batch with its acknowledgement data, in order, as soon
-    /// as that message is on disk. The batch just read waits for the next
-    /// call, or for [`Batch::finish`], which a source calls at the end.
+    /// of the batch written before that one with its acknowledgement data,
+    /// in order, as soon as that message is on disk. The batch just read
+    /// waits for the next call, or for [`Batch::finish`], which a source
+    /// calls at the end.
     pub async fn run(
         &mut self,
         intake: &Intake,
@@ -85,18 +99,21 @@ impl<T> Batch<T> {
         // kills the process, both batches are taken apart next time.
         let counted = intake.count_batch(incomings).await;
         if counted.is_suspect() {
-            // Alone: what is ahead is written first, then this one is read
-            // and written before anything else is counted.
+            // Alone: what is ahead is written and acknowledged first, then
+            // this one is read, written and acknowledged before anything
+            // else is counted.
             if let Some((earlier, earlier_acks)) = self.ahead.take() {
-                write(intake, earlier, earlier_acks, &mut each).await;
+                self.write(intake, earlier, earlier_acks, &mut each).await;
             }
+            self.acknowledge(intake, &mut each).await;
             let read = intake.read_batch(counted).await;
-            write(intake, read, acks, &mut each).await;
+            self.write(intake, read, acks, &mut each).await;
+            self.acknowledge(intake, &mut each).await;
             return;
         }
         let read = match self.ahead.take() {
             Some((earlier, earlier_acks)) => {
-                let write = write(intake, earlier, earlier_acks, &mut each);
+                let write = self.write(intake, earlier, earlier_acks, &mut each);
                 let ((), read) = tokio::join!(write, intake.read_batch(counted));
                 read
             }
@@ -116,24 +133,60 @@ impl<T> Batch<T> {
             self.run(intake, &mut each).await;
         }
         if let Some((read, acks)) = self.ahead.take() {
-            write(intake, read, acks, &mut each).await;
+            self.write(intake, read, acks, &mut each).await;
         }
+        self.acknowledge(intake, &mut each).await;
     }
-}
 
-/// Writes a batch read ahead, handing each result to `each` with its ack.
-async fn write<T>(
-    intake: &Intake,
-    read: ReadBatch,
-    acks: Vec<T>,
-    each: &mut impl FnMut(T, Result<Outcome, IntakeError>),
-) {
-    let mut acks = acks.into_iter();
-    intake
-        .write_batch(read, &mut |result| {
-            if let Some(ack) = acks.next() {
-                each(ack, result);
-            }
-        })
-        .await;
+    /// Writes a batch read ahead and starts its sync; then acknowledges the
+    /// batch written before it, whose sync ran meanwhile. The results of
+    /// messages recorded one by one (synced each) go to `each` at once.
+    async fn write(
+        &mut self,
+        intake: &Intake,
+        read: ReadBatch,
+        acks: Vec<T>,
+        each: &mut impl FnMut(T, Result<Outcome, IntakeError>),
+    ) {
+        let mut acks = acks.into_iter();
+        let results = intake
+            .write_unsynced(read, &mut |result| {
+                if let Some(ack) = acks.next() {
+                    each(ack, result);
+                }
+            })
+            .await;
+        let written = Written {
+            sync: intake.db().sync_commits(),
+            results,
+            acks: acks.collect(),
+        };
+        self.acknowledge(intake, each).await;
+        self.syncing = Some(written);
+    }
+
+    /// Waits for the sync of the batch written last, then hands its
+    /// messages to `each`.
+    async fn acknowledge(
+        &mut self,
+        intake: &Intake,
+        each: &mut impl FnMut(T, Result<Outcome, IntakeError>),
+    ) {
+        let Some(Written {
+            sync,
+            results,
+            acks,
+        }) = self.syncing.take()
+        else {
+            return;
+        };
+        let mut acks = acks.into_iter();
+        intake
+            .acknowledge(sync, results, &mut |result| {
+                if let Some(ack) = acks.next() {
+                    each(ack, result);
+                }
+            })
+            .await;
+    }
 }
