@@ -93,12 +93,20 @@ pub async fn count<C: crate::store::Conn>(conn: &C, key: &str) -> Result<i32, St
 /// message that killed the process is counted alone from then on and the
 /// others are recorded.
 pub async fn begin_batch(db: &Db, keys: &[String]) -> Result<bool, StoreError> {
-    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+    use sea_orm::{ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter, TransactionTrait};
     let mut keys = keys.to_vec();
     keys.sort();
     keys.dedup();
-    // Like `begin`, on the connection whose commit does not wait for the disk.
-    let txn = db.relaxed().await?.begin().await?;
+    // Like `begin`, on the connection whose commit does not wait for the
+    // disk. `IMMEDIATE`: a transaction that reads and then writes would
+    // fail at once (SQLITE_BUSY, no busy wait) when another connection
+    // wrote in between.
+    let conn = db.relaxed().await?;
+    let mut options = sea_orm::TransactionOptions::default();
+    if conn.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        options.sqlite_transaction_mode = Some(sea_orm::SqliteTransactionMode::Immediate);
+    }
+    let txn = conn.begin_with_options(options).await?;
     let unfinished = intake_attempt::Entity::find()
         .filter(intake_attempt::Column::Key.is_in(keys.clone()))
         .filter(intake_attempt::Column::Attempts.gt(0))

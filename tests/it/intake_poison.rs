@@ -465,3 +465,34 @@ async fn a_batch_that_is_recorded_leaves_no_count_behind() {
         );
     }
 }
+
+/// A batch's count waits for another writer and then counts: it reads the
+/// unfinished attempts and writes the new ones in one transaction, which
+/// begins by taking the write lock. Begun as a reader (SQLite's default),
+/// it read before the other writer committed and then failed at once with
+/// « database is locked » (its snapshot out of date: no busy wait), and
+/// `ingest` exited 75 with the batch unread — what a checkpoint that starts
+/// the WAL over also did, now and then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_counted_while_another_writer_commits() {
+    use sea_orm::sqlx::{Connection as _, Executor as _};
+    let t = TestDb::sqlite().await;
+    let mut other = sea_orm::sqlx::SqliteConnection::connect(&t.url)
+        .await
+        .unwrap();
+    other.execute("BEGIN IMMEDIATE").await.unwrap();
+    other
+        .execute("INSERT INTO intake_attempts (key, attempts, first_at, last_at) VALUES ('other', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')")
+        .await
+        .unwrap();
+    let db = t.db.clone();
+    let keys = vec!["maildir:a".to_string(), "maildir:b".to_string()];
+    let counting = tokio::spawn(async move { attempts::begin_batch(&db, &keys).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    other.execute("COMMIT").await.unwrap();
+    assert!(
+        counting.await.unwrap().unwrap(),
+        "the batch is counted once the other writer committed"
+    );
+    assert_eq!(attempts::count(t.db.conn(), "maildir:a").await.unwrap(), 1);
+}

@@ -145,6 +145,40 @@ async fn sqlite_checkpoints_run_beside_the_writer_and_close_leaves_a_complete_fi
     );
 }
 
+/// Under a steady flow of commits (never a moment when the WAL is all
+/// copied as a writer begins) the checkpointer still starts the WAL over:
+/// 192 MB committed, 64 KB at a time, leave a WAL file of less than half
+/// of that (what half a second of writes fills, between two checkpoints). Copying alone (`PASSIVE`) left a WAL as large as all that was
+/// written (465 MB for 2,000 mails at batch 1), each frame on a new page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_the_wal_is_started_over_under_a_steady_flow_of_writes() {
+    let t = crate::harness::TestDb::sqlite().await;
+    let path = bareme_mel::store::sqlite_path(&t.url).unwrap();
+    let wal = path.with_extension("db-wal");
+    let conn = t.db.conn();
+    conn.execute_unprepared("CREATE TABLE filler (x BLOB)")
+        .await
+        .unwrap();
+    let total: u64 = 192 << 20;
+    let started = std::time::Instant::now();
+    let mut written = 0;
+    while written < total && started.elapsed() < std::time::Duration::from_secs(60) {
+        conn.execute_unprepared("INSERT INTO filler VALUES (randomblob(65536))")
+            .await
+            .unwrap();
+        written += 65536;
+    }
+    assert!(written >= total, "only {written} bytes written in a minute");
+    let size = std::fs::metadata(&wal).unwrap().len();
+    assert!(
+        size < total / 2,
+        "a WAL of {} MiB after {} MiB written",
+        size >> 20,
+        total >> 20
+    );
+    t.db.clone().close().await.unwrap();
+}
+
 // A read that does not depend on the deferred writes (`Conn::query_all_beside`)
 // takes them along in its own round trip on PostgreSQL (`WITH` clauses): one
 // statement instead of two; the writes are committed all the same, and a
