@@ -93,7 +93,7 @@ pub async fn count<C: crate::store::Conn>(conn: &C, key: &str) -> Result<i32, St
 /// message that killed the process is counted alone from then on and the
 /// others are recorded.
 pub async fn begin_batch(db: &Db, keys: &[String]) -> Result<bool, StoreError> {
-    use sea_orm::{ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, TransactionTrait};
     let mut keys = keys.to_vec();
     keys.sort();
     keys.dedup();
