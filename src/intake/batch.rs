@@ -228,7 +228,8 @@ impl Intake {
         each: &mut impl FnMut(Result<Outcome, IntakeError>),
     ) {
         if unsynced.is_empty() {
-            return drop(sync.wait().await);
+            // Recorded one by one, each synced already.
+            return;
         }
         match sync.wait().await {
             Ok(()) => unsynced.into_iter().for_each(each),

@@ -98,15 +98,12 @@ pub async fn begin_batch(db: &Db, keys: &[String]) -> Result<bool, StoreError> {
     keys.sort();
     keys.dedup();
     // Like `begin`, on the connection whose commit does not wait for the
-    // disk. `IMMEDIATE`: a transaction that reads and then writes would
-    // fail at once (SQLITE_BUSY, no busy wait) when another connection
-    // wrote in between.
-    let conn = db.relaxed().await?;
-    let mut options = sea_orm::TransactionOptions::default();
-    if conn.get_database_backend() == sea_orm::DbBackend::Sqlite {
-        options.sqlite_transaction_mode = Some(sea_orm::SqliteTransactionMode::Immediate);
-    }
-    let txn = conn.begin_with_options(options).await?;
+    // disk; begun as a writer (it reads, then writes).
+    let txn = db
+        .relaxed()
+        .await?
+        .begin_with_options(super::writer_options(db.backend()))
+        .await?;
     let unfinished = intake_attempt::Entity::find()
         .filter(intake_attempt::Column::Key.is_in(keys.clone()))
         .filter(intake_attempt::Column::Attempts.gt(0))

@@ -16,8 +16,9 @@
 //! another writer holds the lock the transaction begins through the worker,
 //! which waits for it up to the busy timeout off this thread; `COMMIT` holds
 //! the write lock already (no lock to wait for; checkpoints run on their own
-//! connection), so what it waits for is the disk's sync of the WAL, as the
-//! statements before it wait for the disk's reads. Between them the
+//! connection) and, the transaction having begun with `synchronous=NORMAL`,
+//! does not wait for the disk either: the WAL is synced after it, on a
+//! blocking thread (`wal_sync`). Between them the
 //! transaction holds SQLite's write lock, so no statement waits for a lock;
 //! each costs what SQLite itself costs.
 

@@ -336,10 +336,7 @@ impl Db {
     /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub async fn begin(&self) -> Result<Txn, DbErr> {
         self.transactions.fetch_add(1, Ordering::Relaxed);
-        let mut options = TransactionOptions::default();
-        if self.backend() == DbBackend::Sqlite {
-            options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
-        }
+        let options = writer_options(self.backend());
         Ok(Txn::new(Inner::Orm(
             self.conn.begin_with_options(options).await?,
         )))
@@ -417,6 +414,17 @@ impl Db {
         self.conn.execute_unprepared("SELECT 1").await?;
         Ok(())
     }
+}
+
+/// How a write transaction begins: on SQLite `BEGIN IMMEDIATE`, so that it
+/// waits for another writer up front instead of failing at once when it
+/// reads and then writes after that writer committed.
+pub(crate) fn writer_options(backend: DbBackend) -> TransactionOptions {
+    let mut options = TransactionOptions::default();
+    if backend == DbBackend::Sqlite {
+        options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+    }
+    options
 }
 
 /// How often the SQLite checkpointer copies the WAL into the database file.

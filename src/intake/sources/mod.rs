@@ -150,11 +150,7 @@ impl<T> Batch<T> {
     ) {
         let mut acks = acks.into_iter();
         let results = intake
-            .write_unsynced(read, &mut |result| {
-                if let Some(ack) = acks.next() {
-                    each(ack, result);
-                }
-            })
+            .write_unsynced(read, &mut paired(&mut acks, each))
             .await;
         let written = Written {
             sync: intake.db().sync_commits(),
@@ -182,11 +178,20 @@ impl<T> Batch<T> {
         };
         let mut acks = acks.into_iter();
         intake
-            .acknowledge(sync, results, &mut |result| {
-                if let Some(ack) = acks.next() {
-                    each(ack, result);
-                }
-            })
+            .acknowledge(sync, results, &mut paired(&mut acks, each))
             .await;
+    }
+}
+
+/// Hands each result to `each` with the next acknowledgement data of `acks`
+/// (results come in the order of their messages).
+fn paired<'a, T>(
+    acks: &'a mut std::vec::IntoIter<T>,
+    each: &'a mut impl FnMut(T, Result<Outcome, IntakeError>),
+) -> impl FnMut(Result<Outcome, IntakeError>) + 'a {
+    move |result| {
+        if let Some(ack) = acks.next() {
+            each(ack, result);
+        }
     }
 }
