@@ -81,6 +81,44 @@ fn is_wal_sync(line: &str) -> bool {
     line.contains("-wal>") && (line.contains("fsync(") || line.contains("fdatasync("))
 }
 
+/// The thread of a line of `strace -f`.
+fn tid(line: &str) -> &str {
+    line.split_whitespace().next().unwrap_or_default()
+}
+
+/// For each line of the trace, how many syncs of the WAL made for intake's
+/// commits have completed by then. The checkpointer's syncs do not count: a
+/// checkpoint syncs the WAL before it copies it into the database file, and
+/// how many checkpoints (one per half second with new frames) fall between
+/// two acknowledgements depends on how slow the machine is; its thread is
+/// the one that writes the database file itself. A sync interrupted by
+/// another thread's line ends on a "resumed" line of the same thread,
+/// without the file's name.
+fn commit_syncs_completed(log: &str) -> Vec<usize> {
+    let checkpointing: std::collections::HashSet<&str> = log
+        .lines()
+        .filter(|l| l.contains("pwrite64(") && l.contains("/db.sqlite>"))
+        .map(tid)
+        .collect();
+    let mut syncing = std::collections::HashSet::new();
+    let mut synced = 0;
+    log.lines()
+        .map(|line| {
+            let tid = tid(line);
+            if checkpointing.contains(tid) {
+            } else if is_wal_sync(line) {
+                match line.contains("<unfinished") {
+                    true => drop(syncing.insert(tid)),
+                    false => synced += 1,
+                }
+            } else if line.contains("sync resumed>") && syncing.remove(tid) {
+                synced += 1;
+            }
+            synced
+        })
+        .collect()
+}
+
 fn is_ack(line: &str) -> bool {
     line.contains("rename") && line.contains("/cur/")
 }
@@ -98,20 +136,10 @@ fn a_maildir_file_is_moved_to_cur_only_after_the_wal_is_synced() {
     let Some(log) = traced_ingest(&requests(5), 2) else {
         return;
     };
-    // A sync interrupted by another thread's line ends on a "resumed" line
-    // of the same thread, without the file's name.
-    let mut syncing = std::collections::HashSet::new();
-    let (mut synced, mut acks) = (0usize, 0usize);
-    for line in log.lines() {
-        let tid = line.split_whitespace().next().unwrap_or_default();
-        if is_wal_sync(line) {
-            match line.contains("<unfinished") {
-                true => drop(syncing.insert(tid.to_string())),
-                false => synced += 1,
-            }
-        } else if line.contains("sync resumed>") && syncing.remove(tid) {
-            synced += 1;
-        } else if is_ack(line) {
+    let completed = commit_syncs_completed(&log);
+    let mut acks = 0usize;
+    for (line, synced) in log.lines().zip(completed) {
+        if is_ack(line) {
             acks += 1;
             let batch = acks.div_ceil(2);
             assert!(
@@ -159,8 +187,10 @@ async fn an_acknowledgement_waits_for_the_sync_of_its_commit() {
 /// commit that records it: its attempt, counted before it is read, is
 /// written without a sync (it only has to survive the process). Between the
 /// first and the last acknowledgement of 10 messages, 9 commits: counting
-/// each attempt with a sync of its own made 18 syncs; the checkpointer may
-/// add a few.
+/// each attempt with a sync of its own made 18 syncs. The checkpointer's
+/// syncs are left out (how many fall in the window depends on the machine's
+/// speed: a loaded CI machine saw more than 12 in all); one more is allowed for a
+/// sync that found nothing new to cover.
 #[test]
 fn a_message_alone_waits_for_the_disk_once() {
     let Some(log) = traced_ingest(&requests(10), 1) else {
@@ -169,12 +199,10 @@ fn a_message_alone_waits_for_the_disk_once() {
     let lines: Vec<&str> = log.lines().collect();
     let acks: Vec<usize> = (0..lines.len()).filter(|&i| is_ack(lines[i])).collect();
     assert_eq!(acks.len(), 10, "{log}");
-    let syncs = lines[acks[0]..acks[9]]
-        .iter()
-        .filter(|l| is_wal_sync(l))
-        .count();
+    let completed = commit_syncs_completed(&log);
+    let syncs = completed[acks[9]] - completed[acks[0]];
     assert!(
-        (9..=12).contains(&syncs),
+        (9..=10).contains(&syncs),
         "{syncs} WAL syncs for 9 messages:\n{log}"
     );
 }
