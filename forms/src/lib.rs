@@ -24,6 +24,7 @@ mod canvas;
 mod definition;
 mod marks;
 mod metrics;
+mod ondemand;
 mod pdftext;
 mod read;
 mod render;

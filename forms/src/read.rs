@@ -12,6 +12,7 @@ use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, decode_text_str
 
 use crate::budget::{self, Budget};
 use crate::definition::{FieldKind, definition};
+use crate::ondemand::{self, Objects};
 use crate::pdftext::page_text;
 use crate::text::read_page_text;
 use crate::values::FormValues;
@@ -126,6 +127,15 @@ fn no_fields(reason: impl Into<String>) -> ReadOutcome {
 }
 
 fn read_document(bytes: &[u8], limits: &Limits) -> ReadOutcome {
+    // A filled form's values, from its fields alone; anything else (no
+    // field filled, a flattened copy, an encrypted or odd file) is read
+    // from the whole document.
+    let fields = ondemand::read_fields(bytes, limits, |objects| acroform_values(objects, limits).0);
+    if let Some(values) = fields
+        && !values.is_empty()
+    {
+        return ReadOutcome::AcroForm(values);
+    }
     let options = LoadOptions {
         max_decompressed_size: Some(limits.max_stream_bytes),
         filter: Some(budget::admit),
@@ -166,27 +176,35 @@ fn read_document(bytes: &[u8], limits: &Limits) -> ReadOutcome {
 }
 
 /// Follows references (a bounded number of them).
-pub(crate) fn resolve<'a>(doc: &'a Document, mut object: &'a Object) -> Option<&'a Object> {
+pub(crate) fn resolve<'a, O: Objects + ?Sized>(
+    doc: &'a O,
+    mut object: &'a Object,
+) -> Option<&'a Object> {
     for _ in 0..8 {
         match object {
-            Object::Reference(id) => object = doc.get_object(*id).ok()?,
+            Object::Reference(id) => object = doc.object(*id)?,
             other => return Some(other),
         }
     }
     None
 }
 
-pub(crate) fn resolve_dict<'a>(doc: &'a Document, object: &'a Object) -> Option<&'a Dictionary> {
+pub(crate) fn resolve_dict<'a, O: Objects + ?Sized>(
+    doc: &'a O,
+    object: &'a Object,
+) -> Option<&'a Dictionary> {
     resolve(doc, object)?.as_dict().ok()
 }
 
 /// The values of the form's fields in the AcroForm, and whether the
 /// document had any of the form's fields at all.
-fn acroform_values(doc: &Document, limits: &Limits) -> (FormValues, bool) {
+fn acroform_values(doc: &dyn Objects, limits: &Limits) -> (FormValues, bool) {
     let mut values = FormValues::new();
     let fields = doc
-        .catalog()
+        .trailer()
+        .get(b"Root")
         .ok()
+        .and_then(|root| resolve_dict(doc, root))
         .and_then(|catalog| catalog.get(b"AcroForm").ok())
         .and_then(|acroform| resolve_dict(doc, acroform))
         .and_then(|acroform| acroform.get(b"Fields").ok())
@@ -256,7 +274,7 @@ fn acroform_values(doc: &Document, limits: &Limits) -> (FormValues, bool) {
     (values, had_fields)
 }
 
-fn text_value(doc: &Document, value: &Object, limits: &Limits) -> Option<String> {
+fn text_value(doc: &dyn Objects, value: &Object, limits: &Limits) -> Option<String> {
     match resolve(doc, value)? {
         text @ Object::String(..) => decode_text_string(text).ok(),
         Object::Name(name) => Some(String::from_utf8_lossy(name).into_owned()),
@@ -276,7 +294,7 @@ fn text_value(doc: &Document, value: &Object, limits: &Limits) -> Option<String>
 
 /// A check box is ticked when its value (or, lacking one, the appearance
 /// state of its widget) names an "on" state.
-fn checkbox_ticked(doc: &Document, dict: &Dictionary, kids: Option<&Vec<Object>>) -> bool {
+fn checkbox_ticked(doc: &dyn Objects, dict: &Dictionary, kids: Option<&Vec<Object>>) -> bool {
     let on = |object: &Object| match resolve(doc, object) {
         Some(Object::Name(name)) => !name.is_empty() && name.as_slice() != b"Off",
         Some(text @ Object::String(..)) => decode_text_string(text).is_ok_and(|v| {
@@ -298,4 +316,79 @@ fn checkbox_ticked(doc: &Document, dict: &Dictionary, kids: Option<&Vec<Object>>
         .take(16)
         .filter_map(|kid| resolve_dict(doc, kid))
         .any(|kid| kid.get(b"AS").is_ok_and(on))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::{RenderOptions, render};
+
+    /// The values of the AcroForm of `bytes` read on demand, and read from
+    /// the whole document.
+    fn both_ways(bytes: &[u8]) -> (Option<FormValues>, FormValues) {
+        let limits = Limits::default();
+        Budget::run(&limits, || {
+            let on_demand = ondemand::read_fields(bytes, &limits, |objects| {
+                acroform_values(objects, &limits).0
+            });
+            let doc = Document::load_mem(bytes).unwrap();
+            (on_demand, acroform_values(&doc, &limits).0)
+        })
+        .unwrap()
+    }
+
+    /// Filled by pypdf (plain objects), then packed by qpdf into object
+    /// streams, and the form as issued with the subscriber number filled in:
+    /// the fields read on demand are the fields of the whole document.
+    #[test]
+    fn the_fields_read_on_demand_are_the_fields_of_the_whole_document() {
+        let issued = render(&RenderOptions {
+            send_to: "bareme@ac-montpellier.fr".into(),
+            subscriber_number: Some("12345".into()),
+        })
+        .unwrap();
+        let documents: [(&str, &[u8]); 3] = [
+            (
+                "pypdf",
+                include_bytes!("../tests/fixtures/filled-by-pypdf.pdf"),
+            ),
+            (
+                "qpdf",
+                include_bytes!("../tests/fixtures/filled-packed-by-qpdf.pdf"),
+            ),
+            ("issued", &issued),
+        ];
+        for (name, bytes) in documents {
+            let (on_demand, whole) = both_ways(bytes);
+            assert!(!whole.is_empty(), "{name}: the fixture has values");
+            assert_eq!(on_demand.as_ref(), Some(&whole), "{name}");
+        }
+    }
+
+    /// An encrypted document is left to the whole load (which says so);
+    /// the same document without `/Encrypt` is read on demand.
+    #[test]
+    fn an_encrypted_document_is_not_read_on_demand() {
+        let pdf = |trailer: &str| {
+            let head = "%PDF-1.7\n";
+            let object = "1 0 obj\n<< /Type /Catalog >>\nendobj\n";
+            let xref = head.len() + object.len();
+            format!(
+                "{head}{object}xref\n0 2\n0000000000 65535 f \n{:010} 00000 n \n\
+                 trailer\n<< /Size 2 /Root 1 0 R{trailer} >>\nstartxref\n{xref}\n%%EOF\n",
+                head.len()
+            )
+        };
+        let limits = Limits::default();
+        let read = |bytes: String| {
+            Budget::run(&limits, || {
+                ondemand::read_fields(bytes.as_bytes(), &limits, |objects| {
+                    acroform_values(objects, &limits).1
+                })
+            })
+            .unwrap()
+        };
+        assert_eq!(read(pdf("")), Some(false));
+        assert_eq!(read(pdf(" /Encrypt << /Filter /Standard >>")), None);
+    }
 }

@@ -317,6 +317,34 @@ fn an_incremental_update_by_pypdf_is_read_back() {
     assert_eq!(outcome_values(&read_pdf(&bytes)), expected);
 }
 
+/// Acrobat and qpdf store small objects packed in object streams: the
+/// fields, read without loading the whole document, are found there too.
+#[test]
+fn fields_stored_in_object_streams_are_read_back_exactly() {
+    let Some(python) = python() else { return };
+    let Some(mut qpdf) = system_tool("qpdf", "--version") else {
+        return;
+    };
+    let dir = temp_dir();
+    let (filled, expected) = fill_with_pypdf(&python, dir.path(), false);
+    let packed = dir.path().join("packed.pdf");
+    let status = qpdf
+        .args(["--object-streams=generate"])
+        .arg(&filled)
+        .arg(&packed)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bytes = std::fs::read(packed).unwrap();
+    assert!(
+        bytes.windows(7).any(|w| w == b"/ObjStm"),
+        "qpdf made object streams"
+    );
+    let outcome = read_pdf(&bytes);
+    assert!(matches!(outcome, ReadOutcome::AcroForm(_)), "{outcome:?}");
+    assert_eq!(outcome_values(&outcome), expected);
+}
+
 #[test]
 fn a_flattened_filled_copy_is_read_from_its_page_text() {
     let Some(python) = python() else { return };

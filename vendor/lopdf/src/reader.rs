@@ -802,6 +802,28 @@ impl Reader<'_> {
     }
 
     pub fn read(mut self, filter_func: Option<FilterFunc>) -> Result<Document> {
+        self.read_xref()?;
+
+        // Check if encrypted
+        let is_encrypted = self.document.trailer.get(b"Encrypt").is_ok();
+
+        if is_encrypted {
+            // For encrypted PDFs, use a special loading strategy
+            self.load_encrypted_document(filter_func)?;
+        } else {
+            // For non-encrypted PDFs, use the normal loading
+            self.load_objects_raw(filter_func)?;
+        }
+
+        Ok(self.document)
+    }
+
+    /// bareme-mel patch: the first half of [`Reader::read`] on its own — the
+    /// header, the cross-reference table(s) and the trailer, into
+    /// `self.document` (no object is read). Objects can then be read one at
+    /// a time with [`Reader::get_object`], which is how a form's fields are
+    /// read without parsing its pages, fonts and appearance streams.
+    pub fn read_xref(&mut self) -> Result<()> {
         let offset = self.buffer.windows(5).position(|w| w == b"%PDF-").unwrap_or(0);
         self.buffer = &self.buffer[offset..];
 
@@ -830,7 +852,7 @@ impl Reader<'_> {
         let mut already_seen = HashSet::new();
         let mut prev_xref_start = trailer.remove(b"Prev");
         while let Some(prev) = prev_xref_start.and_then(|offset| offset.as_i64().ok()) {
-            if already_seen.contains(&prev) {
+            if already_seen.contains(&prev) || !self.keep_going() {
                 break;
             }
             already_seen.insert(prev);
@@ -867,19 +889,7 @@ impl Reader<'_> {
         self.document.max_id = xref.size - 1;
         self.document.trailer = trailer;
         self.document.reference_table = xref;
-
-        // Check if encrypted
-        let is_encrypted = self.document.trailer.get(b"Encrypt").is_ok();
-
-        if is_encrypted {
-            // For encrypted PDFs, use a special loading strategy
-            self.load_encrypted_document(filter_func)?;
-        } else {
-            // For non-encrypted PDFs, use the normal loading
-            self.load_objects_raw(filter_func)?;
-        }
-
-        Ok(self.document)
+        Ok(())
     }
 
     fn load_encrypted_document(&mut self, _filter_func: Option<FilterFunc>) -> Result<()> {
