@@ -13,8 +13,10 @@
 //! through the document's budget, as a load would read it), and the walk
 //! starts again, until it misses nothing. A walk is a few hundred lookups
 //! at most and the tree a few levels deep, so the rounds cost little next
-//! to parsing. Whatever this cannot do (an encrypted document, a walk that
-//! does not settle) is left to the full load.
+//! to parsing. Whatever this cannot do (an encrypted document, an object
+//! that cannot be read by its number — a cross-reference table that points
+//! at the wrong place, which a load survives —, a walk that does not
+//! settle) is left to the full load.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -71,8 +73,9 @@ impl Objects for OnDemand<'_> {
 const MAX_ROUNDS: usize = 48;
 
 /// Runs `walk` over the objects of `bytes` that it asks for, read on
-/// demand; `None` when the document is encrypted or unreadable this way, or
-/// the walk does not settle (the caller then loads the whole document).
+/// demand; `None` when the document is encrypted or unreadable this way, an
+/// object it asked for could not be read, or the walk does not settle (the
+/// caller then loads the whole document).
 pub(crate) fn read_fields<T>(
     bytes: &[u8],
     limits: &Limits,
@@ -102,8 +105,13 @@ pub(crate) fn read_fields<T>(
         };
         let found = walk(&view);
         let missing = view.missing.into_inner();
-        if missing.is_empty() || !budget::ok() {
+        if !budget::ok() {
             return Some(found);
+        }
+        if missing.is_empty() {
+            // An object asked for and not read may be one the table
+            // misplaces, which a load finds by the number before its `obj`.
+            return absent.is_empty().then_some(found);
         }
         for id in missing {
             read_object(&mut reader, id, &mut containers_read);

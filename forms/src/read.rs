@@ -365,6 +365,35 @@ mod tests {
         }
     }
 
+    /// Sloppy writers leave cross-reference offsets that point at another
+    /// object: a load finds each object under the number written before
+    /// `obj`, a read by number does not. A walk that could not read an
+    /// object it asked for leaves the document to the whole load: every
+    /// value is still found.
+    #[test]
+    fn an_object_the_cross_reference_table_misplaces_is_found_by_the_whole_load() {
+        let original: &[u8] = include_bytes!("../tests/fixtures/filled-by-pypdf.pdf");
+        let table = original
+            .windows(10)
+            .rposition(|w| w == b"xref\n0 48\n")
+            .expect("the fixture's cross-reference table")
+            + 10;
+        // The entries of objects 21 and 22 (the fields « nom » and « prénom »)
+        // swapped.
+        let mut swapped = original.to_vec();
+        let (nom, prenom) = (table + 20 * 21, table + 20 * 22);
+        let entry = swapped[nom..nom + 20].to_vec();
+        swapped.copy_within(prenom..prenom + 20, nom);
+        swapped[prenom..prenom + 20].copy_from_slice(&entry);
+        let values = |outcome: ReadOutcome| match outcome {
+            ReadOutcome::AcroForm(values) => values,
+            other => panic!("{other:?}"),
+        };
+        let expected = values(read_pdf(original));
+        assert!(expected.get("nom").is_some() && expected.get("prenom").is_some());
+        assert_eq!(values(read_pdf(&swapped)), expected);
+    }
+
     /// An encrypted document is left to the whole load (which says so);
     /// the same document without `/Encrypt` is read on demand.
     #[test]
