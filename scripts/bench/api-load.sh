@@ -8,24 +8,17 @@
 # answers); prints msgs/s, the answers' latency (p50, p99) and the
 # dispositions, in one run.
 # Usage: scripts/bench/api-load.sh [N]
-#   BIN=path/to/bareme-mel (default: target/release/bareme-mel, built if missing)
-#   PEER=dir of the peer scripts (default: ../shared/bench/intake-peer)
-#   PY=python with pypdf (default: $BAREME_MEL_TEST_PYTHON or python3)
+#   BIN=, PEER=, PY=, LOAD=: see workload.sh (the binary, the peer's scripts,
+#     their Python, mails kept for runs to compare)
 #   CONCURRENCY="1 32": the numbers of clients posting at once
 #   PG=0: SQLite only; SQLITE=0: PostgreSQL only
-#   LOAD=dir: reuse the mails generated there (kept; made there when absent),
-#     so that runs compared (e.g. BIN= of two builds) post the same mails
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
 N=${1:-2000}
-PEER=${PEER:-$ROOT/../../shared/bench/intake-peer}
-[ -d "$PEER" ] || PEER=/work/shared/bench/intake-peer
-PY=${PY:-${BAREME_MEL_TEST_PYTHON:-python3}}
 CONCURRENCY=${CONCURRENCY:-"1 32"}
-BIN=${BIN:-$ROOT/target/release/bareme-mel}
-if [ ! -x "$BIN" ]; then cargo build -q --release --bin bareme-mel; fi
-BIN=$(realpath "$BIN")
+# shellcheck source=scripts/bench/workload.sh
+source "$ROOT/scripts/bench/workload.sh"
 W=$(mktemp -d)
 SERVER=""
 PGDBS=()
@@ -38,20 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$W"
-if [ -n "${LOAD:-}" ]; then
-    mkdir -p "$LOAD"
-    LOAD=$(realpath "$LOAD")
-    if [ ! -f "$LOAD/subscribers.csv" ]; then
-        "$BIN" form -o form.pdf >/dev/null
-        $PY "$PEER/make_load.py" --form form.pdf --out "$LOAD" -n "$N" --subscribers 5000 >/dev/null
-    fi
-    ln -s "$LOAD" load
-    N=$(find load/ -name '*.eml' | wc -l)
-else
-    "$BIN" form -o form.pdf >/dev/null
-    $PY "$PEER/make_load.py" --form form.pdf --out load -n "$N" --subscribers 5000 >/dev/null
-fi
-echo "== $N mails of $(du -shL load | cut -f1), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+make_workload
 
 # The client: C threads, each with its own keep-alive connection, post the
 # mails in turn; the clock runs from the first post to the last answer.

@@ -8,9 +8,8 @@
 # Then, when 127.0.0.1:5432 answers, the service on PostgreSQL with
 # sslmode=disable and sslmode=require (TLS), one after the other.
 # Usage: scripts/bench/intake-compare.sh [N]
-#   BIN=path/to/bareme-mel (default: target/release/bareme-mel, built if missing)
-#   PEER=dir of the peer scripts (default: ../shared/bench/intake-peer)
-#   PY=python with pypdf (default: $BAREME_MEL_TEST_PYTHON or python3)
+#   BIN=, PEER=, PY=, LOAD=: see workload.sh (the binary, the peer's scripts,
+#     their Python, mails kept for runs to compare)
 #   BATCH="1 64": the intake.batch_size values to run (1 = one commit per message)
 #   BASE=path/to/an-earlier/bareme-mel: also runs it and BIN alternately on SQLite, ROUNDS times (default 3)
 #     for each batch size, and prints the medians and their ratio (a before/after measured in one run)
@@ -18,13 +17,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
 N=${1:-2000}
-PEER=${PEER:-$ROOT/../../shared/bench/intake-peer}
-[ -d "$PEER" ] || PEER=/work/shared/bench/intake-peer
-PY=${PY:-${BAREME_MEL_TEST_PYTHON:-python3}}
 BATCH=${BATCH:-"1 64"}
-BIN=${BIN:-$ROOT/target/release/bareme-mel}
-if [ ! -x "$BIN" ]; then cargo build -q --release --bin bareme-mel; fi
-BIN=$(realpath "$BIN")
+# shellcheck source=scripts/bench/workload.sh
+source "$ROOT/scripts/bench/workload.sh"
 BASE=${BASE:+$(realpath "$BASE")}
 ROUNDS=${ROUNDS:-3}
 W=$(mktemp -d)
@@ -37,10 +32,8 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$W"
-"$BIN" form -o form.pdf >/dev/null
-$PY "$PEER/make_load.py" --form form.pdf --out load -n "$N" --subscribers 5000 >/dev/null
+make_workload
 FILES=(load/*.eml)
-echo "== $N mails of $(du -sh load | cut -f1), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for s in FULL NORMAL; do
     $PY "$PEER/bare_sqlite.py" --db bare.db --fresh --subscribers load/subscribers.csv --sync $s --dir load
 done
