@@ -218,14 +218,17 @@ fn connect_options(url: String, max_connections: u32, durability: Durability) ->
                 .pragma("wal_autocheckpoint", "0")
         });
     match durability {
-        // Large values are written in place, not bound (see `sqlite_blob`).
+        // Plans compiled once; large values written in place, not bound
+        // (see `sqlite_blob`).
         Durability::OnDisk => {
             opts.map_sqlx_sqlite_pool_opts(|o| o.after_connect(sqlite_after_connect));
         }
         // A `SET` once connected rather than a startup option, which a
-        // connection pooler in front of PostgreSQL may refuse.
+        // connection pooler in front of PostgreSQL may refuse; on SQLite,
+        // plans compiled once.
         Durability::Relaxed => {
             opts.map_sqlx_postgres_pool_opts(|o| o.after_connect(postgres_relaxed));
+            opts.map_sqlx_sqlite_pool_opts(|o| o.after_connect(sqlite_relaxed));
         }
     }
     opts
@@ -525,12 +528,57 @@ fn postgres_relaxed(
     })
 }
 
-/// Prepares each new SQLite connection of the pool.
+/// Prepares each new SQLite connection of the pool: plans that do not
+/// depend on bound values ([`plan_once`]), and the SQL function that writes
+/// large values in place ([`sqlite_blob`]).
 fn sqlite_after_connect(
     conn: &mut sea_orm::sqlx::SqliteConnection,
     _: sea_orm::sqlx::pool::PoolConnectionMetadata,
 ) -> futures_util::future::BoxFuture<'_, Result<(), sea_orm::sqlx::Error>> {
-    Box::pin(sqlite_blob::register(conn))
+    Box::pin(async move {
+        plan_once(conn).await?;
+        sqlite_blob::register(conn).await
+    })
+}
+
+/// The relaxed connection ([`Db::relaxed`]) on SQLite: plans that do not
+/// depend on bound values.
+fn sqlite_relaxed(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+    _: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'_, Result<(), sea_orm::sqlx::Error>> {
+    Box::pin(plan_once(conn))
+}
+
+/// Turns on SQLite's query planner stability guarantee
+/// (`SQLITE_DBCONFIG_ENABLE_QPSG`). sea-orm binds a query's `LIMIT` (`.one()`
+/// is `LIMIT ?` with 1), and SQLite, which may plan with the value bound
+/// there, otherwise compiles such a statement again every time it is bound
+/// anew, whatever sqlx's statement cache keeps: every `.one()` and every
+/// page of a list was parsed and planned at each run. With the guarantee a
+/// plan never depends on bound values (nor on `ANALYZE` statistics, which
+/// this database never gathers). Test
+/// `store_pool::sqlite_a_statement_with_a_bound_limit_is_compiled_once`.
+async fn plan_once(conn: &mut sea_orm::sqlx::SqliteConnection) -> Result<(), sea_orm::sqlx::Error> {
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle().as_ptr();
+    let mut set: std::ffi::c_int = 0;
+    // SAFETY: `db` is the open connection, locked by `handle` for this
+    // call; ENABLE_QPSG takes an int and a pointer to an int it writes.
+    let rc = unsafe {
+        libsqlite3_sys::sqlite3_db_config(
+            db,
+            libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+            1 as std::ffi::c_int,
+            &mut set as *mut std::ffi::c_int,
+        )
+    };
+    if rc != libsqlite3_sys::SQLITE_OK || set != 1 {
+        return Err(sea_orm::sqlx::Error::Configuration(
+            format!("SQLite : stabilité des plans de requête non activée ({rc})").into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The file path of a `sqlite:` URL, or `None` for an in-memory database.

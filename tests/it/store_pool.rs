@@ -142,3 +142,65 @@ async fn a_transaction_dropped_before_its_end_is_rolled_back_at_once() {
     txn.rollback().await.unwrap();
     assert_eq!(one(&db, 1).await, 2, "its connection still works");
 }
+
+/// sea-orm binds a query's `LIMIT` (`.one()` sends `LIMIT ?` with 1), and
+/// SQLite, which may plan with the value bound there, then compiles the
+/// statement again each time it is bound anew, cache or not — unless its
+/// query planner stability guarantee is on (`SQLITE_DBCONFIG_ENABLE_QPSG`),
+/// which every connection of the pool turns on. The same lookup 20 times on
+/// a pool of one connection: SQLite's count of recompilations
+/// (`SQLITE_STMTSTATUS_REPREPARE`) of the connection's cached statements
+/// with a `LIMIT` stays at 0 (19 without the guarantee).
+#[tokio::test]
+async fn sqlite_a_statement_with_a_bound_limit_is_compiled_once() {
+    use bareme_mel::store::entities::subscriber;
+    use libsqlite3_sys as ffi;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&Database {
+        url: Secret(format!(
+            "sqlite://{}/test.db?mode=rwc",
+            dir.path().display()
+        )),
+        max_connections: 1,
+    })
+    .await
+    .unwrap();
+    db.migrate().await.unwrap();
+    for i in 0..20 {
+        let found = subscriber::Entity::find()
+            .filter(subscriber::Column::Number.eq(format!("{:05}", 10_000 + i)))
+            .one(db.conn())
+            .await
+            .unwrap();
+        assert!(found.is_none());
+    }
+    let mut conn = db
+        .conn()
+        .get_sqlite_connection_pool()
+        .acquire()
+        .await
+        .unwrap();
+    let mut handle = conn.lock_handle().await.unwrap();
+    let raw = handle.as_raw_handle().as_ptr();
+    let (mut with_limit, mut recompiled) = (0, 0);
+    // SAFETY: `raw` is the open connection, locked by `handle`; the
+    // statements are only looked at, on this thread, while it is locked.
+    unsafe {
+        let mut stmt = ffi::sqlite3_next_stmt(raw, std::ptr::null_mut());
+        while !stmt.is_null() {
+            let sql = std::ffi::CStr::from_ptr(ffi::sqlite3_sql(stmt)).to_string_lossy();
+            if sql.contains("LIMIT") && sql.contains("\"subscribers\"") {
+                with_limit += 1;
+                recompiled += ffi::sqlite3_stmt_status(stmt, ffi::SQLITE_STMTSTATUS_REPREPARE, 0);
+            }
+            stmt = ffi::sqlite3_next_stmt(raw, stmt);
+        }
+    }
+    drop(handle);
+    assert_eq!(with_limit, 1, "the lookup is one cached statement");
+    assert_eq!(
+        recompiled, 0,
+        "recompiled {recompiled} times for 20 lookups"
+    );
+}
