@@ -36,17 +36,27 @@ pub struct TestDb {
 impl TestDb {
     /// A migrated SQLite file in a temporary directory.
     pub async fn sqlite() -> TestDb {
-        let t = Self::sqlite_unmigrated().await;
+        Self::sqlite_pool_of(5).await
+    }
+
+    /// A migrated SQLite file in a temporary directory, on a pool of
+    /// `max_connections`.
+    pub async fn sqlite_pool_of(max_connections: u32) -> TestDb {
+        let t = Self::sqlite_unmigrated_pool_of(max_connections).await;
         t.db.migrate().await.expect("migrate sqlite");
         t
     }
 
     pub async fn sqlite_unmigrated() -> TestDb {
+        Self::sqlite_unmigrated_pool_of(5).await
+    }
+
+    async fn sqlite_unmigrated_pool_of(max_connections: u32) -> TestDb {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
         let db = Db::connect(&Database {
             url: Secret(url.clone()),
-            max_connections: 5,
+            max_connections,
         })
         .await
         .expect("sqlite");

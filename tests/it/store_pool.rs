@@ -156,17 +156,8 @@ async fn sqlite_a_statement_with_a_bound_limit_is_compiled_once() {
     use bareme_mel::store::entities::subscriber;
     use libsqlite3_sys as ffi;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&Database {
-        url: Secret(format!(
-            "sqlite://{}/test.db?mode=rwc",
-            dir.path().display()
-        )),
-        max_connections: 1,
-    })
-    .await
-    .unwrap();
-    db.migrate().await.unwrap();
+    let t = crate::harness::TestDb::sqlite_pool_of(1).await;
+    let db = &t.db;
     for i in 0..20 {
         let found = subscriber::Entity::find()
             .filter(subscriber::Column::Number.eq(format!("{:05}", 10_000 + i)))
