@@ -66,6 +66,13 @@ pub async fn insert<C: Conn>(txn: &C, m: NewInbound<'_>) -> Result<i64, StoreErr
     .await
 }
 
+/// Whether the raw mail is best stored with [`raw`] after the record's
+/// last other change rather than with its insert (SQLite: see
+/// `store::inbound::raw_written_last`).
+pub fn raw_written_last<C: Conn>(txn: &C) -> bool {
+    inbound::raw_written_last(txn)
+}
+
 /// Stores the raw mail of a record inserted without it.
 pub async fn raw<C: Conn>(txn: &C, id: i64, raw: &[u8]) -> Result<(), StoreError> {
     inbound::write_raw(txn, id, raw).await

@@ -107,8 +107,10 @@ impl Intake {
         }
         draft.disposition = Disposition::RequestCreated;
         draft.reason = extraction.notes.first().cloned();
-        // Its raw mail is written last: creating the request updates the record.
-        let inbound_id = self.insert_with(txn, &draft, false).await?;
+        // Creating the request updates the record: on SQLite its raw mail
+        // is written after that.
+        let raw_last = record::raw_written_last(txn);
+        let inbound_id = self.insert_with(txn, &draft, !raw_last).await?;
         let request = create::request_from_mail(
             txn,
             s,
@@ -124,7 +126,9 @@ impl Intake {
             },
         )
         .await?;
-        record::raw(txn, inbound_id, &draft.incoming.bytes).await?;
+        if raw_last {
+            record::raw(txn, inbound_id, &draft.incoming.bytes).await?;
+        }
         Ok(Outcome {
             disposition: Disposition::RequestCreated,
             reference: Some(request.reference),

@@ -74,14 +74,30 @@ pub async fn insert<C: crate::store::Conn>(txn: &C, m: NewInbound<'_>) -> Result
         ..Default::default()
     };
     let mut insert = inbound_message::Entity::insert(row);
+    sea_orm::QueryTrait::query(&mut insert).returning_col(inbound_message::Column::Id);
+    let stmt = sea_orm::QueryTrait::build(&insert, txn.get_database_backend());
     if sqlite && let Some(raw) = m.raw {
         // The record and its raw mail, written in place, in one round trip.
-        sea_orm::QueryTrait::query(&mut insert).returning_col(inbound_message::Column::Id);
-        let stmt = sea_orm::QueryTrait::build(&insert, DbBackend::Sqlite);
         let row = sqlite_blob::insert_with(txn, stmt, "inbound_messages", "raw", raw).await?;
         return Ok(row.try_get("", "id")?);
     }
-    Ok(insert.exec(txn).await?.last_insert_id)
+    // The insert reads no table: on PostgreSQL it carries the writes
+    // deferred before it (the attachments' contents, `store_content`).
+    let rows = txn.query_all_beside(stmt).await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| StoreError::Invalid("inbound_messages: no id returned".into()))?;
+    Ok(row.try_get("", "id")?)
+}
+
+/// Whether a record's raw mail is best stored with [`write_raw`] after the
+/// row's last other change in the transaction, rather than with its insert:
+/// SQLite rewrites a row whole on every `UPDATE`, raw mail included, while
+/// PostgreSQL keeps a large value it stored out of line (TOAST) across
+/// updates of the other columns, where a later `UPDATE` of the raw mail
+/// would cost one more round trip and one more copy of the row.
+pub fn raw_written_last<C: crate::store::Conn>(txn: &C) -> bool {
+    txn.get_database_backend() == DbBackend::Sqlite
 }
 
 /// Stores the raw mail of record `id`, inserted without it.
@@ -152,15 +168,16 @@ pub async fn store_content<C: crate::store::Conn>(
         sqlite_blob::insert_or_nothing(txn, stmt, "blobs", "data", data).await?;
         return Ok(());
     }
-    blob::Entity::insert(blob::ActiveModel {
+    let insert = blob::Entity::insert(blob::ActiveModel {
         sha256: Set(sha256.to_string()),
         size: Set(data.len() as i64),
         data: Set(Some(data.to_vec())),
         created_at: Set(Utc::now()),
     })
-    .on_conflict(on_conflict)
-    .exec_without_returning(txn)
-    .await?;
+    .on_conflict(on_conflict);
+    // Nobody reads the row before the attachment that names it, a later
+    // statement: in a transaction it goes with the next one.
+    txn.defer_query(&insert).await?;
     Ok(())
 }
 
