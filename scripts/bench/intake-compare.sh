@@ -12,7 +12,8 @@
 #     their Python, mails kept for runs to compare)
 #   BATCH="1 64": the intake.batch_size values to run (1 = one commit per message)
 #   BASE=path/to/an-earlier/bareme-mel: also runs it and BIN alternately on SQLite, ROUNDS times (default 3)
-#     for each batch size, and prints the medians and their ratio (a before/after measured in one run)
+#     for each batch size, and prints the medians and their ratio (a before/after measured in one run);
+#     then the same on PostgreSQL with sslmode=require when it answers
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
@@ -90,6 +91,11 @@ PY
     )
 }
 
+for b in $BATCH; do
+    service sqlite "sqlite://@DIR@/db.sqlite?mode=rwc" "$b"
+done
+pg_up() { psql -h 127.0.0.1 -U postgres -d postgres -qc 'select 1' >/dev/null 2>&1; }
+
 pgdb() { # a fresh PostgreSQL database, its name printed
     local name="bench_intake_$$_$1"
     psql -h 127.0.0.1 -U postgres -d postgres -qc "drop database if exists $name with (force)" >/dev/null
@@ -97,35 +103,52 @@ pgdb() { # a fresh PostgreSQL database, its name printed
     echo "$name"
 }
 
-for b in $BATCH; do
-    service sqlite "sqlite://@DIR@/db.sqlite?mode=rwc" "$b"
-done
-if [ -n "$BASE" ]; then
-    # Before/after in one run: the two binaries alternated on SQLite.
+# Before/after in one run: BASE and BIN alternated, ROUNDS times, on one
+# database kind (label, URL; @PG@ for a fresh PostgreSQL database each run),
+# the medians of wall and CPU time (the service's own: PostgreSQL's server
+# is not counted) and their ratio printed.
+before_after() {
+    local label=$1 url=$2 b run d
     for b in $BATCH; do
-        : >"$W/base-$b.txt"
-        : >"$W/bin-$b.txt"
-        for _ in $(seq "$ROUNDS"); do
-            SUMMARY="$W/base-$b.txt" service sqlite-base "sqlite://@DIR@/db.sqlite?mode=rwc" "$b" "$BASE" >/dev/null
-            SUMMARY="$W/bin-$b.txt" service sqlite "sqlite://@DIR@/db.sqlite?mode=rwc" "$b" >/dev/null
+        : >"$W/base-$label-$b.txt"
+        : >"$W/bin-$label-$b.txt"
+        for run in $(seq "$ROUNDS"); do
+            for side in base bin; do
+                local u=$url
+                if [[ $url == *@PG@* ]]; then
+                    d=$(pgdb "ab_${side}_${b}_$run"); PGDBS+=("$d"); u=${url//@PG@/$d}
+                fi
+                if [ $side = base ]; then
+                    SUMMARY="$W/base-$label-$b.txt" service "$label-base" "$u" "$b" "$BASE" >/dev/null
+                else
+                    SUMMARY="$W/bin-$label-$b.txt" service "$label" "$u" "$b" >/dev/null
+                fi
+            done
         done
-        python3 - "$b" "$W/base-$b.txt" "$W/bin-$b.txt" "$N" <<'PY'
+        python3 - "$label" "$b" "$W/base-$label-$b.txt" "$W/bin-$label-$b.txt" "$N" <<'PY'
 import statistics, sys
-batch, base, new, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+label, batch, base, new, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
 def medians(path):
     rows = [tuple(map(float, line.split())) for line in open(path) if line.strip()]
     return statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows), len(rows)
 bw, bc, k = medians(base)
 nw, nc, _ = medians(new)
-print(f"before/after batch {batch:>3} (medians of {k}, alternated): wall {bw:.2f} -> {nw:.2f} s (x{bw/nw:.2f}), "
+print(f"before/after {label:<10} batch {batch:>3} (medians of {k}, alternated): wall {bw:.2f} -> {nw:.2f} s (x{bw/nw:.2f}), "
       f"CPU {bc*1000/n:.2f} -> {nc*1000/n:.2f} ms per message (x{bc/nc:.2f})")
 PY
     done
+}
+
+if [ -n "$BASE" ]; then
+    before_after sqlite "sqlite://@DIR@/db.sqlite?mode=rwc"
+    if pg_up; then
+        before_after pg-require "postgres://postgres@127.0.0.1:5432/@PG@?sslmode=require"
+    fi
 fi
 for b in $BATCH; do
     statements sqlite "sqlite://$W/stmt-sqlite-$b/db.sqlite?mode=rwc" "$b"
 done
-if psql -h 127.0.0.1 -U postgres -d postgres -qc 'select 1' >/dev/null 2>&1; then
+if pg_up; then
     for b in $BATCH; do
         for mode in disable require; do
             d=$(pgdb "${mode}_$b"); PGDBS+=("$d")
