@@ -38,20 +38,7 @@ fn print(outcome: &Outcome) {
 /// Messages whose line was printed, for the closing statistics.
 static HANDLED: AtomicU64 = AtomicU64::new(0);
 
-/// Runs the intake on one of the runtime's worker threads, not on the
-/// thread that started the runtime: there, every answer of the database
-/// (a PostgreSQL response on its socket, read lanes finishing) was seen by
-/// a worker polling the runtime's I/O, which then woke the main thread, one
-/// thread wake-up more per round trip (README, « Performance »).
 pub async fn run(settings: Settings, maildir: Option<PathBuf>, files: Vec<PathBuf>) -> CliResult {
-    match tokio::spawn(ingest(settings, maildir, files)).await {
-        Ok(result) => result,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(CliError::internal(e.to_string())),
-    }
-}
-
-async fn ingest(settings: Settings, maildir: Option<PathBuf>, files: Vec<PathBuf>) -> CliResult {
     for f in &files {
         if !f.is_file() {
             return Err(CliError::with_status(
