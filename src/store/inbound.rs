@@ -130,7 +130,18 @@ pub async fn set_request<C: super::Conn>(
         )
         .filter(inbound_message::Column::Id.eq(id));
     txn.defer_query(&update).await?;
+    if let Some(memo) = txn.memo() {
+        super::Memo::slot(&memo.links).push((id, request_id));
+    }
     Ok(())
+}
+
+/// The request record `id` was linked to in this transaction, if any
+/// ([`set_request`]: a write that a read carrying it does not see).
+pub(super) fn linked_here<C: super::Conn>(txn: &C, id: i64) -> Option<i64> {
+    let memo = txn.memo()?;
+    let links = super::Memo::slot(&memo.links);
+    links.iter().rev().find(|(m, _)| *m == id).map(|(_, r)| *r)
 }
 
 /// Stores an attachment's content under its SHA-256, once: nothing when a

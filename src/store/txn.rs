@@ -20,6 +20,10 @@ pub struct Memo {
     pub(crate) audit_head: std::sync::Mutex<Option<audit::HeadMemo>>,
     /// The last reference taken: its year and number.
     pub(crate) reference: std::sync::Mutex<Option<(i32, i64)>>,
+    /// Records linked to a request in this transaction (record id, request
+    /// id): the link is a deferred write, which a later read that carries it
+    /// (PostgreSQL, one snapshot for the statement) does not see yet.
+    pub(crate) links: std::sync::Mutex<Vec<(i64, i64)>>,
 }
 
 impl Memo {

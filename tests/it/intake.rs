@@ -149,6 +149,50 @@ on_both_databases!(
     }
 );
 
+// Within one batch (one transaction), the second copy of a mail finds the
+// first's record and links the request it created: on PostgreSQL the
+// record's link to its request is still a write held back when the next
+// message's dedup runs (`store::Memo`).
+on_both_databases!(
+    the_same_mail_twice_in_one_batch_yields_one_request,
+    |db: Db| async move {
+        seed_subscriber(&db).await;
+        let raw = fixture("thunderbird-body-flowed.eml");
+        let batch = vec![
+            Incoming::whole(raw.clone(), Origin::new("file", None)),
+            Incoming::whole(raw.clone(), Origin::new("file", None)),
+        ];
+        let results = intake(&db).ingest_batch(batch).await;
+        let outcomes: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+        assert_eq!(outcomes[0].disposition, Disposition::RequestCreated);
+        assert_eq!(outcomes[1].disposition, Disposition::Duplicate);
+        assert_eq!(outcomes[1].reference, outcomes[0].reference);
+        let request = requests::find(db.conn(), outcomes[0].reference.as_deref().unwrap())
+            .await
+            .unwrap();
+        for outcome in &outcomes {
+            let stored = inbound_message::Entity::find_by_id(outcome.inbound_id.unwrap())
+                .one(db.conn())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                stored.request_id,
+                Some(request.id),
+                "{:?}",
+                outcome.disposition
+            );
+        }
+        assert_eq!(
+            requests::list(db.conn(), &Default::default())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+);
+
 on_both_databases!(
     a_reused_message_id_with_other_content_is_processed_and_flagged,
     |db: Db| async move {
