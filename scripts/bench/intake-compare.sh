@@ -155,6 +155,8 @@ if pg_up; then
             service "pg-$mode" "postgres://postgres@127.0.0.1:5432/$d?sslmode=$mode" "$b"
         done
     done
-    d=$(pgdb stmt); PGDBS+=("$d")
-    statements pg "postgres://postgres@127.0.0.1:5432/$d?sslmode=require" 1
+    for b in $BATCH; do
+        d=$(pgdb "stmt_$b"); PGDBS+=("$d")
+        statements pg "postgres://postgres@127.0.0.1:5432/$d?sslmode=require" "$b"
+    done
 fi
