@@ -84,9 +84,9 @@ pub async fn insert<C: crate::store::Conn>(txn: &C, m: NewInbound<'_>) -> Result
     // The insert reads no table: on PostgreSQL it carries the writes
     // deferred before it (the attachments' contents, `store_content`).
     let rows = txn.query_all_beside(stmt).await?;
-    let row = rows
-        .first()
-        .ok_or_else(|| StoreError::Invalid("inbound_messages: no id returned".into()))?;
+    let row = rows.first().ok_or_else(|| {
+        StoreError::Invalid("courriel non enregistré : aucun identifiant rendu".into())
+    })?;
     Ok(row.try_get("", "id")?)
 }
 

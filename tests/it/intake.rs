@@ -171,11 +171,7 @@ on_both_databases!(
             .await
             .unwrap();
         for outcome in &outcomes {
-            let stored = inbound_message::Entity::find_by_id(outcome.inbound_id.unwrap())
-                .one(db.conn())
-                .await
-                .unwrap()
-                .unwrap();
+            let stored = record_of(&db, outcome).await;
             assert_eq!(
                 stored.request_id,
                 Some(request.id),
@@ -404,11 +400,7 @@ async fn an_oversize_or_unparseable_message_is_quarantined_with_its_reason_and_t
             .unwrap();
     let outcome = pipeline.ingest(incoming).await.unwrap();
     assert_eq!(outcome.disposition, Disposition::Quarantined);
-    let row = inbound_message::Entity::find_by_id(outcome.inbound_id.unwrap())
-        .one(t.db.conn())
-        .await
-        .unwrap()
-        .unwrap();
+    let row = record_of(&t.db, &outcome).await;
     assert!(row.reason.unwrap().contains("trop volumineux"));
     assert_eq!(row.size, big.len() as i64);
     let garbage = pipeline

@@ -5,11 +5,9 @@
 use crate::{intake_support::*, on_both_databases};
 use bareme_mel::store::{
     Db,
-    entities::inbound_message,
     inbox::Disposition,
     requests::{self, CheckOutcome},
 };
-use sea_orm::EntityTrait;
 
 const UNAUTHENTICATED: &str = "expediteur_non_authentifie";
 
@@ -84,11 +82,7 @@ on_both_databases!(
             "{:?}",
             detail.summary.flags
         );
-        let row = inbound_message::Entity::find_by_id(outcome.inbound_id.unwrap())
-            .one(db.conn())
-            .await
-            .unwrap()
-            .unwrap();
+        let row = record_of(&db, &outcome).await;
         assert!(row.flags.contains(UNAUTHENTICATED), "{}", row.flags);
         // An authenticated reply still moves it back to « À instruire ».
         let genuine = mail(
@@ -120,11 +114,7 @@ on_both_databases!(
             Disposition::RequestCreated,
             "{outcome:?}"
         );
-        let row = inbound_message::Entity::find_by_id(outcome.inbound_id.unwrap())
-            .one(db.conn())
-            .await
-            .unwrap()
-            .unwrap();
+        let row = record_of(&db, &outcome).await;
         assert_eq!(row.message_id.as_deref(), Some("abcdef"));
         assert_eq!(row.from_address.as_deref(), Some(SENDER));
         let request = requests::find(db.conn(), outcome.reference.as_deref().unwrap())

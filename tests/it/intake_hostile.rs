@@ -206,7 +206,7 @@ async fn the_flood_caps_are_configurable() {
 async fn the_request_page_reads_the_view_stored_at_intake() {
     use crate::intake_support::*;
     use bareme_mel::{backoffice::mailview, store::entities::inbound_message};
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
     let t = crate::harness::TestDb::sqlite().await;
     seed_subscriber(&t.db).await;
     let raw = mail(
@@ -216,11 +216,7 @@ async fn the_request_page_reads_the_view_stored_at_intake() {
         &form_body("nouvelle@lycee-jean-moulin.fr"),
     );
     let outcome = ingest(&t.db, &raw).await;
-    let row = inbound_message::Entity::find_by_id(outcome.inbound_id.unwrap())
-        .one(t.db.conn())
-        .await
-        .unwrap()
-        .unwrap();
+    let row = record_of(&t.db, &outcome).await;
     let request_id = row.request_id.unwrap();
     assert_eq!(row.has_html, Some(false));
     assert!(

@@ -6,7 +6,7 @@ use bareme_mel::{
     intake::{Incoming, Intake, Origin, Outcome},
     store::{
         Db,
-        entities::{change_request, outbox, subscriber},
+        entities::{change_request, inbound_message, outbox, subscriber},
         requests::{self, Actor, TransitionInput},
     },
 };
@@ -86,6 +86,16 @@ pub fn form_body(new_address: &str) -> String {
     format!(
         "N° abonné : {NUMBER}\r\nOrganisme : Lycée Jean Moulin\r\nAncienne adresse mél : {REGISTERED}\r\nNouvelle adresse mél : {new_address}\r\nConfirmation de la nouvelle adresse mél : {new_address}\r\n"
     )
+}
+
+/// The record an intake outcome names, as stored.
+pub async fn record_of(db: &Db, outcome: &Outcome) -> inbound_message::Model {
+    let id = outcome.inbound_id.expect("the outcome names a record");
+    inbound_message::Entity::find_by_id(id)
+        .one(db.conn())
+        .await
+        .unwrap()
+        .expect("the record is stored")
 }
 
 pub async fn outbox_rows(db: &Db, request_id: i64) -> Vec<outbox::Model> {

@@ -46,11 +46,7 @@ on_both_databases!(
         let outcome = ingest(&db, &fixture("question-invoice.eml")).await;
         assert_eq!(outcome.disposition, Disposition::NotARequest);
         assert_eq!(outcome.reference, None);
-        let row = inbound_message::Entity::find_by_id(outcome.inbound_id.unwrap())
-            .one(db.conn())
-            .await
-            .unwrap()
-            .unwrap();
+        let row = record_of(&db, &outcome).await;
         assert_eq!(
             row.raw.as_deref(),
             Some(&fixture("question-invoice.eml")[..])
