@@ -41,6 +41,7 @@ mod intake_large_mail;
 mod intake_poison;
 mod intake_reliability;
 mod intake_scan;
+mod intake_scan_tesseract;
 mod intake_sources;
 mod intake_statements;
 mod intake_support;
