@@ -21,13 +21,31 @@ pub enum Attempt {
 }
 
 /// Counts one more attempt on `key` and commits it, unless `max` attempts
-/// were already made. One statement on [`Db::relaxed`]: the count survives
-/// the process dying, which is what it is for, without a wait for the disk
-/// (a power cut may lose it: the message is then read once more).
+/// were already made. One statement whose commit does not wait for the
+/// disk: the count survives the process dying, which is what it is for (a
+/// power cut may lose it: the message is then read once more). On SQLite in
+/// a file it is a transaction of intake's writer ([`Db::begin_inline`]),
+/// begun with `synchronous=NORMAL`, so that the writer's page cache is not
+/// thrown away by another connection's write; elsewhere one statement on
+/// [`Db::relaxed`].
 pub async fn begin(db: &Db, key: &str, max: u32) -> Result<Attempt, StoreError> {
-    use sea_orm::{ConnectionTrait, ExprTrait, QueryTrait, sea_query::Expr};
+    if db.writes_inline() {
+        let txn = db.begin_inline().await?;
+        let attempt = count_one(&txn, key, max).await?;
+        txn.commit_unsynced().await?;
+        return Ok(attempt);
+    }
+    count_one(db.relaxed().await?, key, max).await
+}
+
+/// [`begin`]'s statement, on `conn`.
+async fn count_one<C: crate::store::Conn>(
+    conn: &C,
+    key: &str,
+    max: u32,
+) -> Result<Attempt, StoreError> {
+    use sea_orm::{ExprTrait, QueryTrait, sea_query::Expr};
     let max = i32::try_from(Ord::max(max, 1)).unwrap_or(i32::MAX);
-    let conn = db.relaxed().await?;
     let now = Utc::now();
     let made = intake_attempt::Column::Attempts;
     // Counted only while under `max`: past it, the conflict updates nothing
@@ -91,26 +109,46 @@ pub async fn count<C: crate::store::Conn>(conn: &C, key: &str) -> Result<i32, St
 /// one has: a batch that died before its commit left each of its messages
 /// counted once, and the caller then takes the batch apart, so that the
 /// message that killed the process is counted alone from then on and the
-/// others are recorded.
+/// others are recorded. Like [`begin`], a commit that does not wait for the
+/// disk.
 pub async fn begin_batch(db: &Db, keys: &[String]) -> Result<bool, StoreError> {
-    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+    use sea_orm::TransactionTrait;
     let mut keys = keys.to_vec();
     keys.sort();
     keys.dedup();
-    // Like `begin`, on the connection whose commit does not wait for the
-    // disk; begun as a writer (it reads, then writes).
+    if db.writes_inline() {
+        let txn = db.begin_inline().await?;
+        let counted = count_all(&txn, keys).await?;
+        match counted {
+            true => txn.commit_unsynced().await?,
+            false => txn.rollback().await?,
+        }
+        return Ok(counted);
+    }
+    // Begun as a writer: it reads, then writes.
     let txn = db
         .relaxed()
         .await?
         .begin_with_options(super::writer_options(db.backend()))
         .await?;
+    let counted = count_all(&txn, keys).await?;
+    match counted {
+        true => txn.commit().await?,
+        false => txn.rollback().await?,
+    }
+    Ok(counted)
+}
+
+/// [`begin_batch`] inside the transaction `conn`: false, writing nothing,
+/// when one of `keys` has an attempt that did not finish.
+async fn count_all<C: crate::store::Conn>(conn: &C, keys: Vec<String>) -> Result<bool, StoreError> {
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
     let unfinished = intake_attempt::Entity::find()
         .filter(intake_attempt::Column::Key.is_in(keys.clone()))
         .filter(intake_attempt::Column::Attempts.gt(0))
-        .count(&txn)
+        .count(conn)
         .await?;
     if unfinished > 0 {
-        txn.rollback().await?;
         return Ok(false);
     }
     let now = Utc::now();
@@ -128,9 +166,8 @@ pub async fn begin_batch(db: &Db, keys: &[String]) -> Result<bool, StoreError> {
             ])
             .to_owned(),
     )
-    .exec_without_returning(&txn)
+    .exec_without_returning(conn)
     .await?;
-    txn.commit().await?;
     Ok(true)
 }
 

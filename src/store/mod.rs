@@ -145,21 +145,68 @@ pub struct Db {
     /// clones (each ends in one commit or one rollback).
     transactions: Arc<AtomicU64>,
     /// The connection of [`Db::relaxed`], `None` for in-memory SQLite.
-    relaxed: Option<Arc<Relaxed>>,
+    relaxed: Option<Arc<Lazy>>,
+    /// SQLite in a file: the one connection of intake's writes
+    /// ([`Db::begin_inline`]), apart from the pool.
+    writer: Option<Arc<Lazy>>,
     /// Intake's commits waiting for a sync of the WAL ([`wal_sync`]):
     /// SQLite in a file only.
     wal: Option<Arc<wal_sync::WalSync>>,
 }
 
-/// The connection of [`Db::relaxed`], opened on first use.
+/// A connection of its own ([`Db::relaxed`], the writer of
+/// [`Db::begin_inline`]), opened on first use.
 #[derive(Debug)]
-struct Relaxed {
+struct Lazy {
     url: String,
+    durability: Durability,
     conn: tokio::sync::OnceCell<DatabaseConnection>,
+    /// Set by [`Db::close`]: not opened after that, like the pool.
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl Lazy {
+    fn new(url: &str, durability: Durability) -> Arc<Self> {
+        Arc::new(Self {
+            url: url.to_string(),
+            durability,
+            conn: tokio::sync::OnceCell::new(),
+            closed: Default::default(),
+        })
+    }
+
+    /// The connection, opened now if it is not yet, its statements counted
+    /// in `statements`.
+    async fn get(&self, statements: &Arc<AtomicU64>) -> Result<&DatabaseConnection, DbErr> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(DbErr::ConnectionAcquire(
+                sea_orm::error::ConnAcquireErr::ConnectionClosed,
+            ));
+        }
+        self.conn
+            .get_or_try_init(|| async {
+                let mut opts = connect_options(self.url.clone(), 1, self.durability);
+                // One connection: a caller waits for the one before it as
+                // long as SQLite would wait for another writer's lock.
+                opts.acquire_timeout(BUSY_TIMEOUT);
+                let mut conn = Database::connect(opts).await?;
+                count_statements(&mut conn, statements);
+                Ok(conn)
+            })
+            .await
+    }
+
+    async fn close(&self) -> Result<(), DbErr> {
+        self.closed.store(true, Ordering::Release);
+        match self.conn.get() {
+            Some(conn) => conn.clone().close().await,
+            None => Ok(()),
+        }
+    }
 }
 
 /// Whether a connection's commits wait for the disk (see [`Db::relaxed`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Durability {
     OnDisk,
     Relaxed,
@@ -268,19 +315,21 @@ impl Db {
             false => None,
         };
         // An in-memory SQLite database is one per connection: no second one.
-        let relaxed = match sqlite && sqlite_path(&url).is_none() {
-            true => None,
-            false => Some(Arc::new(Relaxed {
-                url,
-                conn: tokio::sync::OnceCell::new(),
-            })),
-        };
+        let in_memory = sqlite && sqlite_path(&url).is_none();
+        let relaxed = (!in_memory).then(|| Lazy::new(&url, Durability::Relaxed));
+        // SQLite throws a connection's whole page cache away when another
+        // connection wrote since its last transaction, and the pool hands
+        // its connections out in turn: intake's writes, one after the
+        // other, keep to one connection, whose cache stays warm (a message
+        // alone read about 80 pages back from the WAL otherwise).
+        let writer = (wal.is_some()).then(|| Lazy::new(&url, Durability::OnDisk));
         Ok(Self {
             conn,
             statements,
             checkpointer,
             transactions: Arc::default(),
             relaxed,
+            writer,
             wal,
         })
     }
@@ -299,18 +348,10 @@ impl Db {
     /// the caller makes one commit on it.
     pub async fn relaxed(&self) -> Result<&DatabaseConnection, DbErr> {
         self.transactions.fetch_add(1, Ordering::Relaxed);
-        let Some(relaxed) = &self.relaxed else {
-            return Ok(&self.conn);
-        };
-        relaxed
-            .conn
-            .get_or_try_init(|| async {
-                let opts = connect_options(relaxed.url.clone(), 1, Durability::Relaxed);
-                let mut conn = Database::connect(opts).await?;
-                count_statements(&mut conn, &self.statements);
-                Ok(conn)
-            })
-            .await
+        match &self.relaxed {
+            Some(relaxed) => relaxed.get(&self.statements).await,
+            None => Ok(&self.conn),
+        }
     }
 
     /// How many statements this handle (and its clones) sent so far: what
@@ -357,10 +398,20 @@ impl Db {
             return self.begin().await;
         }
         self.transactions.fetch_add(1, Ordering::Relaxed);
-        let pool = self.conn.get_sqlite_connection_pool();
+        let pool = match &self.writer {
+            Some(writer) => writer.get(&self.statements).await?,
+            None => &self.conn,
+        }
+        .get_sqlite_connection_pool();
         let inline =
             inline::Inline::begin(pool, Arc::clone(&self.statements), self.wal.clone()).await?;
         Ok(Txn::new(Inner::Inline(inline)))
+    }
+
+    /// Whether [`Db::begin_inline`] runs on the caller's thread with a
+    /// commit that does not wait for the disk (SQLite in a file).
+    pub fn writes_inline(&self) -> bool {
+        self.wal.is_some()
     }
 
     /// Starts putting on disk every commit made so far with
@@ -395,8 +446,8 @@ impl Db {
         if let Some(c) = &self.checkpointer {
             c.stop().await;
         }
-        if let Some(relaxed) = self.relaxed.as_ref().and_then(|r| r.conn.get()) {
-            relaxed.clone().close().await?;
+        for own in [&self.relaxed, &self.writer].into_iter().flatten() {
+            own.close().await?;
         }
         self.conn.close().await?;
         Ok(())

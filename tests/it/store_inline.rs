@@ -130,3 +130,59 @@ async fn waiting_for_another_writer_does_not_block_the_async_thread() {
     );
     assert_eq!(queued(db.conn()).await, 2);
 }
+
+/// The rows changed so far by the connection that runs `conn`'s statements
+/// (SQLite's `total_changes()`, counted per connection since it opened).
+async fn changes_of(conn: &impl ConnectionTrait) -> i64 {
+    conn.query_one_raw(Statement::from_string(
+        conn.get_database_backend(),
+        "SELECT total_changes() AS n",
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get("", "n")
+    .unwrap()
+}
+
+/// Every intake write on SQLite — its transactions and the attempt counted
+/// before each message is read — runs on one connection, whatever else the
+/// pool holds: SQLite throws a connection's whole page cache away when
+/// another connection wrote since its last transaction, and a message alone
+/// then read about 80 pages back from the WAL (issue 15, README
+/// « Performance »). Seen through `total_changes()`, which counts each
+/// connection's own writes: each transaction finds every write made before
+/// it, attempts included, counted on its own connection.
+#[tokio::test]
+async fn intake_writes_on_sqlite_stay_on_one_connection() {
+    use bareme_mel::store::attempts;
+    let t = TestDb::sqlite_pool_of(5).await;
+    let db = t.db.clone();
+    // The pool opens several connections and hands them out in turn.
+    let reads = (0..4).map(|_| queued(db.conn()));
+    futures_util::future::join_all(reads).await;
+
+    let mut before = None;
+    for i in 1..=6 {
+        let key = format!("file:{i}");
+        let attempt = attempts::begin(&db, &key, 3).await.unwrap();
+        assert_eq!(attempt, attempts::Attempt::Go(1));
+        queued(db.conn()).await;
+        let txn = db.begin_inline().await.unwrap();
+        let changes = changes_of(&txn).await;
+        if let Some(before) = before {
+            // The transaction before it (a mail queued, its attempt
+            // cleared) and this message's attempt.
+            assert_eq!(
+                changes,
+                before + 3,
+                "message {i}: the attempt and the previous transaction were written on this connection"
+            );
+        }
+        outbox::insert(&txn, mail(i)).await.unwrap();
+        attempts::clear(&txn, &key).await.unwrap();
+        txn.commit().await.unwrap();
+        before = Some(changes);
+    }
+    assert_eq!(queued(db.conn()).await, 6);
+}
