@@ -2,6 +2,10 @@
 //! the Barème de Montpellier, run end to end (form, mail intake, staff
 //! decisions, address update, password reset).
 
+// Intake's futures (a source, a batch, its write, its transaction's
+// beginning on the writer) nest past the compiler's default depth.
+#![recursion_limit = "256"]
+
 pub mod access_export;
 pub mod appkey;
 pub mod backoffice;

@@ -38,7 +38,7 @@ use std::sync::{
 pub(super) struct Inline {
     // Field order is drop order: the handle, which borrows `*holder`, goes
     // first and gives the connection back to its worker.
-    handle: Mutex<Option<LockedSqliteHandle<'static>>>,
+    handle: Mutex<Option<Slot>>,
     holder: Option<Holder>,
     /// [`super::Db::statements`]: one per call, as sea-orm counts them.
     statements: Arc<AtomicU64>,
@@ -58,6 +58,101 @@ enum Holder {
     Txn(Box<sqlx::Transaction<'static, Sqlite>>),
     /// A connection whose transaction began here and ends here.
     Conn(Box<sqlx::pool::PoolConnection<Sqlite>>),
+    /// Intake's writer ([`Writer`]), whose transaction begins and ends
+    /// here; held by the [`Slot`].
+    Writer,
+}
+
+/// Where an [`Inline`]'s handle is.
+enum Slot {
+    /// Taken from a pool's connection's worker for this transaction.
+    Own(LockedSqliteHandle<'static>),
+    /// Intake's writer's, held for this transaction ([`Writer`]).
+    Writer(tokio::sync::OwnedMutexGuard<Option<Held>>),
+}
+
+impl Slot {
+    fn handle(&mut self) -> Option<&mut LockedSqliteHandle<'static>> {
+        match self {
+            Self::Own(handle) => Some(handle),
+            Self::Writer(held) => held.as_mut().map(|held| &mut held.handle),
+        }
+    }
+
+    /// The writer's connection kept a setting it must not keep: closed, and
+    /// opened again by the next transaction.
+    fn discard(&mut self) {
+        if let Self::Writer(held) = self
+            && let Some(held) = held.take()
+        {
+            held.discard();
+        }
+    }
+}
+
+/// SQLite in a file: intake's writer. One connection, taken from its pool
+/// of one and its handle from its worker when first used, both kept until
+/// [`Writer::close`]: a transaction then begins and ends without a thread
+/// wake-up. Taking the handle from the worker for each transaction and
+/// giving the connection back to the pool after it (a spawned task, which
+/// the next transaction waited for) cost 0.5 ms of a message alone's 1.5.
+/// One connection also keeps its page cache: SQLite throws a connection's
+/// whole cache away when another connection wrote since its last
+/// transaction.
+pub(super) struct Writer {
+    pool: SqlitePool,
+    held: Arc<tokio::sync::Mutex<Option<Held>>>,
+}
+
+/// The writer's connection and its handle.
+pub(super) struct Held {
+    // Field order is drop order: the handle, which borrows `*conn`, first.
+    handle: LockedSqliteHandle<'static>,
+    conn: Box<sqlx::pool::PoolConnection<Sqlite>>,
+}
+
+impl Held {
+    async fn open(pool: &SqlitePool) -> Result<Self, sqlx::Error> {
+        let mut conn = Box::new(pool.acquire().await?);
+        // SAFETY: see `lock`; `conn` is kept beside the handle, which
+        // drops first.
+        let handle = unsafe { lock(&mut conn) }.await?;
+        Ok(Self { handle, conn })
+    }
+
+    /// Closes the connection rather than give it back to the pool.
+    fn discard(self) {
+        let Self { handle, mut conn } = self;
+        drop(handle);
+        conn.close_on_drop();
+    }
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    /// `pool`: a pool of one connection, which the writer keeps.
+    pub(super) fn new(pool: SqlitePool) -> Self {
+        Self {
+            pool,
+            held: Arc::default(),
+        }
+    }
+
+    /// Gives the handle back to the worker and the connection to its pool,
+    /// then closes the pool.
+    pub(super) async fn close(&self) {
+        if let Some(held) = self.held.lock().await.take() {
+            let Held { handle, conn } = held;
+            drop(handle);
+            let _ = conn.close().await;
+        }
+        self.pool.close().await;
+    }
 }
 
 /// The handle of the connection inside `boxed` (a pool's connection or a
@@ -115,6 +210,25 @@ fn begin_here(handle: &mut LockedSqliteHandle<'static>, relax: bool) -> Result<b
     Err(restored && (!relaxed || run("PRAGMA synchronous = FULL".into()).is_ok()))
 }
 
+/// [`begin_here`] waiting for another writer's lock up to the busy
+/// timeout: for a blocking thread. `Ok(relaxed)` once begun; otherwise the
+/// connection has its usual setting back, or the error says it has not.
+fn begin_waiting(handle: &mut LockedSqliteHandle<'static>) -> Result<bool, sqlx::Error> {
+    let mut run = |sql: &str| {
+        handle
+            .run(sqlx::AssertSqlSafe(sql.to_owned()), None, false, false)
+            .map(|_| ())
+    };
+    let relaxed = run("PRAGMA synchronous = NORMAL").is_ok();
+    match run("BEGIN IMMEDIATE") {
+        Ok(()) => Ok(relaxed),
+        Err(e) => {
+            run("PRAGMA synchronous = FULL")?;
+            Err(e)
+        }
+    }
+}
+
 /// Gives a connection whose transaction began here its usual setting back
 /// (every commit outside intake's waits for the disk); false when it could
 /// not, and the connection must then be closed rather than reused.
@@ -138,15 +252,24 @@ impl Drop for Inline {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let (Some(mut handle), Some(Holder::Conn(_))) = (handle, &self.holder) {
-            let _ = handle.run(
-                sqlx::AssertSqlSafe("ROLLBACK".to_owned()),
-                None,
-                false,
-                false,
-            );
-            let restored = !self.relaxed || restore_synchronous(&mut handle);
-            drop(handle);
+        let here = matches!(self.holder, Some(Holder::Conn(_) | Holder::Writer));
+        if let (Some(mut slot), true) = (handle, here) {
+            let restored = match slot.handle() {
+                Some(handle) => {
+                    let _ = handle.run(
+                        sqlx::AssertSqlSafe("ROLLBACK".to_owned()),
+                        None,
+                        false,
+                        false,
+                    );
+                    !self.relaxed || restore_synchronous(handle)
+                }
+                None => true,
+            };
+            if !restored {
+                slot.discard();
+            }
+            drop(slot);
             if let (false, Some(Holder::Conn(conn))) = (restored, &mut self.holder) {
                 conn.close_on_drop();
             }
@@ -169,7 +292,7 @@ impl Inline {
         match begin_here(&mut handle, wal.is_some()) {
             Ok(relaxed) => {
                 return Ok(Self {
-                    handle: Mutex::new(Some(handle)),
+                    handle: Mutex::new(Some(Slot::Own(handle))),
                     holder: Some(Holder::Conn(conn)),
                     statements,
                     wal,
@@ -189,11 +312,75 @@ impl Inline {
         // SAFETY: see `lock`; `txn` is kept in `holder`.
         let handle = unsafe { lock(&mut txn) }.await.map_err(conn_err)?;
         Ok(Self {
-            handle: Mutex::new(Some(handle)),
+            handle: Mutex::new(Some(Slot::Own(handle))),
             holder: Some(Holder::Txn(txn)),
             statements,
             wal,
             relaxed: false,
+        })
+    }
+
+    /// `BEGIN IMMEDIATE` on intake's writer (opened if it is not), with
+    /// `synchronous=NORMAL` (its commit is synced by `wal`). When another
+    /// writer (another process) holds the lock, the wait for it is made
+    /// on a blocking thread, up to SQLite's busy timeout.
+    pub(super) async fn begin_on(
+        writer: &Writer,
+        statements: Arc<AtomicU64>,
+        wal: Arc<WalSync>,
+    ) -> Result<Self, DbErr> {
+        let conn_err = |e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e)));
+        let mut slot = Arc::clone(&writer.held).lock_owned().await;
+        let mut held = match slot.take() {
+            Some(held) => held,
+            None => Held::open(&writer.pool).await.map_err(conn_err)?,
+        };
+        let relaxed = match begin_here(&mut held.handle, true) {
+            Ok(relaxed) => relaxed,
+            Err(false) => {
+                held.discard();
+                return Err(conn_err(sqlx::Error::WorkerCrashed));
+            }
+            Err(true) => {
+                let (sender, receiver) = tokio::sync::oneshot::channel();
+                tokio::task::spawn_blocking(move || {
+                    let begun = begin_waiting(&mut held.handle);
+                    // Nobody waits any more (the caller was cancelled): the
+                    // transaction must not stay open on the connection.
+                    if let Err((mut held, Ok(_))) = sender.send((held, begun)) {
+                        let _ = held.handle.run(
+                            sqlx::AssertSqlSafe("ROLLBACK".to_owned()),
+                            None,
+                            false,
+                            false,
+                        );
+                        held.discard();
+                    }
+                });
+                let (back, begun) = receiver.await.map_err(|_| {
+                    DbErr::Conn(RuntimeErr::Internal(
+                        "connexion d'écriture perdue en attendant le verrou".into(),
+                    ))
+                })?;
+                held = back;
+                match begun {
+                    Ok(relaxed) => relaxed,
+                    Err(e) => {
+                        // Its setting may not be the usual one: opened anew
+                        // by the next transaction.
+                        held.discard();
+                        return Err(conn_err(e));
+                    }
+                }
+            }
+        };
+        *slot = Some(held);
+        Ok(Self {
+            handle: Mutex::new(Some(Slot::Writer(slot))),
+            holder: Some(Holder::Writer),
+            statements,
+            wal: Some(wal),
+            relaxed,
         })
     }
 
@@ -227,8 +414,11 @@ impl Inline {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         match self.holder.take() {
-            Some(Holder::Conn(mut conn)) => {
-                let Some(mut handle) = handle else {
+            Some(holder @ (Holder::Conn(_) | Holder::Writer)) => {
+                let Some(mut slot) = handle else {
+                    return Err(exec_err(sqlx::Error::WorkerCrashed));
+                };
+                let Some(handle) = slot.handle() else {
                     return Err(exec_err(sqlx::Error::WorkerCrashed));
                 };
                 let mut run = |sql: &str| {
@@ -243,12 +433,14 @@ impl Inline {
                 if done.is_err() && commit {
                     let _ = run("ROLLBACK");
                 }
-                let restored = !self.relaxed || restore_synchronous(&mut handle);
-                drop(handle);
+                let restored = !self.relaxed || restore_synchronous(handle);
                 if !restored {
+                    slot.discard();
+                }
+                drop(slot);
+                if let (false, Holder::Conn(mut conn)) = (restored, holder) {
                     conn.close_on_drop();
                 }
-                drop(conn);
                 done.map_err(exec_err)?;
                 match (&self.wal, self.relaxed, end) {
                     (Some(wal), true, End::Commit) => {
@@ -290,9 +482,9 @@ impl Inline {
         self.statements.fetch_add(1, Ordering::Relaxed);
         let arguments =
             values.map(|v| <SqlxValues as IntoArguments<Sqlite>>::into_arguments(SqlxValues(v)));
-        let mut handle = self.handle.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self.handle.lock().unwrap_or_else(PoisonError::into_inner);
         // Only `end` and drop take it, and both consume the transaction.
-        let Some(handle) = handle.as_mut() else {
+        let Some(handle) = slot.as_mut().and_then(Slot::handle) else {
             return Err(sqlx::Error::WorkerCrashed);
         };
         handle.run(

@@ -148,14 +148,42 @@ pub struct Db {
     relaxed: Option<Arc<Lazy>>,
     /// SQLite in a file: the one connection of intake's writes
     /// ([`Db::begin_inline`]), apart from the pool.
-    writer: Option<Arc<Lazy>>,
+    writer: Option<Arc<LazyWriter>>,
     /// Intake's commits waiting for a sync of the WAL ([`wal_sync`]):
     /// SQLite in a file only.
     wal: Option<Arc<wal_sync::WalSync>>,
 }
 
-/// A connection of its own ([`Db::relaxed`], the writer of
-/// [`Db::begin_inline`]), opened on first use.
+/// Intake's writer ([`inline::Writer`]) on its pool of one, opened on
+/// first use.
+#[derive(Debug)]
+struct LazyWriter {
+    pool: Arc<Lazy>,
+    writer: tokio::sync::OnceCell<inline::Writer>,
+}
+
+impl LazyWriter {
+    async fn get(&self, statements: &Arc<AtomicU64>) -> Result<&inline::Writer, DbErr> {
+        self.writer
+            .get_or_try_init(|| async {
+                let pool = self.pool.get(statements).await?;
+                Ok(inline::Writer::new(
+                    pool.get_sqlite_connection_pool().clone(),
+                ))
+            })
+            .await
+    }
+
+    async fn close(&self) -> Result<(), DbErr> {
+        if let Some(writer) = self.writer.get() {
+            writer.close().await;
+        }
+        self.pool.close().await
+    }
+}
+
+/// A connection of its own ([`Db::relaxed`], the pool of intake's
+/// writer), opened on first use.
 #[derive(Debug)]
 struct Lazy {
     url: String,
@@ -322,7 +350,12 @@ impl Db {
         // its connections out in turn: intake's writes, one after the
         // other, keep to one connection, whose cache stays warm (a message
         // alone read about 80 pages back from the WAL otherwise).
-        let writer = (wal.is_some()).then(|| Lazy::new(&url, Durability::OnDisk));
+        let writer = (wal.is_some()).then(|| {
+            Arc::new(LazyWriter {
+                pool: Lazy::new(&url, Durability::OnDisk),
+                writer: tokio::sync::OnceCell::new(),
+            })
+        });
         Ok(Self {
             conn,
             statements,
@@ -398,13 +431,17 @@ impl Db {
             return self.begin().await;
         }
         self.transactions.fetch_add(1, Ordering::Relaxed);
-        let pool = match &self.writer {
-            Some(writer) => writer.get(&self.statements).await?,
-            None => &self.conn,
-        }
-        .get_sqlite_connection_pool();
-        let inline =
-            inline::Inline::begin(pool, Arc::clone(&self.statements), self.wal.clone()).await?;
+        let statements = Arc::clone(&self.statements);
+        let inline = match (&self.writer, &self.wal) {
+            (Some(writer), Some(wal)) => {
+                let writer = writer.get(&self.statements).await?;
+                inline::Inline::begin_on(writer, statements, Arc::clone(wal)).await?
+            }
+            _ => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                inline::Inline::begin(pool, statements, self.wal.clone()).await?
+            }
+        };
         Ok(Txn::new(Inner::Inline(inline)))
     }
 
@@ -446,8 +483,11 @@ impl Db {
         if let Some(c) = &self.checkpointer {
             c.stop().await;
         }
-        for own in [&self.relaxed, &self.writer].into_iter().flatten() {
-            own.close().await?;
+        if let Some(writer) = &self.writer {
+            writer.close().await?;
+        }
+        if let Some(relaxed) = &self.relaxed {
+            relaxed.close().await?;
         }
         self.conn.close().await?;
         Ok(())

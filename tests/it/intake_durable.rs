@@ -190,7 +190,10 @@ async fn an_acknowledgement_waits_for_the_sync_of_its_commit() {
 /// each attempt with a sync of its own made 18 syncs. The checkpointer's
 /// syncs are left out (how many fall in the window depends on the machine's
 /// speed: a loaded CI machine saw more than 12 in all); one more is allowed for a
-/// sync that found nothing new to cover.
+/// sync that found nothing new to cover, and one fewer: a message's sync
+/// starts before the message before it is acknowledged, so the second
+/// message's may complete before the first acknowledgement (seen once the
+/// writer kept its connection and handle: 8).
 #[test]
 fn a_message_alone_waits_for_the_disk_once() {
     let Some(log) = traced_ingest(&requests(10), 1) else {
@@ -202,7 +205,7 @@ fn a_message_alone_waits_for_the_disk_once() {
     let completed = commit_syncs_completed(&log);
     let syncs = completed[acks[9]] - completed[acks[0]];
     assert!(
-        (9..=10).contains(&syncs),
+        (8..=10).contains(&syncs),
         "{syncs} WAL syncs for 9 messages:\n{log}"
     );
 }

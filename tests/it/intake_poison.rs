@@ -422,7 +422,13 @@ async fn a_message_written_while_the_poison_was_read_is_recorded_not_given_up() 
     printed.push_str(&stdout);
     let lines: Vec<&str> = printed.lines().collect();
     assert_eq!(lines.len(), 3, "{printed}");
-    assert!(lines[0].starts_with("request_created BM-"), "{printed}");
+    // Its commit may have beaten the poison in the first run: it is then
+    // recorded already, unacknowledged, and found so (one request either way).
+    assert!(
+        (lines[0].starts_with("request_created BM-") || lines[0].starts_with("duplicate BM-"))
+            && lines[0].ends_with("-00001"),
+        "{printed}"
+    );
     assert_eq!(lines[1], "quarantined -");
     assert!(lines[2].starts_with("request_created BM-"), "{printed}");
     let recs = records(&t).await;

@@ -186,3 +186,47 @@ async fn intake_writes_on_sqlite_stay_on_one_connection() {
     }
     assert_eq!(queued(db.conn()).await, 6);
 }
+
+/// The same wait when the lock is held by a transaction on another
+/// connection (the back-office's, another process's): intake's writer waits
+/// for it on a blocking thread, not on the async one, which the other
+/// transaction needs to commit.
+#[tokio::test(flavor = "current_thread")]
+async fn waiting_for_a_writer_on_another_connection_does_not_block_the_async_thread() {
+    let t = TestDb::sqlite().await;
+    let db = t.db.clone();
+    // The writer opened, its handle taken, before the lock is held.
+    let warm = db.begin_inline().await.unwrap();
+    warm.commit().await.unwrap();
+    let first = db.begin().await.unwrap();
+    outbox::insert(&first, mail(1)).await.unwrap();
+    assert_eq!(queued(&first).await, 1);
+    let second = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let txn = db.begin_inline().await.unwrap();
+            let waited = started.elapsed();
+            outbox::insert(&txn, mail(2)).await.unwrap();
+            txn.commit_unsynced().await.unwrap();
+            waited
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    first.commit().await.unwrap();
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(10), second)
+        .await
+        .expect("the writer got the lock once the other connection committed")
+        .unwrap();
+    assert!(
+        waited >= std::time::Duration::from_millis(250),
+        "it did wait for the other connection: {waited:?}"
+    );
+    assert_eq!(queued(db.conn()).await, 2);
+    // The writer is usable after its wait.
+    let txn = db.begin_inline().await.unwrap();
+    outbox::insert(&txn, mail(3)).await.unwrap();
+    txn.commit_unsynced().await.unwrap();
+    db.sync_commits().wait().await.unwrap();
+    assert_eq!(queued(db.conn()).await, 3);
+}

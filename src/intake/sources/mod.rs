@@ -114,7 +114,10 @@ impl<T> Batch<T> {
         let read = match self.ahead.take() {
             Some((earlier, earlier_acks)) => {
                 let write = self.write(intake, earlier, earlier_acks, &mut each);
-                let ((), read) = tokio::join!(write, intake.read_batch(counted));
+                // Reading first: its first poll hands the messages to the
+                // blocking threads, while the write on SQLite may run to
+                // its end without yielding (`Db::begin_inline`).
+                let (read, ()) = tokio::join!(intake.read_batch(counted), write);
                 read
             }
             None => intake.read_batch(counted).await,
