@@ -94,6 +94,8 @@ PY
 for b in $BATCH; do
     service sqlite "sqlite://@DIR@/db.sqlite?mode=rwc" "$b"
 done
+# No NOTICE for each database dropped that did not exist.
+export PGOPTIONS="${PGOPTIONS:-} --client-min-messages=warning"
 pg_up() { psql -h 127.0.0.1 -U postgres -d postgres -qc 'select 1' >/dev/null 2>&1; }
 
 pgdb() { # a fresh PostgreSQL database, its name printed
