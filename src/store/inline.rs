@@ -21,6 +21,12 @@
 //! blocking thread (`wal_sync`). Between them the
 //! transaction holds SQLite's write lock, so no statement waits for a lock;
 //! each costs what SQLite itself costs.
+//!
+//! On a SQLite file, intake's transactions run on [`Writer`], whose
+//! connection and handle are taken once and kept: a transaction there takes
+//! no handle from a worker, and when another connection holds the lock it
+//! waits for it on a blocking thread. A pool's connection (`Inline::begin`)
+//! serves SQLite in memory.
 
 use super::wal_sync::WalSync;
 use sea_orm::sqlx::sqlite::{LockedSqliteHandle, SqliteConnection, SqlitePool};
@@ -175,9 +181,9 @@ where
 }
 
 /// How long SQLite waits for another writer's lock on intake's
-/// connections ([`super::BUSY_TIMEOUT`]), in milliseconds, restored after
+/// connections ([`super::connect::BUSY_TIMEOUT`]), in milliseconds, restored after
 /// [`begin_here`] tried without waiting.
-const BUSY_TIMEOUT_MS: u128 = super::BUSY_TIMEOUT.as_millis();
+const BUSY_TIMEOUT_MS: u128 = super::connect::BUSY_TIMEOUT.as_millis();
 
 /// How [`Inline::end`] ends the transaction.
 #[derive(Clone, Copy, PartialEq, Eq)]
