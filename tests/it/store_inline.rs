@@ -12,7 +12,7 @@
 use crate::harness::TestDb;
 use crate::store_deferred::{mail, queued};
 use bareme_mel::config::{Database, Secret};
-use bareme_mel::store::{Db, outbox};
+use bareme_mel::store::{Db, Txn, outbox};
 use sea_orm::{ConnectionTrait, SqlErr, Statement};
 
 /// A migrated SQLite file whose pool has one connection: every transaction
@@ -94,19 +94,13 @@ async fn an_error_inline_is_the_same_error_and_the_transaction_can_go_on() {
     db.close().await.unwrap();
 }
 
-/// One async thread (the test's runtime), two writers. The second's `BEGIN
-/// IMMEDIATE`, tried on the async thread without waiting, finds the lock
-/// held and goes through the worker, which waits for the first's commit;
-/// had it waited on the async thread like a statement, it would block the
-/// thread the first needs to commit, and fail after the busy timeout (15 s)
-/// instead.
-#[tokio::test(flavor = "current_thread")]
-async fn waiting_for_another_writer_does_not_block_the_async_thread() {
-    let t = TestDb::sqlite().await;
-    let db = t.db.clone();
-    let first = db.begin_inline().await.unwrap();
-    outbox::insert(&first, mail(1)).await.unwrap();
-    assert_eq!(queued(&first).await, 1);
+/// Begins an intake transaction on `db` while `first` holds SQLite's write
+/// lock, commits `first` 300 ms later, and gives how long the intake
+/// transaction waited to begin, once it has committed too. On a
+/// single-threaded runtime: had the wait blocked the async thread, `first`
+/// could not commit, and the intake transaction would fail after the busy
+/// timeout (15 s) instead.
+async fn intake_waits_for(db: &Db, first: Txn) -> std::time::Duration {
     let second = tokio::spawn({
         let db = db.clone();
         async move {
@@ -122,12 +116,26 @@ async fn waiting_for_another_writer_does_not_block_the_async_thread() {
     first.commit().await.unwrap();
     let waited = tokio::time::timeout(std::time::Duration::from_secs(10), second)
         .await
-        .expect("the second writer got the lock once the first committed")
+        .expect("the intake transaction got the lock once the first committed")
         .unwrap();
     assert!(
         waited >= std::time::Duration::from_millis(250),
         "it did wait for the first: {waited:?}"
     );
+    waited
+}
+
+/// One async thread (the test's runtime), two intake transactions: the
+/// second waits for the writer the first holds (an async mutex) without
+/// blocking the thread the first needs to commit.
+#[tokio::test(flavor = "current_thread")]
+async fn waiting_for_another_writer_does_not_block_the_async_thread() {
+    let t = TestDb::sqlite().await;
+    let db = t.db.clone();
+    let first = db.begin_inline().await.unwrap();
+    outbox::insert(&first, mail(1)).await.unwrap();
+    assert_eq!(queued(&first).await, 1);
+    intake_waits_for(&db, first).await;
     assert_eq!(queued(db.conn()).await, 2);
 }
 
@@ -188,45 +196,23 @@ async fn intake_writes_on_sqlite_stay_on_one_connection() {
 }
 
 /// The same wait when the lock is held by a transaction on another
-/// connection (the back-office's, another process's): intake's writer waits
-/// for it on a blocking thread, not on the async one, which the other
-/// transaction needs to commit.
+/// connection (the back-office's, another process's): intake's writer,
+/// its `BEGIN IMMEDIATE` refused at once, waits for it on a blocking thread,
+/// not on the async one, which the other transaction needs to commit.
 #[tokio::test(flavor = "current_thread")]
 async fn waiting_for_a_writer_on_another_connection_does_not_block_the_async_thread() {
     let t = TestDb::sqlite().await;
     let db = t.db.clone();
     // The writer opened, its handle taken, before the lock is held.
-    let warm = db.begin_inline().await.unwrap();
-    warm.commit().await.unwrap();
+    db.begin_inline().await.unwrap().commit().await.unwrap();
     let first = db.begin().await.unwrap();
     outbox::insert(&first, mail(1)).await.unwrap();
     assert_eq!(queued(&first).await, 1);
-    let second = tokio::spawn({
-        let db = db.clone();
-        async move {
-            let started = std::time::Instant::now();
-            let txn = db.begin_inline().await.unwrap();
-            let waited = started.elapsed();
-            outbox::insert(&txn, mail(2)).await.unwrap();
-            txn.commit_unsynced().await.unwrap();
-            waited
-        }
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    first.commit().await.unwrap();
-    let waited = tokio::time::timeout(std::time::Duration::from_secs(10), second)
-        .await
-        .expect("the writer got the lock once the other connection committed")
-        .unwrap();
-    assert!(
-        waited >= std::time::Duration::from_millis(250),
-        "it did wait for the other connection: {waited:?}"
-    );
+    intake_waits_for(&db, first).await;
     assert_eq!(queued(db.conn()).await, 2);
     // The writer is usable after its wait.
     let txn = db.begin_inline().await.unwrap();
     outbox::insert(&txn, mail(3)).await.unwrap();
-    txn.commit_unsynced().await.unwrap();
-    db.sync_commits().wait().await.unwrap();
+    txn.commit().await.unwrap();
     assert_eq!(queued(db.conn()).await, 3);
 }
