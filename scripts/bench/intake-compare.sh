@@ -11,6 +11,9 @@
 #   BIN=, PEER=, PY=, LOAD=: see workload.sh (the binary, the peer's scripts,
 #     their Python, mails kept for runs to compare)
 #   BATCH="1 64": the intake.batch_size values to run (1 = one commit per message)
+#   FLOOR_ROUNDS=5: rounds of the bare FULL floor and the service on SQLite at each batch size,
+#     alternated; each round's ratio to its floor is printed, then the medians (the figures the
+#     targets of issue 15 compare: on a shared machine a single run of each can land a fifth apart)
 #   BASE=path/to/an-earlier/bareme-mel: also runs it and BIN alternately on SQLite, ROUNDS times (default 3)
 #     for each batch size, and prints the medians and their ratio (a before/after measured in one run);
 #     then the same on PostgreSQL with sslmode=require when it answers
@@ -35,10 +38,9 @@ trap cleanup EXIT
 cd "$W"
 make_workload
 FILES=(load/*.eml)
-for s in FULL NORMAL; do
-    $PY "$PEER/bare_sqlite.py" --db bare.db --fresh --subscribers load/subscribers.csv --sync $s --dir load
-done
-$PY "$PEER/peer_ingest.py" --db peer.db --fresh --subscribers load/subscribers.csv --sync FULL --dir load
+$PY "$PEER/bare_sqlite.py" --db bare.db --fresh --subscribers load/subscribers.csv --sync NORMAL --dir load
+PEER_LINE=$($PY "$PEER/peer_ingest.py" --db peer.db --fresh --subscribers load/subscribers.csv --sync FULL --dir load)
+echo "$PEER_LINE"
 
 export BAREME_MEL__INTAKE__TRUSTED_AUTHSERV_ID=mx.ac-montpellier.fr RUST_LOG=warn
 
@@ -91,9 +93,32 @@ PY
     )
 }
 
-for b in $BATCH; do
-    service sqlite "sqlite://@DIR@/db.sqlite?mode=rwc" "$b"
+# The floor and the service alternated, FLOOR_ROUNDS times: each round's
+# ratio compares two runs a few seconds apart; the medians are the figures.
+FLOOR_ROUNDS=${FLOOR_ROUNDS:-5}
+: >"$W/floor.txt"
+for run in $(seq "$FLOOR_ROUNDS"); do
+    $PY "$PEER/bare_sqlite.py" --db bare.db --fresh --subscribers load/subscribers.csv --sync FULL --dir load |
+        tee -a "$W/floor.txt"
+    for b in $BATCH; do
+        SUMMARY="$W/round-$b.txt" service sqlite "sqlite://@DIR@/db.sqlite?mode=rwc" "$b"
+    done
 done
+python3 - "$W" "$N" "$PEER_LINE" $BATCH <<'PY'
+import re, statistics, sys
+w, n, peer_line, batches = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+floors = [float(m.group(1)) for m in re.finditer(r"= ([0-9.]+) txn/s", open(f"{w}/floor.txt").read())]
+peer = float(re.search(r"= ([0-9.]+) msgs/s", peer_line).group(1))
+print(f"floor FULL over {len(floors)} rounds: median {statistics.median(floors):.0f} txn/s "
+      f"(min {min(floors):.0f}, max {max(floors):.0f})")
+for b in batches:
+    rates = [n / float(line.split()[0]) for line in open(f"{w}/round-{b}.txt") if line.strip()]
+    ratios = [r / f for r, f in zip(rates, floors)]
+    each = ", ".join(f"{r:.0%}" for r in ratios)
+    print(f"service sqlite batch {int(b):>3}: median {statistics.median(rates):.0f} msgs/s = "
+          f"{statistics.median(ratios):.0%} of its round's floor (median; rounds: {each}), "
+          f"{statistics.median(rates) / peer:.1f}x the peer")
+PY
 # No NOTICE for each database dropped that did not exist.
 export PGOPTIONS="${PGOPTIONS:-} --client-min-messages=warning"
 pg_up() { psql -h 127.0.0.1 -U postgres -d postgres -qc 'select 1' >/dev/null 2>&1; }
