@@ -16,7 +16,7 @@
 use crate::{
     config::Settings,
     domain::MailAddress,
-    intake::{auth, create, extract, parse},
+    intake::{auth, create, extract, parse, validate},
     mail::{ForwardedMail, Mail, NewMail, outbox::enqueue_with_original},
     store::{
         Conn, Db, StoreError, audit,
@@ -184,6 +184,7 @@ pub async fn other_to_request(
         settings,
         create::FromMail {
             mail: &mail,
+            claim: validate::validate(&extraction.values),
             extraction: &extraction,
             sender: &sender,
             verdicts: verdicts.as_ref(),

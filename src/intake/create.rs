@@ -29,6 +29,9 @@ use crate::{
 pub struct FromMail<'a> {
     pub mail: &'a ParsedMail,
     pub extraction: &'a Extraction,
+    /// `extraction`'s values validated ([`validate::validate`]): intake
+    /// does it where it reads the mail, before its write transaction.
+    pub claim: validate::Claim,
     pub sender: &'a MailAddress,
     pub verdicts: Option<&'a Verdicts>,
     /// Flags already decided (reused Message-ID, unknown reference…).
@@ -46,7 +49,7 @@ pub async fn request_from_mail<C: Conn>(
     settings: &Settings,
     m: FromMail<'_>,
 ) -> Result<change_request::Model, StoreError> {
-    let mut claim = validate::validate(&m.extraction.values);
+    let mut claim = m.claim;
     let uncertain = &m.extraction.uncertain;
     // A new address read with a low confidence is kept as read among the
     // fields, but becomes the request's new address only when staff

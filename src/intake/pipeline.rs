@@ -7,6 +7,7 @@
 use super::{
     Incoming, IntakeError, Outcome, dedup, extract, parse, poison,
     record::{self, NewInbound},
+    validate,
 };
 use crate::{
     config::Settings,
@@ -33,6 +34,8 @@ pub(super) struct Draft<'a> {
     pub(super) mail: Option<&'a parse::ParsedMail>,
     /// The form's values, read before the transaction (see [`read_untrusted`]).
     pub(super) extraction: Option<&'a extract::Extraction>,
+    /// `extraction`'s values validated, also before the transaction.
+    pub(super) claim: Option<validate::Claim>,
     pub(super) disposition: Disposition,
     pub(super) reason: Option<String>,
     pub(super) request_id: Option<i64>,
@@ -171,6 +174,8 @@ impl Intake {
         let Untrusted {
             mut mail,
             extraction,
+            hashes,
+            claim,
         } = read;
         let seen = dedup::check(
             txn,
@@ -185,13 +190,14 @@ impl Intake {
         // It is recorded: the attachments' contents are stored first and
         // freed, before the raw mail is written.
         let attachments = match mail.as_mut() {
-            Some(m) => record::contents(txn, &mut m.attachments).await?,
+            Some(m) => record::contents(txn, &mut m.attachments, hashes).await?,
             None => Vec::new(),
         };
         let mut draft = Draft {
             incoming,
             mail: mail.as_ref(),
             extraction: extraction.as_ref(),
+            claim,
             disposition: Disposition::Quarantined,
             reason: None,
             request_id: None,
@@ -309,6 +315,7 @@ impl Intake {
                 incoming,
                 mail: None,
                 extraction: None,
+                claim: None,
                 disposition: Disposition::Quarantined,
                 reason: Some(format!(
                     "erreur de traitement : {}",
@@ -361,10 +368,16 @@ pub(super) enum Decided {
     },
 }
 
-/// What was read from the untrusted bytes, before any database work.
+/// What was read from the untrusted bytes, before any database work. The
+/// attachments' hashes and the claim are pure work on what was read, done
+/// here so that the write, intake's critical path at batch 64, does not.
 pub(crate) struct Untrusted {
     mail: Option<parse::ParsedMail>,
     extraction: Option<extract::Extraction>,
+    /// [`record::hashes`] of `mail`'s attachments.
+    hashes: Vec<String>,
+    /// `extraction`'s values validated ([`validate::validate`]).
+    claim: Option<validate::Claim>,
 }
 
 impl Untrusted {
@@ -374,6 +387,8 @@ impl Untrusted {
         Self {
             mail: None,
             extraction: None,
+            hashes: Vec::new(),
+            claim: None,
         }
     }
 }
@@ -403,7 +418,15 @@ fn read_blocking(bytes: &[u8], scan: &extract::ScanSettings) -> Untrusted {
     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mail = parse::parse(bytes);
         let extraction = mail.as_ref().map(|m| extract::extract(m, scan));
-        Untrusted { mail, extraction }
+        Untrusted {
+            hashes: mail
+                .as_ref()
+                .map(|m| record::hashes(&m.attachments))
+                .unwrap_or_default(),
+            claim: extraction.as_ref().map(|e| validate::validate(&e.values)),
+            mail,
+            extraction,
+        }
     }));
     read.unwrap_or_else(|_| {
         tracing::error!("reading an incoming mail panicked; recorded unreadable");

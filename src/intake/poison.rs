@@ -55,6 +55,7 @@ impl Intake {
                 incoming,
                 mail: None,
                 extraction: None,
+                claim: None,
                 disposition: Disposition::Quarantined,
                 reason: Some(reason(attempts)),
                 request_id: None,

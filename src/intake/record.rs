@@ -83,17 +83,31 @@ pub async fn set_request<C: Conn>(txn: &C, id: i64, request_id: i64) -> Result<(
     inbound::set_request(txn, id, request_id).await
 }
 
+/// The SHA-256 of each attachment [`contents`] stores, in order: computed
+/// where the mail is read, beside the other reading (the blocking threads),
+/// rather than in the write transaction, which at batch 64 is intake's
+/// critical path (README, « Performance »).
+pub fn hashes(list: &[Attachment]) -> Vec<String> {
+    list.iter()
+        .take(MAX_ATTACHMENTS)
+        .map(|a| sha256_hex(&a.data))
+        .collect()
+}
+
 /// Stores the contents of the attachments (at most [`MAX_ATTACHMENTS`]),
 /// each blob once, and frees them from `list`: the raw mail, written after,
-/// is then the only large value held (issues 12 and 15). Returns what the
+/// is then the only large value held (issues 12 and 15). `hashes` are
+/// [`hashes`] of `list`; one missing is computed here. Returns what the
 /// attachments' rows need ([`attachments`]).
 pub async fn contents<C: Conn>(
     txn: &C,
     list: &mut [Attachment],
+    hashes: Vec<String>,
 ) -> Result<Vec<NewAttachment>, StoreError> {
     let mut stored = Vec::with_capacity(list.len().min(MAX_ATTACHMENTS));
+    let mut hashes = hashes.into_iter();
     for a in list.iter_mut().take(MAX_ATTACHMENTS) {
-        let sha256 = sha256_hex(&a.data);
+        let sha256 = hashes.next().unwrap_or_else(|| sha256_hex(&a.data));
         inbound::store_content(txn, &sha256, &a.data).await?;
         stored.push(NewAttachment {
             sha256,

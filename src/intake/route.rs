@@ -9,7 +9,7 @@ use super::{
     pipeline::{Draft, Intake},
     record,
     thread::{self, Thread},
-    triage,
+    triage, validate,
 };
 use crate::{
     domain::{Action, Change, Flag, MailAddress, RequestState},
@@ -85,9 +85,16 @@ impl Intake {
             Thread::UnknownReference => draft.flags.push(thread::UNKNOWN_REFERENCE.into()),
             Thread::None => {}
         }
-        let extraction = match draft.extraction {
-            Some(read) => read.clone(),
-            None => extract::extract(mail, &extract::ScanSettings::from_settings(s)),
+        let (extraction, claim) = match (draft.extraction, draft.claim.take()) {
+            (Some(read), Some(claim)) => (read.clone(), claim),
+            (read, _) => {
+                let extraction = match read {
+                    Some(read) => read.clone(),
+                    None => extract::extract(mail, &extract::ScanSettings::from_settings(s)),
+                };
+                let claim = validate::validate(&extraction.values);
+                (extraction, claim)
+            }
         };
         if extraction.source == extract::Source::Nothing
             && mail.attachments.is_empty()
@@ -117,6 +124,7 @@ impl Intake {
             create::FromMail {
                 mail,
                 extraction: &extraction,
+                claim,
                 sender: &sender,
                 verdicts: verdicts.as_ref(),
                 flags: draft.flags.clone(),
