@@ -189,25 +189,30 @@ fn postgres_relaxed(
 }
 
 /// Prepares each new SQLite connection of the pool: plans that do not
-/// depend on bound values ([`plan_once`]), and the SQL function that writes
-/// large values in place ([`sqlite_blob`]).
+/// depend on bound values ([`plan_once`]), the checkpointer woken by its
+/// commits ([`super::checkpoint::wake_on_commits`]), and the SQL function
+/// that writes large values in place ([`sqlite_blob`]).
 fn sqlite_after_connect(
     conn: &mut sea_orm::sqlx::SqliteConnection,
     _: sea_orm::sqlx::pool::PoolConnectionMetadata,
 ) -> futures_util::future::BoxFuture<'_, Result<(), sea_orm::sqlx::Error>> {
     Box::pin(async move {
         plan_once(conn).await?;
+        super::checkpoint::wake_on_commits(conn).await?;
         sqlite_blob::register(conn).await
     })
 }
 
 /// The relaxed connection ([`Db::relaxed`](super::Db::relaxed)) on SQLite: plans that do not
-/// depend on bound values.
+/// depend on bound values, and the checkpointer woken by its commits.
 fn sqlite_relaxed(
     conn: &mut sea_orm::sqlx::SqliteConnection,
     _: sea_orm::sqlx::pool::PoolConnectionMetadata,
 ) -> futures_util::future::BoxFuture<'_, Result<(), sea_orm::sqlx::Error>> {
-    Box::pin(plan_once(conn))
+    Box::pin(async move {
+        plan_once(conn).await?;
+        super::checkpoint::wake_on_commits(conn).await
+    })
 }
 
 /// Turns on SQLite's query planner stability guarantee

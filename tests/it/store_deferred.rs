@@ -152,8 +152,9 @@ async fn sqlite_checkpoints_run_beside_the_writer_and_close_leaves_a_complete_fi
 /// checkpoints, half a second apart, and on a fast disk unthrottled writes
 /// filled more than half of 192 MiB in that time), leave a WAL file of less
 /// than half of that. Copying alone (`PASSIVE`) left a WAL as large as all
-/// that was written (465 MB for 2,000 mails at batch 1; here, with
-/// `RESTART` turned off, 146 MiB), each frame on a new page.
+/// that was written (465 MB for 2,000 mails at batch 1; here, in the sixth
+/// session, 146 MiB), each frame on a new page. The WAL is now started over
+/// by the commits themselves (`checkpoint::wal_grown`; the next test).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_the_wal_is_started_over_under_a_steady_flow_of_writes() {
     let t = crate::harness::TestDb::sqlite().await;
@@ -180,6 +181,43 @@ async fn sqlite_the_wal_is_started_over_under_a_steady_flow_of_writes() {
         "a WAL of {} MiB after {} MiB written",
         size >> 20,
         total >> 20
+    );
+    t.db.clone().close().await.unwrap();
+}
+
+/// Commits as large and as close together as intake's at batch 64 (4 MiB
+/// each, back to back, each on disk before the next): the WAL is started
+/// over once it holds 64 MiB (the commit that crosses it copies what the
+/// checkpointer has not, `checkpoint::wal_grown`), so 320 MiB committed
+/// leave a WAL of less than 128 MiB. With only the checkpointer copying
+/// beside the writer, the WAL was never started over (117 MiB after the
+/// first 160 MiB): its next transaction always began before the copy was
+/// done, and a `RESTART` checkpoint never found a moment without a writer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_the_wal_stays_small_under_commits_as_fast_as_intakes() {
+    let t = crate::harness::TestDb::sqlite().await;
+    let path = bareme_mel::store::sqlite_path(&t.url).unwrap();
+    let wal = path.with_extension("db-wal");
+    let conn = t.db.conn();
+    conn.execute_unprepared("CREATE TABLE filler (x BLOB)")
+        .await
+        .unwrap();
+    let mut largest = 0;
+    for _ in 0..80 {
+        let txn = t.db.begin().await.unwrap();
+        txn.execute_unprepared(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 64) \
+             INSERT INTO filler SELECT randomblob(65536) FROM n",
+        )
+        .await
+        .unwrap();
+        txn.commit().await.unwrap();
+        largest = largest.max(std::fs::metadata(&wal).unwrap().len());
+    }
+    assert!(
+        largest < 128 << 20,
+        "a WAL of {} MiB after 320 MiB committed in 4 MiB commits",
+        largest >> 20
     );
     t.db.clone().close().await.unwrap();
 }
