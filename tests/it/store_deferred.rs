@@ -145,6 +145,18 @@ async fn sqlite_checkpoints_run_beside_the_writer_and_close_leaves_a_complete_fi
     );
 }
 
+/// A migrated SQLite database with a `filler` table of blobs, and the path
+/// of its WAL.
+async fn filler_db() -> (crate::harness::TestDb, std::path::PathBuf) {
+    let t = crate::harness::TestDb::sqlite().await;
+    let path = bareme_mel::store::sqlite_path(&t.url).unwrap();
+    t.db.conn()
+        .execute_unprepared("CREATE TABLE filler (x BLOB)")
+        .await
+        .unwrap();
+    (t, path.with_extension("db-wal"))
+}
+
 /// Under a steady flow of commits (never a moment when the WAL is all
 /// copied as a writer begins) the checkpointer still starts the WAL over:
 /// 128 MiB committed, 64 KiB at a time with 2 ms between commits (at most
@@ -157,13 +169,8 @@ async fn sqlite_checkpoints_run_beside_the_writer_and_close_leaves_a_complete_fi
 /// by the commits themselves (`checkpoint::wal_grown`; the next test).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_the_wal_is_started_over_under_a_steady_flow_of_writes() {
-    let t = crate::harness::TestDb::sqlite().await;
-    let path = bareme_mel::store::sqlite_path(&t.url).unwrap();
-    let wal = path.with_extension("db-wal");
+    let (t, wal) = filler_db().await;
     let conn = t.db.conn();
-    conn.execute_unprepared("CREATE TABLE filler (x BLOB)")
-        .await
-        .unwrap();
     let total: u64 = 128 << 20;
     let started = std::time::Instant::now();
     let mut written = 0;
@@ -195,13 +202,7 @@ async fn sqlite_the_wal_is_started_over_under_a_steady_flow_of_writes() {
 /// done, and a `RESTART` checkpoint never found a moment without a writer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_the_wal_stays_small_under_commits_as_fast_as_intakes() {
-    let t = crate::harness::TestDb::sqlite().await;
-    let path = bareme_mel::store::sqlite_path(&t.url).unwrap();
-    let wal = path.with_extension("db-wal");
-    let conn = t.db.conn();
-    conn.execute_unprepared("CREATE TABLE filler (x BLOB)")
-        .await
-        .unwrap();
+    let (t, wal) = filler_db().await;
     let mut largest = 0;
     for _ in 0..80 {
         let txn = t.db.begin().await.unwrap();
