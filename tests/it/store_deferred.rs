@@ -157,21 +157,21 @@ async fn filler_db() -> (crate::harness::TestDb, std::path::PathBuf) {
     (t, path.with_extension("db-wal"))
 }
 
-/// Under a steady flow of commits (never a moment when the WAL is all
-/// copied as a writer begins) the checkpointer still starts the WAL over:
-/// 128 MiB committed, 64 KiB at a time with 2 ms between commits (at most
-/// 32 MiB/s, whatever the disk: the WAL holds what is written between two
-/// checkpoints, half a second apart, and on a fast disk unthrottled writes
-/// filled more than half of 192 MiB in that time), leave a WAL file of less
-/// than half of that. Copying alone (`PASSIVE`) left a WAL as large as all
-/// that was written (465 MB for 2,000 mails at batch 1; here, in the sixth
-/// session, 146 MiB), each frame on a new page. The WAL is now started over
-/// by the commits themselves (`checkpoint::wal_grown`; the next test).
+/// Under a steady flow of small commits the WAL is still started over:
+/// 192 MiB committed, 64 KiB at a time with 2 ms between commits (at most
+/// 32 MiB/s), leave a WAL file of less than half of that. Copying alone
+/// (`PASSIVE`) left a WAL as large as all that was written (465 MB for 2,000
+/// mails at batch 1; here, in the sixth session, 146 MiB after 128 MiB),
+/// each frame on a new page. Between two commits the checkpointer may copy
+/// everything and the next commit start the WAL over; on a loaded machine
+/// it does not, and the commit past 64 MiB does it (`checkpoint::wal_grown`;
+/// the next test): a bound of half of 128 MiB was then too tight by one
+/// commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_the_wal_is_started_over_under_a_steady_flow_of_writes() {
     let (t, wal) = filler_db().await;
     let conn = t.db.conn();
-    let total: u64 = 128 << 20;
+    let total: u64 = 192 << 20;
     let started = std::time::Instant::now();
     let mut written = 0;
     while written < total && started.elapsed() < std::time::Duration::from_secs(60) {
