@@ -1,7 +1,8 @@
 //! Group commit: a batch's attempts counted together, its messages read
-//! off the database on one blocking thread per core, then written in one
-//! transaction whose commit is on disk before any of them is acknowledged
-//! (issue 15); taken apart, each message alone, when one of them fails.
+//! off the database on blocking threads (one fewer than cores), then
+//! written in one transaction whose commit is on disk before any of them is
+//! acknowledged (issue 15); taken apart, each message alone, when one of
+//! them fails.
 
 use super::{
     Incoming, IntakeError, Outcome,
@@ -20,7 +21,7 @@ use crate::store::{
 impl Intake {
     /// Group commit: counts an attempt on every message of `batch` (see
     /// [`attempts::begin_batch`]), reads them off the database (on the
-    /// blocking threads, as many at once as there are cores), then writes
+    /// blocking threads, one fewer at once than there are cores), then writes
     /// them all in one transaction whose commit is on disk before this
     /// returns, so the source acknowledges them together. If any message
     /// fails inside the batch, or one of them has an attempt that did not
@@ -81,7 +82,7 @@ impl Intake {
     }
 
     /// The second step: reads the counted messages off the database (on the
-    /// blocking threads, as many at once as there are cores). Nothing is
+    /// blocking threads, one fewer at once than there are cores). Nothing is
     /// written, so a source may read the next batch while the previous one
     /// is being written.
     pub(crate) async fn read_batch(&self, counted: CountedBatch) -> ReadBatch {

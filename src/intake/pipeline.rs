@@ -438,9 +438,14 @@ fn lost_thread(e: &tokio::task::JoinError) -> IntakeError {
     IntakeError::Io(std::io::Error::other(e.to_string()))
 }
 
-/// [`read_untrusted`] for a batch: its messages dealt out in turn to as
-/// many blocking threads as there are cores, each reading its share one
-/// after the other. They go on by themselves while the caller writes the
+/// [`read_untrusted`] for a batch: its messages dealt out in turn to one
+/// blocking thread fewer than there are cores (at least one), each reading
+/// its share one after the other. The write that runs beside them needs the
+/// core left: the writing thread on SQLite, and with PostgreSQL the server's
+/// process that thread waits on, statement after statement. With a reader
+/// per core the three took turns on two cores and each of the write's
+/// round trips waited for a reader's time slice (PostgreSQL batch 64
+/// ×1.11, SQLite ×1.04, README « Performance »). They go on by themselves while the caller writes the
 /// batch before (on SQLite without yielding: `Db::begin_inline`); one
 /// blocking task per message, started as the last one ends, would wait for
 /// the caller to be polled again. Results in the batch's order.
@@ -451,7 +456,7 @@ pub(super) async fn read_untrusted_batch(
     // Asked once: the answer reads the cgroup's files each time.
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let lanes = cores.min(incomings.len()).max(1);
+    let lanes = cores.saturating_sub(1).min(incomings.len()).max(1);
     let mut shares: Vec<Vec<(usize, Vec<u8>)>> = (0..lanes).map(|_| Vec::new()).collect();
     for (i, incoming) in incomings.iter_mut().enumerate() {
         if !incoming.oversize {
