@@ -20,8 +20,8 @@ use crate::store::{
 
 impl Intake {
     /// Group commit: counts an attempt on every message of `batch` (see
-    /// [`attempts::begin_batch`]), reads them off the database (on the
-    /// blocking threads, one fewer at once than there are cores), then writes
+    /// [`attempts::begin_batch`]), reads them off the database (on
+    /// blocking threads, one fewer than there are cores), then writes
     /// them all in one transaction whose commit is on disk before this
     /// returns, so the source acknowledges them together. If any message
     /// fails inside the batch, or one of them has an attempt that did not
@@ -82,7 +82,7 @@ impl Intake {
     }
 
     /// The second step: reads the counted messages off the database (on the
-    /// blocking threads, one fewer at once than there are cores). Nothing is
+    /// blocking threads, one fewer than there are cores). Nothing is
     /// written, so a source may read the next batch while the previous one
     /// is being written.
     pub(crate) async fn read_batch(&self, counted: CountedBatch) -> ReadBatch {

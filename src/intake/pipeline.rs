@@ -444,11 +444,12 @@ fn lost_thread(e: &tokio::task::JoinError) -> IntakeError {
 /// core left: the writing thread on SQLite, and with PostgreSQL the server's
 /// process that thread waits on, statement after statement. With a reader
 /// per core the three took turns on two cores and each of the write's
-/// round trips waited for a reader's time slice (PostgreSQL batch 64
-/// ×1.11, SQLite ×1.04, README « Performance »). They go on by themselves while the caller writes the
-/// batch before (on SQLite without yielding: `Db::begin_inline`); one
-/// blocking task per message, started as the last one ends, would wait for
-/// the caller to be polled again. Results in the batch's order.
+/// round trips waited for a reader's time slice (batch 64: PostgreSQL
+/// ×1.11, SQLite ×1.09; README « Performance »). The readers go on by
+/// themselves while the caller writes the batch before (on SQLite without
+/// yielding: `Db::begin_inline`); one blocking task per message, started as
+/// the last one ends, would wait for the caller to be polled again. Results
+/// in the batch's order.
 pub(super) async fn read_untrusted_batch(
     incomings: &mut [Incoming],
     scan: extract::ScanSettings,
