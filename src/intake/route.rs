@@ -85,17 +85,16 @@ impl Intake {
             Thread::UnknownReference => draft.flags.push(thread::UNKNOWN_REFERENCE.into()),
             Thread::None => {}
         }
-        let (extraction, claim) = match (draft.extraction, draft.claim.take()) {
-            (Some(read), Some(claim)) => (read.clone(), claim),
-            (read, _) => {
-                let extraction = match read {
-                    Some(read) => read.clone(),
-                    None => extract::extract(mail, &extract::ScanSettings::from_settings(s)),
-                };
-                let claim = validate::validate(&extraction.values);
-                (extraction, claim)
-            }
+        let extraction = match draft.extraction {
+            Some(read) => read.clone(),
+            None => extract::extract(mail, &extract::ScanSettings::from_settings(s)),
         };
+        // Validated where the mail was read, with its extraction; here
+        // otherwise.
+        let claim = draft
+            .claim
+            .take()
+            .unwrap_or_else(|| validate::validate(&extraction.values));
         if extraction.source == extract::Source::Nothing
             && mail.attachments.is_empty()
             && mail.texts.is_empty()

@@ -55,7 +55,8 @@ pub(super) async fn wake_on_commits(
 /// Called by SQLite after each commit with the WAL's size in frames.
 ///
 /// Each time the WAL grows by [`WAKE_AFTER_FRAMES`] it wakes the
-/// checkpointer, which copies the frames beside the writer. That alone does not keep the WAL small: SQLite
+/// checkpointer, which copies the frames beside the writer. That alone does
+/// not keep the WAL small: SQLite
 /// starts the WAL over only when a writer begins while every frame is
 /// copied, and a writer that begins its next transaction as soon as it
 /// commits (intake) always begins while the checkpointer is still copying;
