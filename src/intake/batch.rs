@@ -10,7 +10,7 @@ use super::{
         Decided, Intake, Untrusted, log_handled, not_tried, read_untrusted, read_untrusted_batch,
         reference_of,
     },
-    poison,
+    poison, record,
 };
 use crate::store::{
     StoreError, Syncing,
@@ -177,6 +177,9 @@ impl Intake {
         }
         let attempt = async {
             let txn = self.db.begin_inline().await?;
+            // PostgreSQL: the batch's records and requests are then
+            // inserted as deferred writes, not one round trip each.
+            record::take_ids_ahead(&txn, incomings.len()).await?;
             let mut outcomes = Vec::with_capacity(incomings.len());
             for (incoming, read) in incomings.iter().zip(reads) {
                 let read = read.map_err(|e| StoreError::Invalid(e.to_string()))?;

@@ -78,6 +78,12 @@ pub async fn raw<C: Conn>(txn: &C, id: i64, raw: &[u8]) -> Result<(), StoreError
     inbound::write_raw(txn, id, raw).await
 }
 
+/// PostgreSQL: ids taken ahead for `n` records and requests, which a
+/// batch then inserts as deferred writes (`store::inbound::take_ids_ahead`).
+pub async fn take_ids_ahead<C: Conn>(txn: &C, n: usize) -> Result<(), StoreError> {
+    inbound::take_ids_ahead(txn, n).await
+}
+
 /// Links a record to the request it created.
 pub async fn set_request<C: Conn>(txn: &C, id: i64, request_id: i64) -> Result<(), StoreError> {
     inbound::set_request(txn, id, request_id).await

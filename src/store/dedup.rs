@@ -34,7 +34,9 @@ pub enum Seen {
 /// The one held-back write to `inbound_messages` is a record's link to the
 /// request it created, which the lookup does not see yet: a record linked in
 /// this transaction answers with the request the transaction remembers
-/// (`inbound::linked_here`).
+/// (`inbound::linked_here`). On PostgreSQL a batch's records are deferred
+/// inserts too (ids taken ahead): the transaction remembers them
+/// (`inbound::recorded_here`).
 pub async fn check<C: crate::store::Conn>(
     txn: &C,
     position: Option<&str>,
@@ -43,6 +45,20 @@ pub async fn check<C: crate::store::Conn>(
 ) -> Result<Seen, StoreError> {
     let request_of =
         |id: i64, stored: Option<i64>| stored.or_else(|| inbound::linked_here(txn, id));
+    // Records whose insert this transaction deferred (ids taken ahead): the
+    // lookups below, which carry the insert, do not see them.
+    let here = inbound::recorded_here(txn);
+    if let Some(position) = position
+        && let Some(r) = here
+            .iter()
+            .find(|r| r.position.as_deref() == Some(position))
+    {
+        return Ok(Seen::SamePosition {
+            id: r.id,
+            disposition: r.disposition.clone(),
+            request_id: request_of(r.id, r.request_id),
+        });
+    }
     if let Some(position) = position {
         let query = inbound_message::Entity::find()
             .select_only()
@@ -75,8 +91,17 @@ pub async fn check<C: crate::store::Conn>(
         .filter(inbound_message::Column::MessageId.eq(message_id))
         .order_by_asc(inbound_message::Column::Id)
         .limit(50);
-    let earlier: Vec<(String, Option<i64>)> = rows::<(i64, String, Option<i64>), _>(txn, query)
-        .await?
+    let mut found = rows::<(i64, String, Option<i64>), _>(txn, query).await?;
+    for r in here
+        .iter()
+        .filter(|r| r.message_id.as_deref() == Some(message_id))
+    {
+        if !found.iter().any(|(id, _, _)| *id == r.id) {
+            found.push((r.id, r.content_hash.clone(), r.request_id));
+        }
+    }
+    found.sort_by_key(|(id, _, _)| *id);
+    let earlier: Vec<(String, Option<i64>)> = found
         .into_iter()
         .map(|(id, hash, request_id)| (hash, request_of(id, request_id)))
         .collect();

@@ -3,10 +3,11 @@
 //! Texts arrive cleaned by the caller (`intake::record`).
 
 use super::{
-    StoreError,
+    Memo, StoreError,
     entities::{attachment, blob, imap_position, inbound_message},
     inbox::Disposition,
     sqlite_blob, to_json,
+    txn::{IdsAhead, RecordHere},
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -53,6 +54,7 @@ pub struct NewAttachment {
 /// Inserts the record; returns its id.
 pub async fn insert<C: crate::store::Conn>(txn: &C, m: NewInbound<'_>) -> Result<i64, StoreError> {
     let sqlite = txn.get_database_backend() == DbBackend::Sqlite;
+    let message_id = m.message_id.clone();
     let row = inbound_message::ActiveModel {
         received_at: Set(m.received_at),
         source: Set(m.source.to_string()),
@@ -73,6 +75,25 @@ pub async fn insert<C: crate::store::Conn>(txn: &C, m: NewInbound<'_>) -> Result
         has_html: Set(m.has_html),
         ..Default::default()
     };
+    if !sqlite && let Some(id) = id_ahead(txn, |ahead| &mut ahead.records) {
+        // Its id known, the insert is a deferred write.
+        let here = RecordHere {
+            id,
+            position: m.position.map(str::to_string),
+            message_id,
+            content_hash: m.content_hash.to_string(),
+            disposition: m.disposition.as_str().to_string(),
+            request_id: m.request_id,
+        };
+        let mut row = row;
+        row.id = Set(id);
+        txn.defer_query(&inbound_message::Entity::insert(row))
+            .await?;
+        if let Some(memo) = txn.memo() {
+            Memo::slot(&memo.records).push(here);
+        }
+        return Ok(id);
+    }
     let mut insert = inbound_message::Entity::insert(row);
     sea_orm::QueryTrait::query(&mut insert).returning_col(inbound_message::Column::Id);
     let stmt = sea_orm::QueryTrait::build(&insert, txn.get_database_backend());
@@ -88,6 +109,52 @@ pub async fn insert<C: crate::store::Conn>(txn: &C, m: NewInbound<'_>) -> Result
         StoreError::Invalid("courriel non enregistré : aucun identifiant rendu".into())
     })?;
     Ok(row.try_get("", "id")?)
+}
+
+/// PostgreSQL: takes `n` ids ahead for records and as many for requests,
+/// in one round trip, for the transaction's inserts to use in order
+/// ([`insert`], `requests::create_in`): each is then a deferred write
+/// instead of an `INSERT … RETURNING` of its own. Ids left unused are a gap
+/// in the sequence, as a rolled-back insert leaves. Nothing on SQLite,
+/// whose statements cost no round trip to a server.
+pub async fn take_ids_ahead<C: crate::store::Conn>(txn: &C, n: usize) -> Result<(), StoreError> {
+    let Some(memo) = txn.memo() else {
+        return Ok(());
+    };
+    if txn.get_database_backend() != DbBackend::Postgres || n == 0 {
+        return Ok(());
+    }
+    let stmt = sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT nextval(pg_get_serial_sequence('inbound_messages', 'id')) AS record, \
+         nextval(pg_get_serial_sequence('change_requests', 'id')) AS request \
+         FROM generate_series(1, $1)",
+        [i64::try_from(n).unwrap_or(i64::MAX).into()],
+    );
+    let rows = txn.query_all_raw(stmt).await?;
+    let mut ahead = Memo::slot(&memo.ahead);
+    for row in rows {
+        ahead.records.push_back(row.try_get("", "record")?);
+        ahead.requests.push_back(row.try_get("", "request")?);
+    }
+    Ok(())
+}
+
+/// The next id taken ahead from the list `which` picks, if any is left.
+pub(super) fn id_ahead<C: crate::store::Conn>(
+    txn: &C,
+    which: impl FnOnce(&mut IdsAhead) -> &mut std::collections::VecDeque<i64>,
+) -> Option<i64> {
+    let memo = txn.memo()?;
+    which(&mut Memo::slot(&memo.ahead)).pop_front()
+}
+
+/// Records inserted in this transaction with an id taken ahead, whose
+/// deferred insert a read carrying it does not see ([`take_ids_ahead`]).
+pub(super) fn recorded_here<C: crate::store::Conn>(txn: &C) -> Vec<RecordHere> {
+    txn.memo()
+        .map(|memo| Memo::slot(&memo.records).clone())
+        .unwrap_or_default()
 }
 
 /// Whether a record's raw mail is best stored with [`write_raw`] after the
@@ -131,7 +198,7 @@ pub async fn set_request<C: super::Conn>(
         .filter(inbound_message::Column::Id.eq(id));
     txn.defer_query(&update).await?;
     if let Some(memo) = txn.memo() {
-        super::Memo::slot(&memo.links).push((id, request_id));
+        Memo::slot(&memo.links).push((id, request_id));
     }
     Ok(())
 }
@@ -140,7 +207,7 @@ pub async fn set_request<C: super::Conn>(
 /// ([`set_request`]: a write that a read carrying it does not see).
 pub(super) fn linked_here<C: super::Conn>(txn: &C, id: i64) -> Option<i64> {
     let memo = txn.memo()?;
-    let links = super::Memo::slot(&memo.links);
+    let links = Memo::slot(&memo.links);
     links.iter().rev().find(|(m, _)| *m == id).map(|(_, r)| *r)
 }
 

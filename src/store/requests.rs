@@ -6,9 +6,9 @@
 
 use super::{Db, StoreError, audit, entities::change_request, to_json};
 use crate::domain::{Reference, RequestState, Role, Who};
-use chrono::{Datelike, Utc};
+use chrono::{Datelike, SubsecRound, Utc};
 use sea_orm::{
-    ActiveValue::Set,
+    ActiveValue::{NotSet, Set},
     ColumnTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
@@ -151,38 +151,58 @@ pub async fn create_in<C: crate::store::Conn>(
     new: NewRequest,
     actor: &Actor,
 ) -> Result<change_request::Model, StoreError> {
-    let now = Utc::now();
+    // As the database keeps it (microseconds), whichever way it is written.
+    let now = Utc::now().trunc_subsecs(6);
     let reference = next_reference(txn, now.year()).await?;
-    let model = change_request::ActiveModel {
-        reference: Set(reference.to_string()),
-        state: Set(RequestState::PendingReview.as_str().into()),
-        claimed_number: Set(new.claimed_number),
-        subscriber_id: Set(new.subscriber_id),
-        requester_email: Set(new.requester_email),
-        new_email: Set(new.new_email),
-        situation: Set(new.situation),
-        fields: Set(to_json(&new.fields)),
-        checks: Set(to_json(&new.checks)),
-        flags: Set(to_json(&new.flags)),
-        contested: Set(false),
-        manual_entry: Set(new.manual_entry),
-        origin_message_id: Set(new.origin_message_id),
-        version: Set(0),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+    let mut created = change_request::Model {
+        id: 0,
+        reference: reference.to_string(),
+        state: RequestState::PendingReview.as_str().into(),
+        claimed_number: new.claimed_number,
+        subscriber_id: new.subscriber_id,
+        requester_email: new.requester_email,
+        new_email: new.new_email,
+        situation: new.situation,
+        fields: to_json(&new.fields),
+        checks: to_json(&new.checks),
+        flags: to_json(&new.flags),
+        contested: false,
+        manual_entry: new.manual_entry,
+        assignee_id: None,
+        verified_by: None,
+        verification_method: None,
+        verification_comment: None,
+        approved_by: None,
+        rejection_code: None,
+        closing_message: None,
+        origin_message_id: new.origin_message_id,
+        version: 0,
+        created_at: now,
+        updated_at: now,
+        closed_at: None,
     };
-    // The new request reads nothing the transaction deferred before it.
-    let mut insert = change_request::Entity::insert(model);
-    sea_orm::QueryTrait::query(&mut insert).returning_all();
-    let stmt = sea_orm::QueryTrait::build(&insert, txn.get_database_backend());
-    let row = txn
-        .query_all_beside(stmt)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| StoreError::Invalid("demande non créée".into()))?;
-    let created = <change_request::Model as sea_orm::FromQueryResult>::from_query_result(&row, "")?;
+    let mut row = change_request::ActiveModel::from(created.clone());
+    if let Some(id) = super::inbound::id_ahead(txn, |ahead| &mut ahead.requests) {
+        // Its id taken ahead, the row is known: the insert is a deferred write.
+        created.id = id;
+        row.id = Set(id);
+        txn.defer_query(&change_request::Entity::insert(row))
+            .await?;
+    } else {
+        row.id = NotSet;
+        // The new request reads nothing the transaction deferred before it.
+        let mut insert = change_request::Entity::insert(row);
+        sea_orm::QueryTrait::query(&mut insert).returning_all();
+        let stmt = sea_orm::QueryTrait::build(&insert, txn.get_database_backend());
+        let returned = txn
+            .query_all_beside(stmt)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Invalid("demande non créée".into()))?;
+        created =
+            <change_request::Model as sea_orm::FromQueryResult>::from_query_result(&returned, "")?;
+    }
     audit::append(
         txn,
         audit::NewEvent {

@@ -24,6 +24,33 @@ pub struct Memo {
     /// id): the link is a deferred write, which a later read that carries it
     /// (PostgreSQL, one snapshot for the statement) does not see yet.
     pub(crate) links: std::sync::Mutex<Vec<(i64, i64)>>,
+    /// Ids taken ahead from the sequences (PostgreSQL, a batch of intake):
+    /// a row inserted with one is a deferred write, not an `INSERT …
+    /// RETURNING` round trip of its own.
+    pub(crate) ahead: std::sync::Mutex<IdsAhead>,
+    /// Records inserted in this transaction with an id taken ahead: a read
+    /// that carries their deferred insert does not see them, so dedup
+    /// looks here too.
+    pub(crate) records: std::sync::Mutex<Vec<RecordHere>>,
+}
+
+/// Ids taken ahead for a transaction's inserts ([`Memo::ahead`]), used in order.
+#[derive(Debug, Default)]
+pub(crate) struct IdsAhead {
+    pub(crate) records: std::collections::VecDeque<i64>,
+    pub(crate) requests: std::collections::VecDeque<i64>,
+}
+
+/// What dedup reads of a record inserted in this transaction
+/// ([`Memo::records`]), as its row holds it.
+#[derive(Debug, Clone)]
+pub(crate) struct RecordHere {
+    pub(crate) id: i64,
+    pub(crate) position: Option<String>,
+    pub(crate) message_id: Option<String>,
+    pub(crate) content_hash: String,
+    pub(crate) disposition: String,
+    pub(crate) request_id: Option<i64>,
 }
 
 impl Memo {
@@ -145,6 +172,28 @@ impl Txn {
         Ok(stmt)
     }
 
+    /// PostgreSQL: whether `stmt`, an `UPDATE` or a `DELETE`, changes a
+    /// table that a deferred write changes too. Joined to it as `WITH`
+    /// clauses, it would not see that write's rows (one snapshot for the
+    /// statement): a record linked to the request it created, inserted
+    /// just before; the audit chain's head moved twice.
+    fn changes_pending_rows(&self, stmt: &Statement) -> bool {
+        let sql = stmt.sql.as_str();
+        if stmt.db_backend != DbBackend::Postgres
+            || !(sql.starts_with("UPDATE ") || sql.starts_with("DELETE "))
+        {
+            return false;
+        }
+        let Some(table) = written_table(sql) else {
+            return true;
+        };
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .any(|w| written_table(&w.sql).is_none_or(|t| t == table))
+    }
+
     /// Sends the deferred writes, if any, in one round trip of their own.
     async fn flush(&self) -> Result<(), DbErr> {
         if let Some(pending) = self.take_pending() {
@@ -183,6 +232,15 @@ fn joinable(stmt: &Statement) -> bool {
         }
         _ => false,
     }
+}
+
+/// The table a PostgreSQL write changes, as sea-query writes it
+/// (`INSERT INTO "t"`, `UPDATE "t"`, `DELETE FROM "t"`).
+fn written_table(sql: &str) -> Option<&str> {
+    let rest = ["INSERT INTO \"", "UPDATE \"", "DELETE FROM \""]
+        .iter()
+        .find_map(|verb| sql.strip_prefix(verb))?;
+    rest.split('"').next()
 }
 
 /// `first; second`, their values in that order (SQLite).
@@ -369,6 +427,10 @@ impl Conn for Txn {
         if !joinable(&stmt) {
             self.flush().await?;
             return self.inner.execute_raw(stmt).await.map(|_| ());
+        }
+        if self.changes_pending_rows(&stmt) {
+            // It must see those rows: they go first, on their own.
+            self.flush().await?;
         }
         self.pending
             .lock()

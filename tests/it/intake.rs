@@ -189,6 +189,116 @@ on_both_databases!(
     }
 );
 
+// One batch holding what dedup must catch inside it: a copy of a request,
+// the same Message-ID with other content, and the same source position
+// twice. On PostgreSQL a batch inserts its records as deferred writes (ids
+// taken ahead), which the next message's lookups, carrying them, do not
+// see: the transaction remembers them. The audit chain stays whole.
+on_both_databases!(
+    copies_inside_one_batch_are_recognised_and_the_audit_chain_stays_whole,
+    |db: Db| async move {
+        seed_subscriber(&db).await;
+        let request = |subject: &str| {
+            format!(
+                "From: {SENDER}\r\nTo: bareme@ac-montpellier.fr\r\nSubject: {subject}\r\nMessage-ID: <batch-same@test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}",
+                form_body("nouvelle@lycee-jean-moulin.fr")
+            )
+            .into_bytes()
+        };
+        let first = request("Changement d'adresse");
+        let other = request("Changement d'adresse (bis)");
+        let at_seven = mail(SENDER, "Autre", "", "Bonjour");
+        let file = |raw: &[u8]| Incoming::whole(raw.to_vec(), Origin::new("file", None));
+        let imap = |raw: &[u8]| {
+            Incoming::whole(
+                raw.to_vec(),
+                Origin::new("imap", Some("imap:test:1:7".into())),
+            )
+        };
+        // Recorded with no read after them in the transaction: their
+        // inserts are still held back when the next message is looked up.
+        let no_sender = b"To: bareme@ac-montpellier.fr\r\nSubject: x\r\nMessage-ID: <batch-no-sender@test>\r\n\r\nBonjour\r\n";
+        let auto_reply = mail(
+            SENDER,
+            "Absence",
+            "Auto-Submitted: auto-replied\r\n",
+            "Absent",
+        );
+        let at_eight = |raw: &[u8]| {
+            Incoming::whole(
+                raw.to_vec(),
+                Origin::new("imap", Some("imap:test:1:8".into())),
+            )
+        };
+        // Copies by content first; the same positions, which a unique
+        // index also guards, in a batch of their own.
+        let by_content = vec![
+            file(&first),
+            file(&first),
+            file(&other),
+            file(no_sender),
+            file(no_sender),
+        ];
+        let by_position = vec![
+            imap(&at_seven),
+            imap(&at_seven),
+            at_eight(&auto_reply),
+            at_eight(&auto_reply),
+        ];
+        let mut outcomes = Vec::new();
+        for batch in [by_content, by_position] {
+            let results = intake(&db).ingest_batch(batch).await;
+            outcomes.extend(results.into_iter().map(Result::unwrap));
+        }
+        let dispositions: Vec<_> = outcomes.iter().map(|o| o.disposition).collect();
+        assert_eq!(
+            dispositions,
+            [
+                Disposition::RequestCreated,
+                Disposition::Duplicate,
+                Disposition::RequestCreated,
+                Disposition::Quarantined,
+                Disposition::Duplicate,
+                Disposition::NotARequest,
+                Disposition::Duplicate,
+                Disposition::AutoIgnored,
+                Disposition::Duplicate,
+            ]
+        );
+        assert_eq!(outcomes[1].reference, outcomes[0].reference);
+        assert_ne!(outcomes[2].reference, outcomes[0].reference);
+        // The same position: the earlier record answers, nothing new written.
+        assert!(
+            outcomes[4].recorded,
+            "a copy by content is recorded as such"
+        );
+        assert!(!outcomes[6].recorded);
+        assert_eq!(outcomes[6].inbound_id, outcomes[5].inbound_id);
+        assert!(!outcomes[8].recorded);
+        assert_eq!(outcomes[8].inbound_id, outcomes[7].inbound_id);
+        assert_eq!(messages(&db).await, 7);
+        let copy = record_of(&db, &outcomes[1]).await;
+        let created = requests::find(db.conn(), outcomes[0].reference.as_deref().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(copy.request_id, Some(created.id));
+        assert_eq!(created.origin_message_id, outcomes[0].inbound_id);
+        let reused = requests::show(db.conn(), outcomes[2].reference.as_deref().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            reused
+                .summary
+                .flags
+                .contains(&"message_id_reutilise".to_string()),
+            "{:?}",
+            reused.summary.flags
+        );
+        let chain = bareme_mel::store::audit::verify(db.conn()).await.unwrap();
+        assert_eq!(chain.problem, None);
+    }
+);
+
 on_both_databases!(
     a_reused_message_id_with_other_content_is_processed_and_flagged,
     |db: Db| async move {

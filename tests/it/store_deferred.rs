@@ -47,6 +47,43 @@ on_both_databases!(
     }
 );
 
+// On PostgreSQL deferred writes go as the `WITH` clauses of one statement,
+// which all see the snapshot from before it: an `UPDATE` joined there would
+// not find a row inserted beside it, nor one moved by another `UPDATE`
+// (a record linked to the request it created, the audit chain's head moved
+// twice). Such a write sends the ones before it first.
+on_both_databases!(
+    a_deferred_update_sees_the_rows_deferred_before_it,
+    |db: Db| async move {
+        let txn = db.begin().await.unwrap();
+        outbox::insert(&txn, mail(1)).await.unwrap();
+        let backend = txn.get_database_backend();
+        let bump = || {
+            Statement::from_string(
+                backend,
+                r#"UPDATE "outbox" SET "attempts" = "attempts" + 1"#,
+            )
+        };
+        txn.defer(bump()).await.unwrap();
+        txn.defer(bump()).await.unwrap();
+        txn.commit().await.unwrap();
+        let row = db
+            .conn()
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT attempts FROM outbox",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let attempts: i32 = row.try_get("", "attempts").unwrap();
+        assert_eq!(
+            attempts, 2,
+            "both updates saw the inserted row and each other"
+        );
+    }
+);
+
 on_both_databases!(
     an_update_after_deferred_writes_counts_only_its_own_rows,
     |db: Db| async move {
