@@ -6,10 +6,7 @@
 
 use super::{
     Incoming, IntakeError, Outcome,
-    pipeline::{
-        Decided, Intake, Untrusted, log_handled, not_tried, read_untrusted, read_untrusted_batch,
-        reference_of,
-    },
+    pipeline::{BatchReading, Decided, Intake, Untrusted, log_handled, not_tried, reference_of},
     poison, record,
 };
 use crate::store::{
@@ -86,34 +83,38 @@ impl Intake {
     /// written, so a source may read the next batch while the previous one
     /// is being written.
     pub(crate) async fn read_batch(&self, counted: CountedBatch) -> ReadBatch {
-        let (batch, keys) = match counted {
-            CountedBatch::Counted { batch, keys } => (batch, keys),
+        self.start_read(counted).finish().await
+    }
+
+    /// [`Intake::read_batch`] started: the blocking threads read on by
+    /// themselves while the caller writes the batch before, then
+    /// [`Reading::help`]s them.
+    pub(crate) fn start_read(&self, counted: CountedBatch) -> Reading {
+        match counted {
+            CountedBatch::Counted { mut batch, keys } => Reading::Batch {
+                reading: BatchReading::start(&mut batch, self.scan_settings()),
+                incomings: batch,
+                keys,
+            },
             CountedBatch::Single {
                 incoming,
                 key,
                 attempt: Attempt::Exhausted(n),
-            } => return ReadBatch::GiveUp { incoming, key, n },
+            } => Reading::Ready(ReadBatch::GiveUp { incoming, key, n }),
             CountedBatch::Single {
                 mut incoming,
                 key,
                 attempt: Attempt::Go(_),
-            } => {
-                let read = read_untrusted(&mut incoming, self.scan_settings()).await;
-                return ReadBatch::Single {
-                    incoming,
-                    key,
-                    read: Box::new(read),
-                };
-            }
-            CountedBatch::OneByOne(batch) => return ReadBatch::OneByOne(batch),
-            CountedBatch::Unavailable(e, n) => return ReadBatch::Unavailable(e, n),
-        };
-        let mut incomings = batch;
-        let reads = read_untrusted_batch(&mut incomings, self.scan_settings()).await;
-        ReadBatch::Read {
-            incomings,
-            reads,
-            keys,
+            } => Reading::Single {
+                reading: BatchReading::start(
+                    std::slice::from_mut(&mut incoming),
+                    self.scan_settings(),
+                ),
+                incoming,
+                key,
+            },
+            CountedBatch::OneByOne(batch) => Reading::Ready(ReadBatch::OneByOne(batch)),
+            CountedBatch::Unavailable(e, n) => Reading::Ready(ReadBatch::Unavailable(e, n)),
         }
     }
 
@@ -300,6 +301,64 @@ impl CountedBatch {
                 ..
             } => *n > 1,
             _ => false,
+        }
+    }
+}
+
+/// A batch being read off the database ([`Intake::start_read`]).
+pub(crate) enum Reading {
+    Batch {
+        incomings: Vec<Incoming>,
+        keys: Vec<String>,
+        reading: BatchReading,
+    },
+    Single {
+        incoming: Incoming,
+        key: String,
+        reading: BatchReading,
+    },
+    /// Nothing to read.
+    Ready(ReadBatch),
+}
+
+impl Reading {
+    /// The caller's thread is free again: see [`BatchReading::help`].
+    pub(crate) fn help(&mut self) {
+        if let Self::Batch { reading, .. } = self {
+            reading.help();
+        }
+    }
+
+    /// Waits for the reading to end.
+    pub(crate) async fn finish(self) -> ReadBatch {
+        match self {
+            Self::Batch {
+                mut incomings,
+                keys,
+                reading,
+            } => ReadBatch::Read {
+                reads: reading.finish(&mut incomings).await,
+                incomings,
+                keys,
+            },
+            Self::Single {
+                mut incoming,
+                key,
+                reading,
+            } => {
+                let read = reading
+                    .finish(std::slice::from_mut(&mut incoming))
+                    .await
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| Ok(Untrusted::nothing()));
+                ReadBatch::Single {
+                    incoming,
+                    key,
+                    read: Box::new(read),
+                }
+            }
+            Self::Ready(read) => read,
         }
     }
 }

@@ -434,70 +434,161 @@ fn read_blocking(bytes: &[u8], scan: &extract::ScanSettings) -> Untrusted {
     })
 }
 
-fn lost_thread(e: &tokio::task::JoinError) -> IntakeError {
-    IntakeError::Io(std::io::Error::other(e.to_string()))
-}
-
-/// [`read_untrusted`] for a batch: its messages dealt out in turn to one
-/// blocking thread fewer than there are cores (at least one), each reading
-/// its share one after the other. The write that runs beside them needs the
-/// core left: the writing thread on SQLite, and with PostgreSQL the server's
-/// process that thread waits on, statement after statement. With a reader
-/// per core the three took turns on two cores and each of the write's
-/// round trips waited for a reader's time slice (batch 64: PostgreSQL
-/// ×1.11, SQLite ×1.09; README « Performance »). The readers go on by
-/// themselves while the caller writes the batch before (on SQLite without
-/// yielding: `Db::begin_inline`); one blocking task per message, started as
-/// the last one ends, would wait for the caller to be polled again. Results
-/// in the batch's order.
+/// [`read_untrusted`] for a batch, from start to end (see [`BatchReading`]).
 pub(super) async fn read_untrusted_batch(
     incomings: &mut [Incoming],
     scan: extract::ScanSettings,
 ) -> Vec<Result<Untrusted, IntakeError>> {
-    // Asked once: the answer reads the cgroup's files each time.
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let lanes = cores.saturating_sub(1).min(incomings.len()).max(1);
-    let mut shares: Vec<Vec<(usize, Vec<u8>)>> = (0..lanes).map(|_| Vec::new()).collect();
-    for (i, incoming) in incomings.iter_mut().enumerate() {
-        if !incoming.oversize {
-            shares[i % lanes].push((i, std::mem::take(&mut incoming.bytes)));
+    BatchReading::start(incomings, scan).finish(incomings).await
+}
+
+/// A batch being read: its messages taken one after the other, in order, by
+/// blocking threads, one fewer than there are cores (at least one). The
+/// write that runs beside them needs the core left: the writing thread on
+/// SQLite, and with PostgreSQL the server's process that thread waits on,
+/// statement after statement. With a reader per core the three took turns
+/// on two cores and each of the write's round trips waited for a reader's
+/// time slice (batch 64: PostgreSQL ×1.11, SQLite ×1.09; README
+/// « Performance »). Once that write is done, [`BatchReading::help`] adds a
+/// thread on the core it leaves, which takes the messages no thread has
+/// taken yet. The threads go on by themselves while the caller writes the
+/// batch before (on SQLite without yielding: `Db::begin_inline`).
+pub(crate) struct BatchReading {
+    shared: Arc<Shared>,
+    lanes: Vec<tokio::task::JoinHandle<()>>,
+    scan: extract::ScanSettings,
+}
+
+/// The messages of a batch being read, shared by its threads.
+struct Shared {
+    /// The next message no thread has taken.
+    next: std::sync::atomic::AtomicUsize,
+    slots: Vec<std::sync::Mutex<Slot>>,
+}
+
+/// One message of a batch being read.
+enum Slot {
+    /// Not to be read (an oversize message).
+    Skipped,
+    Waiting(Vec<u8>),
+    /// Taken by a thread, with its bytes.
+    Taken,
+    Read(Vec<u8>, Box<Untrusted>),
+}
+
+impl Shared {
+    fn slot(&self, i: usize) -> std::sync::MutexGuard<'_, Slot> {
+        // Held only to move a value in or out: nothing can poison it
+        // half way, and what a poisoned lock holds is still whole.
+        self.slots[i].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn has_waiting(&self) -> bool {
+        self.next.load(std::sync::atomic::Ordering::Relaxed) < self.slots.len()
+    }
+
+    /// One thread's work: takes the next message until none is left.
+    fn read_all(&self, scan: &extract::ScanSettings) {
+        loop {
+            let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if i >= self.slots.len() {
+                return;
+            }
+            // Taken out first: the lock is not held in the match below.
+            let taken = std::mem::replace(&mut *self.slot(i), Slot::Taken);
+            let bytes = match taken {
+                Slot::Waiting(bytes) => bytes,
+                other => {
+                    *self.slot(i) = other;
+                    continue;
+                }
+            };
+            let read = read_blocking(&bytes, scan);
+            *self.slot(i) = Slot::Read(bytes, Box::new(read));
         }
     }
-    let mut reads: Vec<Result<Untrusted, IntakeError>> =
-        incomings.iter().map(|_| Ok(Untrusted::nothing())).collect();
-    let lanes: Vec<(Vec<usize>, _)> = shares
-        .into_iter()
-        .map(|share| {
-            let places = share.iter().map(|(i, _)| *i).collect();
-            let scan = scan.clone();
-            let work = tokio::task::spawn_blocking(move || {
-                share
-                    .into_iter()
-                    .map(|(i, bytes)| {
-                        let read = read_blocking(&bytes, &scan);
-                        (i, bytes, read)
-                    })
-                    .collect::<Vec<_>>()
-            });
-            (places, work)
-        })
-        .collect();
-    for (places, work) in lanes {
-        match work.await {
-            Ok(done) => {
-                for (i, bytes, read) in done {
-                    incomings[i].bytes = bytes;
-                    reads[i] = Ok(read);
-                }
-            }
-            // The thread is lost with the bytes it held (see `read_untrusted`).
-            Err(e) => {
-                for i in places {
-                    reads[i] = Err(lost_thread(&e));
-                }
-            }
+}
+
+impl BatchReading {
+    /// Moves the messages' bytes to the reading threads and starts them.
+    pub(super) fn start(incomings: &mut [Incoming], scan: extract::ScanSettings) -> Self {
+        // Asked once: the answer reads the cgroup's files each time.
+        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let cores =
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let slots = incomings
+            .iter_mut()
+            .map(|incoming| {
+                std::sync::Mutex::new(if incoming.oversize {
+                    Slot::Skipped
+                } else {
+                    Slot::Waiting(std::mem::take(&mut incoming.bytes))
+                })
+            })
+            .collect::<Vec<_>>();
+        let lanes = cores.saturating_sub(1).min(slots.len()).max(1);
+        let mut reading = Self {
+            shared: Arc::new(Shared {
+                next: std::sync::atomic::AtomicUsize::new(0),
+                slots,
+            }),
+            lanes: Vec::new(),
+            scan,
+        };
+        for _ in 0..lanes {
+            reading.add_lane();
+        }
+        reading
+    }
+
+    fn add_lane(&mut self) {
+        let shared = Arc::clone(&self.shared);
+        let scan = self.scan.clone();
+        self.lanes
+            .push(tokio::task::spawn_blocking(move || shared.read_all(&scan)));
+    }
+
+    /// The caller's thread is free (the write beside is done): one more
+    /// thread takes the messages not yet taken, if any.
+    pub(super) fn help(&mut self) {
+        if self.shared.has_waiting() {
+            self.add_lane();
         }
     }
-    reads
+
+    /// Waits for the threads; gives the bytes back to `incomings` (the
+    /// slice `start` took them from) and the results in their order. A
+    /// thread lost while reading a message loses its bytes too (see
+    /// [`read_untrusted`]): that message's result is the error.
+    pub(super) async fn finish(
+        self,
+        incomings: &mut [Incoming],
+    ) -> Vec<Result<Untrusted, IntakeError>> {
+        let mut why = String::from("a reading thread was lost");
+        for lane in self.lanes {
+            if let Err(e) = lane.await {
+                why = e.to_string();
+            }
+        }
+        let lost = || IntakeError::Io(std::io::Error::other(why.clone()));
+        incomings
+            .iter_mut()
+            .enumerate()
+            .map(|(i, incoming)| {
+                match std::mem::replace(&mut *self.shared.slot(i), Slot::Skipped) {
+                    Slot::Skipped => Ok(Untrusted::nothing()),
+                    Slot::Read(bytes, read) => {
+                        incoming.bytes = bytes;
+                        Ok(*read)
+                    }
+                    // Every thread was lost before it came to this one.
+                    Slot::Waiting(bytes) => {
+                        incoming.bytes = bytes;
+                        Err(lost())
+                    }
+                    Slot::Taken => Err(lost()),
+                }
+            })
+            .collect()
+    }
 }

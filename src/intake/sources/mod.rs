@@ -113,12 +113,14 @@ impl<T> Batch<T> {
         }
         let read = match self.ahead.take() {
             Some((earlier, earlier_acks)) => {
-                let write = self.write(intake, earlier, earlier_acks, &mut each);
-                // Reading first: its first poll hands the messages to the
-                // blocking threads, while the write on SQLite may run to
-                // its end without yielding (`Db::begin_inline`).
-                let (read, ()) = tokio::join!(intake.read_batch(counted), write);
-                read
+                // Reading first: the blocking threads have the messages
+                // before the write on SQLite runs to its end without
+                // yielding (`Db::begin_inline`); then this thread is free
+                // and one more reads what is left.
+                let mut reading = intake.start_read(counted);
+                self.write(intake, earlier, earlier_acks, &mut each).await;
+                reading.help();
+                reading.finish().await
             }
             None => intake.read_batch(counted).await,
         };
