@@ -133,6 +133,18 @@ pub(super) fn connect_options(
         .sqlx_logging_level(log::LevelFilter::Trace)
         .map_sqlx_sqlite_opts(move |o| {
             use sea_orm::sqlx::sqlite::SqliteSynchronous;
+            // The WAL written in large pieces (see `wal_vfs`); without it,
+            // SQLite's own VFS, slower but the same files.
+            let o = match super::wal_vfs::register() {
+                Ok(name) => o.vfs(name),
+                Err(e) => {
+                    tracing::warn!(
+                        "SQLite: VFS {} not registered ({e}); the default one is used",
+                        super::wal_vfs::NAME
+                    );
+                    o
+                }
+            };
             o.create_if_missing(true)
                 .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 // FULL: a commit is on disk (the WAL fsynced) when it

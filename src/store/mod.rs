@@ -38,6 +38,7 @@ pub mod subscribers;
 pub mod tokens;
 mod txn;
 mod wal_sync;
+pub mod wal_vfs;
 
 use crate::config;
 use connect::{Durability, Lazy, LazyWriter, connect_options, count_statements};

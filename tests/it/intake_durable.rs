@@ -156,6 +156,29 @@ fn a_maildir_file_is_moved_to_cur_only_after_the_wal_is_synced() {
 /// which only a completed sync of the WAL moves). One commit per message
 /// alone, one per batch of three: acknowledging a message as soon as its
 /// commit returned fails this.
+/// Issue 15: the WAL is written in large pieces (`store::wal_vfs`). SQLite
+/// alone writes each frame in two `pwrite` calls, its 24-byte header then
+/// its 4 KiB page: about 2 KiB a call.
+#[test]
+fn intake_writes_its_wal_in_large_pieces() {
+    let Some(log) = traced_ingest(&requests(16), 8) else {
+        return;
+    };
+    let sizes: Vec<usize> = log
+        .lines()
+        .filter(|l| l.contains("pwrite64(") && l.contains("-wal>"))
+        .filter_map(|l| l.rsplit("= ").next()?.trim().parse().ok())
+        .collect();
+    let bytes: usize = sizes.iter().sum();
+    assert!(bytes > 64 * 1024, "{} bytes written to the WAL", bytes);
+    let mean = bytes / sizes.len();
+    assert!(
+        mean >= 12 * 1024,
+        "{} writes to the WAL, {mean} bytes each on average",
+        sizes.len()
+    );
+}
+
 #[tokio::test]
 async fn an_acknowledgement_waits_for_the_sync_of_its_commit() {
     for batch in [1, 3] {

@@ -67,6 +67,7 @@ mod store_inline;
 mod store_pool;
 mod store_tls;
 mod store_toast;
+mod store_wal_vfs;
 mod subscribers;
 mod through_nginx;
 mod tokens;
