@@ -78,12 +78,13 @@ impl Intake {
         }
     }
 
-    /// The second step: reads the counted messages off the database (on the
-    /// blocking threads, one fewer than there are cores). Nothing is
-    /// written, so a source may read the next batch while the previous one
-    /// is being written.
+    /// The second step: reads the counted messages off the database, on a
+    /// blocking thread per core, nothing being written beside (a source
+    /// that writes the batch before meanwhile uses [`Intake::start_read`]).
     pub(crate) async fn read_batch(&self, counted: CountedBatch) -> ReadBatch {
-        self.start_read(counted).finish().await
+        let mut reading = self.start_read(counted);
+        reading.help();
+        reading.finish().await
     }
 
     /// [`Intake::read_batch`] started: the blocking threads read on by
