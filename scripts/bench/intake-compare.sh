@@ -14,6 +14,8 @@
 #   FLOOR_ROUNDS=5: rounds of the bare FULL floor and the service on SQLite at each batch size,
 #     alternated; each round's ratio to its floor is printed, then the medians (the figures the
 #     targets of issue 15 compare: on a shared machine a single run of each can land a fifth apart)
+#   PG_ROUNDS=3: rounds of the service on PostgreSQL, sslmode=disable and require alternated
+#     at each batch size; the medians and their ratio (TLS's cost) are printed
 #   BASE=path/to/an-earlier/bareme-mel: also runs it and BIN alternately on SQLite, ROUNDS times (default 3)
 #     for each batch size, and prints the medians and their ratio (a before/after measured in one run);
 #     then the same on PostgreSQL with sslmode=require when it answers
@@ -96,6 +98,7 @@ PY
 # The floor and the service alternated, FLOOR_ROUNDS times: each round's
 # ratio compares two runs a few seconds apart; the medians are the figures.
 FLOOR_ROUNDS=${FLOOR_ROUNDS:-5}
+PG_ROUNDS=${PG_ROUNDS:-3}
 : >"$W/floor.txt"
 for run in $(seq "$FLOOR_ROUNDS"); do
     $PY "$PEER/bare_sqlite.py" --db bare.db --fresh --subscribers load/subscribers.csv --sync FULL --dir load |
@@ -176,11 +179,26 @@ for b in $BATCH; do
     statements sqlite "sqlite://$W/stmt-sqlite-$b/db.sqlite?mode=rwc" "$b"
 done
 if pg_up; then
+    # PG_ROUNDS rounds, sslmode=disable and require alternated (a fresh
+    # database each run): the medians, and TLS's cost as their ratio.
     for b in $BATCH; do
-        for mode in disable require; do
-            d=$(pgdb "${mode}_$b"); PGDBS+=("$d")
-            service "pg-$mode" "postgres://postgres@127.0.0.1:5432/$d?sslmode=$mode" "$b"
+        for mode in disable require; do : >"$W/pg-$mode-$b.txt"; done
+        for run in $(seq "$PG_ROUNDS"); do
+            for mode in disable require; do
+                d=$(pgdb "${mode}_${b}_$run"); PGDBS+=("$d")
+                SUMMARY="$W/pg-$mode-$b.txt" service "pg-$mode" "postgres://postgres@127.0.0.1:5432/$d?sslmode=$mode" "$b"
+            done
         done
+        python3 - "$b" "$N" "$W/pg-disable-$b.txt" "$W/pg-require-$b.txt" <<'PY'
+import statistics, sys
+batch, n, plain, tls = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def rates(path):
+    return [n / float(line.split()[0]) for line in open(path) if line.strip()]
+p, t = rates(plain), rates(tls)
+each = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(p, t))
+print(f"service pg batch {batch:>3}: median disable {statistics.median(p):.0f} msgs/s, require {statistics.median(t):.0f} msgs/s "
+      f"(TLS x{statistics.median(p) / statistics.median(t):.2f}; rounds disable/require: {each})")
+PY
     done
     for b in $BATCH; do
         d=$(pgdb "stmt_$b"); PGDBS+=("$d")
