@@ -151,11 +151,6 @@ fn a_maildir_file_is_moved_to_cur_only_after_the_wal_is_synced() {
     assert_eq!(acks, 5, "{log}");
 }
 
-/// In the process, at each acknowledgement: the commits that recorded the
-/// messages acknowledged so far are counted as on disk ([`Db::durable_commits`],
-/// which only a completed sync of the WAL moves). One commit per message
-/// alone, one per batch of three: acknowledging a message as soon as its
-/// commit returned fails this.
 /// Issue 15: the WAL is written in large pieces (`store::wal_vfs`). SQLite
 /// alone writes each frame in two `pwrite` calls, its 24-byte header then
 /// its 4 KiB page: about 2 KiB a call.
@@ -179,6 +174,11 @@ fn intake_writes_its_wal_in_large_pieces() {
     );
 }
 
+/// In the process, at each acknowledgement: the commits that recorded the
+/// messages acknowledged so far are counted as on disk ([`Db::durable_commits`],
+/// which only a completed sync of the WAL moves). One commit per message
+/// alone, one per batch of three: acknowledging a message as soon as its
+/// commit returned fails this.
 #[tokio::test]
 async fn an_acknowledgement_waits_for_the_sync_of_its_commit() {
     for batch in [1, 3] {
