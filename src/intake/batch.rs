@@ -346,19 +346,11 @@ impl Reading {
                 mut incoming,
                 key,
                 reading,
-            } => {
-                let read = reading
-                    .finish(std::slice::from_mut(&mut incoming))
-                    .await
-                    .into_iter()
-                    .next()
-                    .unwrap_or_else(|| Ok(Untrusted::nothing()));
-                ReadBatch::Single {
-                    incoming,
-                    key,
-                    read: Box::new(read),
-                }
-            }
+            } => ReadBatch::Single {
+                read: Box::new(reading.finish_one(&mut incoming).await),
+                incoming,
+                key,
+            },
             Self::Ready(read) => read,
         }
     }

@@ -405,10 +405,9 @@ pub(super) async fn read_untrusted(
     incoming: &mut Incoming,
     scan: extract::ScanSettings,
 ) -> Result<Untrusted, IntakeError> {
-    let read = read_untrusted_batch(std::slice::from_mut(incoming), scan).await;
-    read.into_iter()
-        .next()
-        .unwrap_or_else(|| Ok(Untrusted::nothing()))
+    BatchReading::start(std::slice::from_mut(incoming), scan)
+        .finish_one(incoming)
+        .await
 }
 
 /// What [`read_untrusted`] does on its blocking thread.
@@ -432,14 +431,6 @@ fn read_blocking(bytes: &[u8], scan: &extract::ScanSettings) -> Untrusted {
         tracing::error!("reading an incoming mail panicked; recorded unreadable");
         Untrusted::nothing()
     })
-}
-
-/// [`read_untrusted`] for a batch, from start to end (see [`BatchReading`]).
-pub(super) async fn read_untrusted_batch(
-    incomings: &mut [Incoming],
-    scan: extract::ScanSettings,
-) -> Vec<Result<Untrusted, IntakeError>> {
-    BatchReading::start(incomings, scan).finish(incomings).await
 }
 
 /// A batch being read: its messages taken one after the other, in order, by
@@ -554,6 +545,18 @@ impl BatchReading {
         if self.shared.has_waiting() {
             self.add_lane();
         }
+    }
+
+    /// [`BatchReading::finish`] for a reading started on one message.
+    pub(super) async fn finish_one(
+        self,
+        incoming: &mut Incoming,
+    ) -> Result<Untrusted, IntakeError> {
+        self.finish(std::slice::from_mut(incoming))
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Ok(Untrusted::nothing()))
     }
 
     /// Waits for the threads; gives the bytes back to `incomings` (the

@@ -185,22 +185,20 @@ impl File {
         if self.held.is_empty() {
             return ffi::SQLITE_OK;
         }
-        let held = mem::take(&mut self.held);
-        let rc = unsafe {
-            match methods(self).xWrite {
-                Some(write) => write(
-                    self.real,
-                    held.as_ptr().cast(),
-                    held.len() as c_int,
-                    self.held_at,
-                ),
-                None => ffi::SQLITE_IOERR_WRITE,
-            }
-        };
+        let rc = unsafe { self.write_through(&self.held, self.held_at) };
         // The buffer is kept for the next writes.
-        self.held = held;
         self.held.clear();
         rc
+    }
+
+    /// Writes `bytes` at `at` with the wrapped file's `xWrite`.
+    unsafe fn write_through(&self, bytes: &[u8], at: i64) -> c_int {
+        unsafe {
+            match methods(self).xWrite {
+                Some(write) => write(self.real, bytes.as_ptr().cast(), bytes.len() as c_int, at),
+                None => ffi::SQLITE_IOERR_WRITE,
+            }
+        }
     }
 
     /// Holds a write that follows what is held, writes it at once when it
@@ -221,12 +219,7 @@ impl File {
                     return rc;
                 }
                 if bytes.len() > HOLD {
-                    return match methods(self).xWrite {
-                        Some(write) => {
-                            write(self.real, bytes.as_ptr().cast(), bytes.len() as c_int, at)
-                        }
-                        None => ffi::SQLITE_IOERR_WRITE,
-                    };
+                    return self.write_through(bytes, at);
                 }
             }
             if self.held.is_empty() {
@@ -270,14 +263,58 @@ unsafe fn flush_wal_of(file: &File) -> c_int {
 // The methods: every one goes to the wrapped file; a WAL's hold writes
 // (`wal_write`) and write what they hold before anything else.
 
-macro_rules! flushed {
-    ($file:expr) => {{
+/// A method that calls the wrapped file's (`or` when it has none), after
+/// writing what the file holds when marked `flushed`.
+macro_rules! forward {
+    (flushed fn $($rest:tt)*) => { forward!(@method true, $($rest)*); };
+    (fn $($rest:tt)*) => { forward!(@method false, $($rest)*); };
+    (@method $flushed:literal, $name:ident => $method:ident ($($arg:ident: $ty:ty),*)
+        or $none:expr) => {
+        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> c_int {
+            unsafe {
+                if $flushed {
+                    forward!(@flushed file);
+                }
+                let f = this(file);
+                match methods(f).$method {
+                    Some(method) => method(f.real $(, $arg)*),
+                    None => $none,
+                }
+            }
+        }
+    };
+    (@flushed $file:ident) => {{
         let rc = this($file).flush();
         if rc != ffi::SQLITE_OK {
             return rc;
         }
     }};
 }
+
+forward!(fn read => xRead(buf: *mut c_void, amount: c_int, offset: ffi::sqlite3_int64)
+    or ffi::SQLITE_IOERR_READ);
+forward!(fn write => xWrite(buf: *const c_void, amount: c_int, offset: ffi::sqlite3_int64)
+    or ffi::SQLITE_IOERR_WRITE);
+forward!(flushed fn truncate => xTruncate(size: ffi::sqlite3_int64) or ffi::SQLITE_IOERR_TRUNCATE);
+forward!(flushed fn sync => xSync(flags: c_int) or ffi::SQLITE_IOERR_FSYNC);
+forward!(flushed fn file_size => xFileSize(size: *mut ffi::sqlite3_int64)
+    or ffi::SQLITE_IOERR_FSTAT);
+forward!(flushed fn lock => xLock(level: c_int) or ffi::SQLITE_OK);
+forward!(flushed fn unlock => xUnlock(level: c_int) or ffi::SQLITE_OK);
+forward!(fn check_reserved_lock => xCheckReservedLock(out: *mut c_int) or {
+    *out = 0;
+    ffi::SQLITE_OK
+});
+forward!(flushed fn file_control => xFileControl(op: c_int, arg: *mut c_void)
+    or ffi::SQLITE_NOTFOUND);
+forward!(fn shm_map => xShmMap(region: c_int, size: c_int, extend: c_int, out: *mut *mut c_void)
+    or ffi::SQLITE_IOERR_SHMMAP);
+forward!(fn shm_unmap => xShmUnmap(delete: c_int) or ffi::SQLITE_OK);
+forward!(fn fetch => xFetch(offset: ffi::sqlite3_int64, amount: c_int, out: *mut *mut c_void) or {
+    *out = ptr::null_mut();
+    ffi::SQLITE_OK
+});
+forward!(fn unfetch => xUnfetch(offset: ffi::sqlite3_int64, page: *mut c_void) or ffi::SQLITE_OK);
 
 unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
     unsafe {
@@ -297,21 +334,6 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
     }
 }
 
-unsafe extern "C" fn read(
-    file: *mut ffi::sqlite3_file,
-    buf: *mut c_void,
-    amount: c_int,
-    offset: ffi::sqlite3_int64,
-) -> c_int {
-    unsafe {
-        let f = this(file);
-        match methods(f).xRead {
-            Some(read) => read(f.real, buf, amount, offset),
-            None => ffi::SQLITE_IOERR_READ,
-        }
-    }
-}
-
 unsafe extern "C" fn wal_read(
     file: *mut ffi::sqlite3_file,
     buf: *mut c_void,
@@ -319,23 +341,8 @@ unsafe extern "C" fn wal_read(
     offset: ffi::sqlite3_int64,
 ) -> c_int {
     unsafe {
-        flushed!(file);
+        forward!(@flushed file);
         read(file, buf, amount, offset)
-    }
-}
-
-unsafe extern "C" fn write(
-    file: *mut ffi::sqlite3_file,
-    buf: *const c_void,
-    amount: c_int,
-    offset: ffi::sqlite3_int64,
-) -> c_int {
-    unsafe {
-        let f = this(file);
-        match methods(f).xWrite {
-            Some(write) => write(f.real, buf, amount, offset),
-            None => ffi::SQLITE_IOERR_WRITE,
-        }
     }
 }
 
@@ -354,92 +361,6 @@ unsafe extern "C" fn wal_write(
     }
 }
 
-unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: ffi::sqlite3_int64) -> c_int {
-    unsafe {
-        flushed!(file);
-        let f = this(file);
-        match methods(f).xTruncate {
-            Some(truncate) => truncate(f.real, size),
-            None => ffi::SQLITE_IOERR_TRUNCATE,
-        }
-    }
-}
-
-unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    unsafe {
-        flushed!(file);
-        let f = this(file);
-        match methods(f).xSync {
-            Some(sync) => sync(f.real, flags),
-            None => ffi::SQLITE_IOERR_FSYNC,
-        }
-    }
-}
-
-unsafe extern "C" fn file_size(
-    file: *mut ffi::sqlite3_file,
-    size: *mut ffi::sqlite3_int64,
-) -> c_int {
-    unsafe {
-        flushed!(file);
-        let f = this(file);
-        match methods(f).xFileSize {
-            Some(file_size) => file_size(f.real, size),
-            None => ffi::SQLITE_IOERR_FSTAT,
-        }
-    }
-}
-
-unsafe extern "C" fn lock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    unsafe {
-        flushed!(file);
-        let f = this(file);
-        match methods(f).xLock {
-            Some(lock) => lock(f.real, level),
-            None => ffi::SQLITE_OK,
-        }
-    }
-}
-
-unsafe extern "C" fn unlock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    unsafe {
-        flushed!(file);
-        let f = this(file);
-        match methods(f).xUnlock {
-            Some(unlock) => unlock(f.real, level),
-            None => ffi::SQLITE_OK,
-        }
-    }
-}
-
-unsafe extern "C" fn check_reserved_lock(file: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
-    unsafe {
-        let f = this(file);
-        match methods(f).xCheckReservedLock {
-            Some(check) => check(f.real, out),
-            None => {
-                *out = 0;
-                ffi::SQLITE_OK
-            }
-        }
-    }
-}
-
-unsafe extern "C" fn file_control(
-    file: *mut ffi::sqlite3_file,
-    op: c_int,
-    arg: *mut c_void,
-) -> c_int {
-    unsafe {
-        flushed!(file);
-        let f = this(file);
-        match methods(f).xFileControl {
-            Some(control) => control(f.real, op, arg),
-            None => ffi::SQLITE_NOTFOUND,
-        }
-    }
-}
-
 unsafe extern "C" fn sector_size(file: *mut ffi::sqlite3_file) -> c_int {
     unsafe {
         let f = this(file);
@@ -453,22 +374,6 @@ unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_i
         methods(f)
             .xDeviceCharacteristics
             .map_or(0, |characteristics| characteristics(f.real))
-    }
-}
-
-unsafe extern "C" fn shm_map(
-    file: *mut ffi::sqlite3_file,
-    region: c_int,
-    size: c_int,
-    extend: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    unsafe {
-        let f = this(file);
-        match methods(f).xShmMap {
-            Some(map) => map(f.real, region, size, extend, out),
-            None => ffi::SQLITE_IOERR_SHMMAP,
-        }
     }
 }
 
@@ -500,48 +405,6 @@ unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
         let f = this(file);
         if let Some(barrier) = methods(f).xShmBarrier {
             barrier(f.real);
-        }
-    }
-}
-
-unsafe extern "C" fn shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
-    unsafe {
-        let f = this(file);
-        match methods(f).xShmUnmap {
-            Some(unmap) => unmap(f.real, delete),
-            None => ffi::SQLITE_OK,
-        }
-    }
-}
-
-unsafe extern "C" fn fetch(
-    file: *mut ffi::sqlite3_file,
-    offset: ffi::sqlite3_int64,
-    amount: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    unsafe {
-        let f = this(file);
-        match methods(f).xFetch {
-            Some(fetch) => fetch(f.real, offset, amount, out),
-            None => {
-                *out = ptr::null_mut();
-                ffi::SQLITE_OK
-            }
-        }
-    }
-}
-
-unsafe extern "C" fn unfetch(
-    file: *mut ffi::sqlite3_file,
-    offset: ffi::sqlite3_int64,
-    page: *mut c_void,
-) -> c_int {
-    unsafe {
-        let f = this(file);
-        match methods(f).xUnfetch {
-            Some(unfetch) => unfetch(f.real, offset, page),
-            None => ffi::SQLITE_OK,
         }
     }
 }
